@@ -1,0 +1,328 @@
+// NumPy .npy reader and writer (format versions 1.0, 2.0 and 3.0; little-endian, C order).
+// Used by the command-line tool and by tests; standard library only.
+//
+// Reading is strict: every malformed file is rejected with an npy::error whose message names
+// the file and the problem (bad magic, unknown version, header too large or unterminated,
+// unparsable header, big-endian or unsupported dtype, Fortran order, shape overflow, data
+// shorter or longer than the shape says). Writing is atomic: the bytes go to a temporary file
+// in the same directory, which is renamed over the destination only when complete, so an
+// output file appears whole or not at all.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "../version.hpp"
+
+namespace lowbit::inline v0::npy {
+
+class error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class dtype : std::uint8_t { f4, f2, f8, u1, i1, u2, i2, u4, i4, u8, i8 };
+
+constexpr std::size_t itemsize(dtype t) noexcept {
+  switch (t) {
+    case dtype::u1: case dtype::i1: return 1;
+    case dtype::f2: case dtype::u2: case dtype::i2: return 2;
+    case dtype::f4: case dtype::u4: case dtype::i4: return 4;
+    case dtype::f8: case dtype::u8: case dtype::i8: return 8;
+  }
+  return 0;
+}
+
+/// NumPy's name of the dtype (float32, uint16, ...).
+constexpr std::string_view name(dtype t) noexcept {
+  constexpr std::string_view n[] = {"float32", "float16", "float64", "uint8", "int8", "uint16",
+                                    "int16",   "uint32",  "int32",   "uint64", "int64"};
+  return n[static_cast<int>(t)];
+}
+
+template <class T>
+constexpr dtype dtype_of() noexcept {
+  if constexpr (std::is_same_v<T, float>) return dtype::f4;
+  else if constexpr (std::is_same_v<T, double>) return dtype::f8;
+  else if constexpr (std::is_same_v<T, std::uint8_t>) return dtype::u1;
+  else if constexpr (std::is_same_v<T, std::int8_t>) return dtype::i1;
+  else if constexpr (std::is_same_v<T, std::uint16_t>) return dtype::u2;
+  else if constexpr (std::is_same_v<T, std::int16_t>) return dtype::i2;
+  else if constexpr (std::is_same_v<T, std::uint32_t>) return dtype::u4;
+  else if constexpr (std::is_same_v<T, std::int32_t>) return dtype::i4;
+  else if constexpr (std::is_same_v<T, std::uint64_t>) return dtype::u8;
+  else if constexpr (std::is_same_v<T, std::int64_t>) return dtype::i8;
+  else static_assert(sizeof(T) == 0, "no .npy dtype for this type");
+}
+
+/// An n-dimensional array as stored in a .npy file (raw little-endian bytes).
+struct array {
+  dtype type = dtype::f4;
+  std::vector<std::size_t> shape;
+  std::vector<std::byte> data;
+
+  std::size_t size() const noexcept {
+    std::size_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
+  }
+  /// Typed copy of the elements; T must match the dtype.
+  template <class T>
+  std::vector<T> values() const {
+    if (dtype_of<T>() != type) throw error("npy: array holds " + std::string(name(type)));
+    std::vector<T> v(size());
+    if (!v.empty()) std::memcpy(v.data(), data.data(), v.size() * sizeof(T));
+    return v;
+  }
+  template <class T>
+  static array from(std::vector<std::size_t> shape, std::span<const T> values) {
+    array a{dtype_of<T>(), std::move(shape), {}};
+    if (a.size() != values.size()) throw error("npy: shape does not match the number of values");
+    a.data.resize(values.size_bytes());
+    if (!values.empty()) std::memcpy(a.data.data(), values.data(), values.size_bytes());
+    return a;
+  }
+};
+
+namespace detail {
+
+inline constexpr std::size_t max_header_len = 65536;  // numpy's own default limit is 10000
+
+struct header_parser {
+  std::string_view s;
+  std::size_t i = 0;
+  std::string_view what;  // file name for messages
+
+  [[noreturn]] void fail(const std::string& msg) const {
+    throw error(std::string(what) + ": malformed .npy header: " + msg);
+  }
+  void ws() {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+  }
+  bool eat(char c) {
+    ws();
+    if (i < s.size() && s[i] == c) return ++i, true;
+    return false;
+  }
+  void expect(char c) {
+    if (!eat(c)) fail(std::string("expected '") + c + "'");
+  }
+  std::string_view str() {
+    ws();
+    if (i >= s.size() || (s[i] != '\'' && s[i] != '"')) fail("expected a string");
+    const char q = s[i++];
+    const std::size_t b = i;
+    while (i < s.size() && s[i] != q) ++i;
+    if (i >= s.size()) fail("unterminated string");
+    return s.substr(b, i++ - b);
+  }
+  std::size_t integer() {
+    ws();
+    std::size_t b = i, v = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+      const auto d = static_cast<std::size_t>(s[i++] - '0');
+      if (v > (SIZE_MAX - d) / 10) fail("dimension too large");
+      v = v * 10 + d;
+    }
+    if (i < s.size() && (s[i] == 'L' || s[i] == 'l')) ++i;  // Python 2 long suffix
+    if (b == i) fail("expected a non-negative integer in the shape");
+    return v;
+  }
+};
+
+inline dtype parse_descr(std::string_view d, std::string_view what) {
+  if (d.size() < 3) throw error(std::string(what) + ": unsupported dtype '" + std::string(d) + "'");
+  const char order = d[0];
+  const std::string_view code = d.substr(1);
+  if (order == '>' && code != "u1" && code != "i1")
+    throw error(std::string(what) + ": big-endian dtype '" + std::string(d) +
+                "' is not supported (save with '<')");
+  if (order != '<' && order != '|' && order != '=' && order != '>')
+    throw error(std::string(what) + ": unsupported dtype '" + std::string(d) + "'");
+  constexpr std::pair<std::string_view, dtype> table[] = {
+      {"f4", dtype::f4}, {"f2", dtype::f2}, {"f8", dtype::f8}, {"u1", dtype::u1},
+      {"i1", dtype::i1}, {"u2", dtype::u2}, {"i2", dtype::i2}, {"u4", dtype::u4},
+      {"i4", dtype::i4}, {"u8", dtype::u8}, {"i8", dtype::i8}, {"b1", dtype::u1}};
+  for (auto [c, t] : table)
+    if (c == code) return t;
+  throw error(std::string(what) + ": unsupported dtype '" + std::string(d) + "'");
+}
+
+}  // namespace detail
+
+/// Parses the bytes of a .npy file. `what` names the source in error messages.
+inline array parse(std::span<const std::byte> bytes, std::string_view what = "<memory>") {
+  const std::string w(what);
+  const auto u8 = [&](std::size_t i) { return static_cast<unsigned char>(bytes[i]); };
+  static constexpr unsigned char magic[] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+  if (bytes.size() < 10 || std::memcmp(bytes.data(), magic, 6) != 0)
+    throw error(w + ": not a .npy file (bad magic)");
+  const unsigned major = u8(6), minor = u8(7);
+  if (major < 1 || major > 3 || minor != 0)
+    throw error(w + ": unsupported .npy version " + std::to_string(major) + "." +
+                std::to_string(minor));
+  std::size_t hlen = 0, hstart = 0;
+  if (major == 1) {
+    hlen = u8(8) | (std::size_t{u8(9)} << 8);
+    hstart = 10;
+  } else {
+    if (bytes.size() < 12) throw error(w + ": truncated .npy header");
+    hlen = u8(8) | (std::size_t{u8(9)} << 8) | (std::size_t{u8(10)} << 16) |
+           (std::size_t{u8(11)} << 24);
+    hstart = 12;
+  }
+  if (hlen > detail::max_header_len)
+    throw error(w + ": .npy header of " + std::to_string(hlen) + " bytes is too large (limit " +
+                std::to_string(detail::max_header_len) + ")");
+  if (bytes.size() < hstart + hlen) throw error(w + ": truncated .npy header");
+  const std::string_view h(reinterpret_cast<const char*>(bytes.data()) + hstart, hlen);
+  if (h.empty() || h.back() != '\n') throw error(w + ": .npy header does not end with a newline");
+
+  detail::header_parser p{h, 0, w};
+  array a;
+  bool have_descr = false, have_order = false, have_shape = false;
+  p.expect('{');
+  while (!p.eat('}')) {
+    const std::string_view key = p.str();
+    p.expect(':');
+    if (key == "descr") {
+      a.type = detail::parse_descr(p.str(), w);
+      have_descr = true;
+    } else if (key == "fortran_order") {
+      p.ws();
+      if (h.substr(p.i, 4) == "True") {
+        throw error(w + ": Fortran-order arrays are not supported (save a C-order array)");
+      } else if (h.substr(p.i, 5) == "False") {
+        p.i += 5;
+      } else {
+        p.fail("fortran_order must be True or False");
+      }
+      have_order = true;
+    } else if (key == "shape") {
+      p.expect('(');
+      while (!p.eat(')')) {
+        a.shape.push_back(p.integer());
+        if (!p.eat(',')) {
+          p.expect(')');
+          break;
+        }
+      }
+      have_shape = true;
+    } else {
+      p.fail("unknown key '" + std::string(key) + "'");
+    }
+    if (!p.eat(',')) {
+      p.expect('}');
+      break;
+    }
+  }
+  if (!have_descr || !have_order || !have_shape)
+    p.fail("missing one of 'descr', 'fortran_order', 'shape'");
+  std::size_t count = 1;
+  for (auto d : a.shape) {
+    if (d != 0 && count > SIZE_MAX / d) throw error(w + ": shape is too large");
+    count *= d;
+  }
+  const std::size_t isz = itemsize(a.type);
+  if (count > SIZE_MAX / isz) throw error(w + ": shape is too large");
+  const std::size_t need = count * isz, have = bytes.size() - hstart - hlen;
+  if (have < need)
+    throw error(w + ": truncated data: the header's shape needs " + std::to_string(need) +
+                " bytes, the file has " + std::to_string(have));
+  if (have > need)
+    throw error(w + ": " + std::to_string(have - need) +
+                " bytes of data beyond what the header's shape describes");
+  a.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(hstart + hlen), bytes.end());
+  return a;
+}
+
+/// Reads a .npy file (throws npy::error naming the file on any problem).
+inline array read(const std::filesystem::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw error(path.string() + ": cannot open for reading");
+  std::vector<std::byte> bytes;
+  f.seekg(0, std::ios::end);
+  const auto end = f.tellg();
+  if (end < 0) throw error(path.string() + ": cannot read");
+  bytes.resize(static_cast<std::size_t>(end));
+  f.seekg(0);
+  if (!bytes.empty() && !f.read(reinterpret_cast<char*>(bytes.data()), end))
+    throw error(path.string() + ": read error");
+  return parse(bytes, path.string());
+}
+
+/// The bytes of a version 1.0 .npy file (2.0 if the header needs more than 65535 bytes).
+inline std::vector<std::byte> serialize(const array& a) {
+  constexpr std::string_view descr[] = {"<f4", "<f2", "<f8", "|u1", "|i1", "<u2",
+                                        "<i2", "<u4", "<i4", "<u8", "<i8"};
+  std::string h = "{'descr': '" + std::string(descr[static_cast<int>(a.type)]) +
+                  "', 'fortran_order': False, 'shape': (";
+  for (std::size_t i = 0; i < a.shape.size(); ++i)
+    h += std::to_string(a.shape[i]) + (a.shape.size() == 1 || i + 1 < a.shape.size() ? "," : "") +
+         (i + 1 < a.shape.size() ? " " : "");
+  h += "), }";
+  const bool v2 = h.size() + 12 + 1 > 65535;
+  const std::size_t pre = v2 ? 12 : 10;
+  const std::size_t total = (pre + h.size() + 1 + 63) / 64 * 64;
+  h.append(total - pre - h.size() - 1, ' ');
+  h += '\n';
+  std::vector<std::byte> out(pre + h.size() + a.data.size());
+  static constexpr unsigned char magic[] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+  std::memcpy(out.data(), magic, 6);
+  out[6] = std::byte{static_cast<unsigned char>(v2 ? 2 : 1)};
+  out[7] = std::byte{0};
+  for (std::size_t i = 0; i < pre - 8; ++i)
+    out[8 + i] = std::byte{static_cast<unsigned char>((h.size() >> (8 * i)) & 0xff)};
+  std::memcpy(out.data() + pre, h.data(), h.size());
+  if (!a.data.empty()) std::memcpy(out.data() + pre + h.size(), a.data.data(), a.data.size());
+  return out;
+}
+
+/// Writes several files all-or-nothing as far as the file system allows: each goes to a
+/// temporary file first, and the renames happen only after every temporary is complete.
+inline void write_all(std::span<const std::pair<std::filesystem::path, const array*>> files) {
+  std::vector<std::filesystem::path> tmps;
+  const auto cleanup = [&] {
+    std::error_code ec;
+    for (auto& t : tmps) std::filesystem::remove(t, ec);
+  };
+  for (auto& [path, arr] : files) {
+    auto tmp = path;
+    tmp += ".lowbit-tmp";
+    tmps.push_back(tmp);
+    const auto bytes = serialize(*arr);
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f || !f.write(reinterpret_cast<const char*>(bytes.data()),
+                       static_cast<std::streamsize>(bytes.size())) || !(f.flush())) {
+      cleanup();
+      throw error(path.string() + ": cannot write");
+    }
+  }
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    std::error_code ec;
+    std::filesystem::rename(tmps[i], files[i].first, ec);
+    if (ec) {
+      cleanup();
+      throw error(files[i].first.string() + ": cannot write (" + ec.message() + ")");
+    }
+  }
+}
+
+/// Writes one .npy file atomically (see write_all).
+inline void write(const std::filesystem::path& path, const array& a) {
+  const std::pair<std::filesystem::path, const array*> one[] = {{path, &a}};
+  write_all(one);
+}
+
+}  // namespace lowbit::inline v0::npy

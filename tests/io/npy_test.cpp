@@ -1,0 +1,105 @@
+// .npy reader/writer: round trips for every dtype and version, and each malformed file
+// rejected with a message naming the problem.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include <lowbit/io/npy.hpp>
+
+using namespace lowbit;
+
+namespace {
+std::vector<std::byte> raw(int major, const std::string& header, std::size_t data_bytes) {
+  std::string h = header;
+  const std::size_t pre = major == 1 ? 10 : 12;
+  while ((pre + h.size() + 1) % 64) h += ' ';
+  h += '\n';
+  std::vector<std::byte> b(pre + h.size() + data_bytes, std::byte{0});
+  const char magic[] = "\x93NUMPY";
+  std::memcpy(b.data(), magic, 6);
+  b[6] = std::byte(major);
+  for (std::size_t i = 0; i < pre - 8; ++i) b[8 + i] = std::byte((h.size() >> (8 * i)) & 0xff);
+  std::memcpy(b.data() + pre, h.data(), h.size());
+  return b;
+}
+std::string error_of(const std::vector<std::byte>& b) {
+  try {
+    npy::parse(b, "x.npy");
+  } catch (const npy::error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(Npy, RoundTripEveryDtypeAndShape) {
+  const std::vector<float> f = {1.5f, -2.f, 3.f, 0.f, 5.f, 6.f};
+  for (auto shape : std::vector<std::vector<std::size_t>>{{6}, {2, 3}, {1, 2, 3}, {3, 2}}) {
+    const auto a = npy::array::from<float>(shape, f);
+    const auto b = npy::parse(npy::serialize(a));
+    EXPECT_EQ(b.shape, shape);
+    EXPECT_EQ(b.values<float>(), f);
+    EXPECT_EQ(npy::serialize(a).size() % 64, f.size() * 4 % 64);  // header padded to 64
+  }
+  const std::vector<std::uint64_t> u = {1, 2, ~0ull};
+  EXPECT_EQ(npy::parse(npy::serialize(npy::array::from<std::uint64_t>({3}, u))).values<std::uint64_t>(), u);
+  const std::vector<std::int8_t> i = {-128, 0, 127};
+  EXPECT_EQ(npy::parse(npy::serialize(npy::array::from<std::int8_t>({3}, i))).values<std::int8_t>(), i);
+  const auto empty = npy::parse(npy::serialize(npy::array::from<float>({0, 4}, std::span<const float>())));
+  EXPECT_EQ(empty.shape, (std::vector<std::size_t>{0, 4}));
+  const auto scalar = npy::serialize(npy::array::from<float>({}, std::span<const float>(f.data(), 1)));
+  EXPECT_EQ(npy::parse(scalar).size(), 1u);
+}
+
+TEST(Npy, ReadsVersions1To3) {
+  for (int v : {1, 2, 3}) {
+    auto b = raw(v, "{'descr': '<f2', 'fortran_order': False, 'shape': (2, 1), }", 4);
+    const auto a = npy::parse(b);
+    EXPECT_EQ(a.type, npy::dtype::f2);
+    EXPECT_EQ(a.shape, (std::vector<std::size_t>{2, 1}));
+  }
+  EXPECT_EQ(npy::parse(raw(1, "{\"shape\": (3,), \"fortran_order\": False, \"descr\": \"|u1\"}", 3)).size(), 3u);
+}
+
+TEST(Npy, MalformedFilesAreRejectedWithAReason) {
+  const std::string ok = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }";
+  auto bad_magic = raw(1, ok, 16);
+  bad_magic[1] = std::byte{'X'};
+  EXPECT_NE(error_of(bad_magic).find("bad magic"), std::string::npos);
+  auto bad_version = raw(1, ok, 16);
+  bad_version[6] = std::byte{9};
+  EXPECT_NE(error_of(bad_version).find("version 9.0"), std::string::npos);
+  EXPECT_NE(error_of(raw(1, ok, 12)).find("truncated data"), std::string::npos);
+  EXPECT_NE(error_of(raw(1, ok, 20)).find("beyond"), std::string::npos);
+  auto huge = raw(2, ok, 16);
+  huge[11] = std::byte{0x7f};  // header length ~2 GiB
+  EXPECT_NE(error_of(huge).find("too large"), std::string::npos);
+  auto cut = raw(1, ok, 16);
+  cut.resize(40);
+  EXPECT_NE(error_of(cut).find("truncated .npy header"), std::string::npos);
+  EXPECT_NE(error_of(raw(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16)).find("Fortran"), std::string::npos);
+  EXPECT_NE(error_of(raw(1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }", 16)).find("big-endian"), std::string::npos);
+  EXPECT_NE(error_of(raw(1, "{'descr': '<c8', 'fortran_order': False, 'shape': (2, 2), }", 16)).find("unsupported dtype"), std::string::npos);
+  EXPECT_NE(error_of(raw(1, "{'descr': '<f4', 'shape': (2, 2), }", 16)).find("missing"), std::string::npos);
+  EXPECT_NE(error_of(raw(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, -2), }", 16)).find("integer"), std::string::npos);
+  EXPECT_NE(error_of(raw(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999, 99999999999), }", 16)).find("too large"), std::string::npos);
+  EXPECT_NE(error_of(raw(1, "garbage", 0)).find("malformed"), std::string::npos);
+  std::vector<std::byte> tiny(5, std::byte{0});
+  EXPECT_NE(error_of(tiny).find("bad magic"), std::string::npos);
+  // A wrong dtype for the caller is rejected by values<T>().
+  EXPECT_THROW(npy::parse(raw(1, ok, 16)).values<std::int8_t>(), npy::error);
+}
+
+TEST(Npy, WriteIsAtomicAndReadBack) {
+  const auto dir = std::filesystem::temp_directory_path() / "lowbit_npy_test";
+  std::filesystem::create_directories(dir);
+  const std::vector<float> v = {1, 2, 3};
+  npy::write(dir / "a.npy", npy::array::from<float>({3}, v));
+  EXPECT_EQ(npy::read(dir / "a.npy").values<float>(), v);
+  EXPECT_FALSE(std::filesystem::exists(dir / "a.npy.lowbit-tmp"));
+  EXPECT_THROW(npy::write(dir / "no/such/dir/b.npy", npy::array::from<float>({3}, v)), npy::error);
+  EXPECT_THROW(npy::read(dir / "missing.npy"), npy::error);
+  std::filesystem::remove_all(dir);
+}
