@@ -13,3 +13,6 @@
 #include "types/limits.hpp"
 #include "types/packed.hpp"
 #include "io/npy.hpp"
+#include "layout/granularity.hpp"
+#include "quantize.hpp"
+#include "dequantize.hpp"

@@ -1,0 +1,317 @@
+// Shared pieces of the `lowbit` command (shared/spec/cli.md): argument parsing, loading and
+// writing arrays, and the one-line error convention.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <set>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <lowbit/lowbit.hpp>
+
+namespace cli {
+
+/// A problem with the command line (exit status 2) or the input (exit status 1); its text is
+/// printed as one line on stderr.
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct input_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct command_spec {
+  std::string name;
+  std::set<std::string> valued;   // --flag VALUE
+  std::set<std::string> boolean;  // --flag
+  std::size_t min_pos = 0, max_pos = 0;
+  std::string usage;
+};
+
+struct args {
+  std::map<std::string, std::string> opt;
+  std::set<std::string> flag;
+  std::vector<std::string> pos;
+  bool help = false;
+
+  bool has(const std::string& f) const { return opt.count(f) || flag.count(f); }
+  std::string get(const std::string& f, std::string def = "") const {
+    auto it = opt.find(f);
+    return it == opt.end() ? def : it->second;
+  }
+};
+
+inline args parse_args(const command_spec& spec, int argc, char** argv, int first) {
+  args a;
+  for (int i = first; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s == "--help" || s == "-h") {
+      a.help = true;
+      continue;
+    }
+    if (s.size() > 2 && s.rfind("--", 0) == 0) {
+      std::string name = s.substr(2), value;
+      const auto eq = name.find('=');
+      const bool inline_value = eq != std::string::npos;
+      if (inline_value) value = name.substr(eq + 1), name = name.substr(0, eq);
+      if (spec.valued.count(name)) {
+        if (!inline_value) {
+          if (i + 1 >= argc) throw usage_error("--" + name + " needs a value");
+          value = argv[++i];
+        }
+        if (a.opt.count(name)) throw usage_error("--" + name + " given twice");
+        a.opt[name] = value;
+      } else if (spec.boolean.count(name)) {
+        if (inline_value) throw usage_error("--" + name + " takes no value");
+        a.flag.insert(name);
+      } else {
+        throw usage_error("unknown flag --" + name + " (see lowbit " + spec.name + " --help)");
+      }
+      continue;
+    }
+    a.pos.push_back(s);
+  }
+  if (!a.help && (a.pos.size() < spec.min_pos || a.pos.size() > spec.max_pos))
+    throw usage_error("expected " +
+                      (spec.min_pos == spec.max_pos ? std::to_string(spec.min_pos)
+                                                    : std::to_string(spec.min_pos) + " to " + std::to_string(spec.max_pos)) +
+                      " file arguments, got " + std::to_string(a.pos.size()) + " (see lowbit " +
+                      spec.name + " --help)");
+  return a;
+}
+
+inline std::string shape_str(const std::vector<std::size_t>& s) {
+  std::string r = "(";
+  for (std::size_t i = 0; i < s.size(); ++i) r += std::to_string(s[i]) + (i + 1 < s.size() || s.size() == 1 ? "," : "") + (i + 1 < s.size() ? " " : "");
+  return r + ")";
+}
+
+inline lowbit::format parse_format_flag(const std::string& flag, const std::string& v) {
+  if (auto f = lowbit::parse_format(v)) return *f;
+  throw usage_error("--" + flag + ": unknown format '" + v +
+                    "' (int8, int4, fp8_e4m3fn, fp8_e5m2, hifloat8, fp6_e2m3fn, fp6_e3m2fn, "
+                    "fp4_e2m1fn, fp4_e1m2fn, e8m0, bf16, fp16, fp32)");
+}
+
+inline float parse_float_flag(const std::string& flag, const std::string& v) {
+  try {
+    std::size_t n = 0;
+    const float f = std::stof(v, &n);
+    if (n == v.size()) return f;
+  } catch (...) {
+  }
+  throw usage_error("--" + flag + ": '" + v + "' is not a number");
+}
+
+inline std::size_t parse_size_flag(const std::string& flag, const std::string& v) {
+  std::size_t n = 0;
+  try {
+    const unsigned long long x = std::stoull(v, &n);
+    if (n == v.size() && v[0] != '-') return static_cast<std::size_t>(x);
+  } catch (...) {
+  }
+  throw usage_error("--" + flag + ": '" + v + "' is not a non-negative integer");
+}
+
+/// Policy from --round / --overflow / --nan over the format's defaults.
+inline lowbit::convert_policy policy_flags(const args& a, lowbit::format f) {
+  lowbit::convert_policy p = lowbit::default_policy(f);
+  if (a.has("round")) {
+    auto r = lowbit::parse_rounding(a.get("round"));
+    if (!r) throw usage_error("--round: unknown mode '" + a.get("round") + "' (rint, round, floor, ceil, trunc)");
+    p.round = *r;
+  }
+  if (a.has("overflow")) {
+    auto o = lowbit::parse_overflow(a.get("overflow"));
+    if (!o) throw usage_error("--overflow: unknown policy '" + a.get("overflow") + "' (saturate, propagate)");
+    p.on_overflow = *o;
+  }
+  if (a.has("nan")) {
+    auto n = lowbit::parse_nan_policy(a.get("nan"));
+    if (!n) throw usage_error("--nan: unknown policy '" + a.get("nan") + "' (zero, keep)");
+    p.on_nan = *n;
+  }
+  return p;
+}
+
+inline lowbit::npy::array read_npy(const std::string& path) {
+  try {
+    return lowbit::npy::read(path);
+  } catch (const lowbit::npy::error& e) {
+    throw input_error(e.what());
+  }
+}
+
+/// A high-precision array as floats: float32, float16, or uint16 bf16 bits with --bf16.
+struct float_array {
+  std::vector<std::size_t> shape;
+  std::vector<float> v;
+};
+
+inline float_array load_highp(const std::string& path, bool bf16) {
+  const auto a = read_npy(path);
+  float_array out{a.shape, {}};
+  using lowbit::npy::dtype;
+  if (bf16) {
+    if (a.type != dtype::u2)
+      throw input_error(path + ": --bf16 expects uint16 bit patterns, the file holds " + std::string(lowbit::npy::name(a.type)));
+    for (auto b : a.values<std::uint16_t>()) out.v.push_back(static_cast<float>(lowbit::bfloat16::from_bits(b)));
+  } else if (a.type == dtype::f4) {
+    out.v = a.values<float>();
+  } else if (a.type == dtype::f2) {
+    out.v.resize(a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      std::uint16_t b;
+      std::memcpy(&b, a.data.data() + 2 * i, 2);
+      out.v[i] = static_cast<float>(lowbit::float16::from_bits(b));
+    }
+  } else if (a.type == dtype::u2) {
+    throw input_error(path + ": uint16 input: add --bf16 if these are bfloat16 bit patterns");
+  } else {
+    throw input_error(path + ": dtype " + std::string(lowbit::npy::name(a.type)) +
+                      " is not a high-precision input (float32, float16, or uint16 with --bf16)");
+  }
+  return out;
+}
+
+/// A float32 array (scales, offsets, smooth vectors, bias).
+inline float_array load_f32(const std::string& path, const std::string& what) {
+  const auto a = read_npy(path);
+  if (a.type != lowbit::npy::dtype::f4)
+    throw input_error(path + ": " + what + " must be float32, the file holds " + std::string(lowbit::npy::name(a.type)));
+  return {a.shape, a.values<float>()};
+}
+
+inline lowbit::matrix_shape as_matrix(const std::vector<std::size_t>& s, const std::string& path) {
+  if (s.size() != 2) throw input_error(path + ": expected a 2-D matrix, got shape " + shape_str(s));
+  return {s[0], s[1]};
+}
+
+/// Accepts `got` for an expected shape: equal, or (for a vector) any shape with the same
+/// number of elements whose other dimensions are 1 (cli.md: a 1-D array is accepted where a
+/// vector is expected, and a vector where a (1, n) row is).
+inline void check_shape(const std::vector<std::size_t>& got, const std::vector<std::size_t>& want,
+                        const std::string& path, const std::string& what) {
+  if (got == want) return;
+  std::size_t ng = 1, nw = 1, big_g = 0, big_w = 0;
+  for (auto d : got) ng *= d, big_g += d != 1;
+  for (auto d : want) nw *= d, big_w += d != 1;
+  if (ng == nw && big_g <= 1 && big_w <= 1) return;
+  throw input_error(path + ": " + what + " has shape " + shape_str(got) + ", expected " + shape_str(want));
+}
+
+template <class T>
+constexpr bool is_4bit() {
+  if constexpr (std::is_same_v<T, float>) return false;
+  else return lowbit::format_traits<T>::code_bits == 4;
+}
+
+/// The bits of one code as stored in files: int8/int4 as signed values, floats as codes.
+template <class T>
+std::uint8_t code_byte(T v) {
+  if constexpr (std::is_same_v<T, std::int8_t>) return static_cast<std::uint8_t>(v);
+  else return static_cast<std::uint8_t>(v.bits());
+}
+
+/// Codes -> .npy: int8 arrays for int8/int4 (values), uint8 for float codes; with packed,
+/// 4-bit codes two per byte along the last axis (uint8).
+template <class T>
+lowbit::npy::array codes_array(std::vector<std::size_t> shape, std::span<const T> codes, bool packed,
+                               const std::string& path) {
+  if (packed) {
+    if (!is_4bit<T>()) throw usage_error("--packed applies to 4-bit formats only (int4, fp4_e2m1fn, fp4_e1m2fn)");
+    if (shape.empty() || shape.back() % 2 != 0)
+      throw input_error(path + ": --packed needs an even last dimension, shape is " + shape_str(shape));
+    std::vector<std::uint8_t> c(codes.size()), p(codes.size() / 2);
+    for (std::size_t i = 0; i < codes.size(); ++i) c[i] = code_byte(codes[i]);
+    lowbit::pack_nibbles(c, p);
+    shape.back() /= 2;
+    return lowbit::npy::array::from<std::uint8_t>(shape, p);
+  }
+  if constexpr (std::is_same_v<T, std::int8_t> || std::is_same_v<T, lowbit::int4>) {
+    std::vector<std::int8_t> v(codes.size());
+    for (std::size_t i = 0; i < codes.size(); ++i) v[i] = static_cast<std::int8_t>(static_cast<int>(codes[i]));
+    return lowbit::npy::array::from<std::int8_t>(shape, v);
+  } else if constexpr (std::is_same_v<typename T::storage, std::uint16_t>) {
+    std::vector<std::uint16_t> v(codes.size());
+    for (std::size_t i = 0; i < codes.size(); ++i) v[i] = codes[i].bits();
+    auto a = lowbit::npy::array::from<std::uint16_t>(shape, v);
+    if constexpr (std::is_same_v<T, lowbit::float16>) a.type = lowbit::npy::dtype::f2;
+    return a;
+  } else {
+    std::vector<std::uint8_t> v(codes.size());
+    for (std::size_t i = 0; i < codes.size(); ++i) v[i] = codes[i].bits();
+    return lowbit::npy::array::from<std::uint8_t>(shape, v);
+  }
+}
+
+/// .npy -> codes of T (inverse of codes_array). Values out of the format's range are an error.
+template <class T>
+std::vector<T> load_codes(const std::string& path, bool packed, std::vector<std::size_t>& shape) {
+  auto a = read_npy(path);
+  shape = a.shape;
+  using lowbit::npy::dtype;
+  const std::string fmt(lowbit::to_string(lowbit::format_traits<T>::id));
+  std::vector<T> out;
+  if (packed) {
+    if (!is_4bit<T>()) throw usage_error("--packed applies to 4-bit formats only (int4, fp4_e2m1fn, fp4_e1m2fn)");
+    if (a.type != dtype::u1) throw input_error(path + ": packed " + fmt + " codes must be uint8, the file holds " + std::string(lowbit::npy::name(a.type)));
+    if (shape.empty()) throw input_error(path + ": packed codes need at least one dimension");
+    const auto p = a.values<std::uint8_t>();
+    std::vector<std::uint8_t> c(2 * p.size());
+    lowbit::unpack_nibbles(p, c);
+    shape.back() *= 2;
+    if constexpr (is_4bit<T>())
+      for (auto b : c) out.push_back(T::from_bits(b));
+    return out;
+  }
+  if constexpr (std::is_same_v<T, std::int8_t> || std::is_same_v<T, lowbit::int4>) {
+    if (a.type != dtype::i1) throw input_error(path + ": " + fmt + " values must be int8, the file holds " + std::string(lowbit::npy::name(a.type)));
+    for (auto v : a.values<std::int8_t>()) {
+      if constexpr (std::is_same_v<T, lowbit::int4>) {
+        if (v < -8 || v > 7) throw input_error(path + ": value " + std::to_string(v) + " is outside int4's range [-8, 7]");
+        out.push_back(lowbit::int4::from_int(v));
+      } else {
+        out.push_back(v);
+      }
+    }
+  } else {
+    if (a.type != dtype::u1) throw input_error(path + ": " + fmt + " codes must be uint8, the file holds " + std::string(lowbit::npy::name(a.type)));
+    for (auto b : a.values<std::uint8_t>()) {
+      if (b > T::mask) throw input_error(path + ": code " + std::to_string(b) + " does not fit " + fmt + " (" + std::to_string(T::codec::bits) + " bits)");
+      out.push_back(T::from_bits(b));
+    }
+  }
+  return out;
+}
+
+/// Writes every output all-or-nothing.
+inline void write_outputs(const std::vector<std::pair<std::string, lowbit::npy::array>>& outs) {
+  std::vector<std::pair<std::filesystem::path, const lowbit::npy::array*>> files;
+  for (auto& [p, a] : outs) files.push_back({p, &a});
+  try {
+    lowbit::npy::write_all(files);
+  } catch (const lowbit::npy::error& e) {
+    throw input_error(e.what());
+  }
+}
+
+inline lowbit::npy::array f32_array(std::vector<std::size_t> shape, std::span<const float> v) {
+  return lowbit::npy::array::from<float>(std::move(shape), v);
+}
+
+int run_convert(int argc, char** argv);
+int run_decode(int argc, char** argv);
+int run_quantize(int argc, char** argv);
+int run_dequantize(int argc, char** argv);
+int run_matmul(int argc, char** argv);
+int run_compare(int argc, char** argv);
+int run_demo(int argc, char** argv);
+
+}  // namespace cli

@@ -1,0 +1,362 @@
+// Quantize: high-precision matrix -> low-bit codes + scales (+ offsets), as CANN computes it
+// (spec §2, §6; cli.md `lowbit quantize`). This is the scalar reference: plain loops in the
+// golden's order of operations, every step in fp32.
+//
+// Dynamic, symmetric (aclnnDynamicQuant / DynamicBlockQuant golden, spec §2.3-2.4):
+//   v     = x * smooth[k]                       (fp32; only when a smooth vector is given)
+//   amax  = max |v| over the finite v sharing a scale (NaN and +-Inf do not take part)
+//   scale = amax * fl32(1 / DTYPE_MAX)          (a multiply by the rounded reciprocal)
+//   scale = min(scale, 1 / min_scale)           (only when min_scale > 0, spec §2.4)
+//   y     = cast(v / scale)                     (true fp32 division, then the format's cast)
+// Dynamic, asymmetric (aclnnDynamicQuantV2, spec §2.3):
+//   scale  = (max - min) * fl32(1 / (DTYPE_MAX - DTYPE_MIN))
+//   offset = DTYPE_MAX - max / scale
+//   y      = cast(v / scale + offset)
+//   A constant non-zero group (max == min) uses the range extended to include 0 (cli.md).
+// Zero scales (decision, cli.md): an all-zero group -- or one whose scale underflows to 0 --
+// gets scale 0 (offset 0) and every finite element becomes code +0; a +-Inf element still
+// follows the overflow policy (+-max by default) and NaN the NaN policy (+0 by default).
+// Static (spec §2.1-2.2): scales (and offsets) given; divide form cast(x / s + o)
+// (aclnnQuantize) or multiply form cast(x * s + o) (aclnnAscendQuant).
+// MX (aclnnDynamicMxQuant golden = microxcaling, spec §2.5): blocks of 32 along k, e8m0
+// scales, see quantize_mx.
+//
+// cast() rounds with the policy's mode (default rint; HiFloat8 round), integers clamp, floats
+// saturate and map NaN to 0 by default (numeric/policy.hpp).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "layout/granularity.hpp"
+#include "numeric/convert.hpp"
+#include "types/format.hpp"
+
+namespace lowbit::inline v0 {
+
+/// How an MX block's amax becomes its e8m0 scale (spec §2.5).
+enum class mx_scale_rule : std::uint8_t {
+  ocp,   // scaleAlg 0: shared_exp = floor(log2 amax) - emax_elem (OCP MX, the default)
+  ceil,  // scaleAlg 1: cuBLAS style, S = amax / max rounded up to a power of two
+};
+
+/// Parameters of dynamic quantization. Fill with designated initializers:
+/// `quantize_params{.gran = granularity::group(128), .side = operand::right}`.
+struct quantize_params {
+  granularity gran = granularity::tensor();
+  operand side = operand::left;
+  bool asymmetric = false;
+  std::optional<convert_policy> policy{};  // nullopt: the format's default (numeric/policy.hpp)
+  std::span<const float> smooth{};         // per-k multipliers applied first; empty: none
+  float dtype_max = 0;                   // 0: the format's DTYPE_MAX (format_traits)
+  float min_scale = 0;                   // > 0: scale = min(scale, 1 / min_scale) (symmetric)
+};
+
+/// The two static forms of CANN.
+enum class static_form : std::uint8_t {
+  divide,    // y = cast(x / scale + offset)   aclnnQuantize, npu_quantize(div_mode=True)
+  multiply,  // y = cast(x * scale + offset)   aclnnAscendQuant, npu_quantize(div_mode=False)
+};
+
+/// Parameters of static quantization: the scales (and offsets) are given, one per scale of
+/// the granularity (scale_map::size()).
+struct static_params {
+  granularity gran = granularity::tensor();
+  operand side = operand::left;
+  std::span<const float> scales{};
+  std::span<const float> offsets{};  // empty: none
+  static_form form = static_form::divide;
+  std::optional<convert_policy> policy{};
+  std::span<const float> smooth{};
+};
+
+/// Parameters of MX quantization (group 32 along k, e8m0 scales).
+struct mx_params {
+  operand side = operand::left;
+  rounding round = rounding::rint;  // element rounding (rint, round, floor, ...)
+  mx_scale_rule rule = mx_scale_rule::ocp;
+  std::span<const float> smooth{};
+};
+
+/// Codes, scales and offsets of a quantized matrix over caller-owned memory.
+/// T may be const (a read-only view); offsets is empty for symmetric quantization.
+template <class T, class S = float>
+struct quantized_span {
+  using offset_type = std::conditional_t<std::is_const_v<T>, const float, float>;
+  std::span<T> values;  // row-major codes, map.data shape
+  std::span<S> scales;  // map.size() scales, row-major over the scale grid
+  std::span<offset_type> offsets;
+  scale_map map;
+};
+
+/// Owning result: codes, scales, offsets and the granularity mapping, kept together.
+template <class T, class S = float>
+struct quantized {
+  std::vector<T> values;
+  std::vector<S> scales;
+  std::vector<float> offsets;
+  scale_map map;
+
+  quantized_span<T, S> span() noexcept { return {values, scales, offsets, map}; }
+  quantized_span<const T, const S> span() const noexcept { return {values, scales, offsets, map}; }
+};
+
+namespace detail {
+
+template <class In>
+constexpr float load(In v) noexcept {
+  if constexpr (std::is_same_v<In, float>) return v;
+  else return static_cast<float>(v);
+}
+
+inline void check_count(std::size_t have, std::size_t need, const std::string& what) {
+  if (have != need)
+    throw std::invalid_argument(what + " has " + std::to_string(have) + " elements, expected " +
+                                std::to_string(need));
+}
+
+inline void check_smooth(std::span<const float> smooth, const scale_map& map) {
+  if (smooth.empty()) return;
+  const std::size_t k = map.side == operand::left ? map.data.cols : map.data.rows;
+  check_count(smooth.size(), k, "smooth vector (one per k)");
+}
+
+/// x[r, c] * smooth[k] in fp32 (no multiply without a smooth vector).
+template <class In>
+float smoothed(std::span<const In> x, std::span<const float> smooth, const scale_map& map,
+               std::size_t r, std::size_t c) {
+  const float v = load(x[r * map.data.cols + c]);
+  if (smooth.empty()) return v;
+  return v * smooth[map.side == operand::left ? c : r];
+}
+
+inline bool finite(float v) noexcept { return v - v == 0; }
+
+}  // namespace detail
+
+/// Dynamic quantization of x (shape rows x cols, row-major; fp32, bfloat16 or float16) into
+/// caller memory: out.map is overwritten, out.values must hold shape.size() codes, out.scales
+/// map.size(), out.offsets map.size() when asymmetric (else empty).
+/// Throws std::invalid_argument for bad shapes, sizes, granularity/operand pairs, mx.
+template <low_bit_type T, class In>
+void quantize_into(std::span<const In> x, matrix_shape shape, const quantize_params& p,
+                   quantized_span<T> out) {
+  if (p.gran.kind == granularity_kind::mx)
+    throw std::invalid_argument("granularity mx has e8m0 scales: use quantize_mx");
+  const scale_map map = make_scale_map(p.gran, p.side, shape);
+  detail::check_count(x.size(), shape.size(), "input");
+  detail::check_count(out.values.size(), shape.size(), "values output");
+  detail::check_count(out.scales.size(), map.size(), "scale output");
+  detail::check_count(out.offsets.size(), p.asymmetric ? map.size() : 0, "offset output");
+  detail::check_smooth(p.smooth, map);
+  if (!(p.dtype_max >= 0) || !detail::finite(p.dtype_max))
+    throw std::invalid_argument("dtype max must be a positive finite number");
+  if (!(p.min_scale >= 0) || !detail::finite(p.min_scale))
+    throw std::invalid_argument("min scale must be a non-negative finite number");
+  out.map = map;
+
+  const convert_policy pol = p.policy.value_or(default_policy_v<T>);
+  const float qmax = p.dtype_max > 0 ? p.dtype_max : format_traits<T>::dtype_max;
+  const float qmin = format_traits<T>::is_integer ? -qmax - 1 : -qmax;
+  // Pass 1: reduce over the finite elements of each scale block.
+  std::vector<float> hi(map.size(), 0.0f), lo(map.size(), 0.0f);
+  std::vector<bool> seen(map.size(), false);
+  for (std::size_t r = 0; r < shape.rows; ++r)
+    for (std::size_t c = 0; c < shape.cols; ++c) {
+      const float v = detail::smoothed(x, p.smooth, map, r, c);
+      if (!detail::finite(v)) continue;
+      const std::size_t s = map(r, c);
+      const float key = p.asymmetric ? v : std::fabs(v);
+      if (!seen[s]) hi[s] = lo[s] = key, seen[s] = true;
+      if (key > hi[s]) hi[s] = key;
+      if (key < lo[s]) lo[s] = key;
+    }
+  // Scales (and offsets).
+  const float inv_range = static_cast<float>(1.0 / (p.asymmetric ? double(qmax) - double(qmin) : double(qmax)));
+  for (std::size_t s = 0; s < map.size(); ++s) {
+    if (!p.asymmetric) {
+      float scale = hi[s] * inv_range;
+      if (p.min_scale > 0) scale = std::fmin(scale, 1.0f / p.min_scale);
+      out.scales[s] = scale;
+      continue;
+    }
+    float mx = hi[s], mn = lo[s];
+    if (mx == mn && mx != 0) mx = std::fmax(mx, 0.0f), mn = std::fmin(mn, 0.0f);
+    const float scale = (mx - mn) * inv_range;
+    out.scales[s] = scale;
+    out.offsets[s] = scale == 0 ? 0.0f : qmax - mx / scale;
+  }
+  // Pass 2: the elements.
+  for (std::size_t r = 0; r < shape.rows; ++r)
+    for (std::size_t c = 0; c < shape.cols; ++c) {
+      const float v = detail::smoothed(x, p.smooth, map, r, c);
+      const std::size_t s = map(r, c);
+      const float scale = out.scales[s];
+      float t = 0.0f;
+      if (scale != 0 || !detail::finite(v)) {
+        t = v / scale;
+        if (p.asymmetric) t = t + out.offsets[s];
+      }
+      out.values[r * shape.cols + c] = convert<T>(t, pol);
+    }
+}
+
+/// Dynamic quantization returning owning storage. Example:
+/// `auto q = lowbit::quantize<lowbit::float8_e4m3fn>(std::span<const float>(x), {m, k},
+///                                                   {.gran = lowbit::granularity::token()});`
+template <low_bit_type T, class In>
+quantized<T> quantize(std::span<const In> x, matrix_shape shape, const quantize_params& p) {
+  if (p.gran.kind == granularity_kind::mx)
+    throw std::invalid_argument("granularity mx has e8m0 scales: use quantize_mx");
+  quantized<T> q;
+  q.map = make_scale_map(p.gran, p.side, shape);
+  q.values.resize(shape.size());
+  q.scales.resize(q.map.size());
+  q.offsets.resize(p.asymmetric ? q.map.size() : 0);
+  quantize_into<T, In>(x, shape, p, q.span());
+  return q;
+}
+
+/// Static quantization with given scales (and offsets); see static_form.
+template <low_bit_type T, class In>
+quantized<T> quantize_static(std::span<const In> x, matrix_shape shape, const static_params& p) {
+  if (p.gran.kind == granularity_kind::mx)
+    throw std::invalid_argument("static quantization does not take granularity mx");
+  quantized<T> q;
+  q.map = make_scale_map(p.gran, p.side, shape);
+  detail::check_count(x.size(), shape.size(), "input");
+  detail::check_count(p.scales.size(), q.map.size(), "static scale");
+  if (!p.offsets.empty()) detail::check_count(p.offsets.size(), q.map.size(), "static offset");
+  detail::check_smooth(p.smooth, q.map);
+  const convert_policy pol = p.policy.value_or(default_policy_v<T>);
+  q.scales.assign(p.scales.begin(), p.scales.end());
+  q.offsets.assign(p.offsets.begin(), p.offsets.end());
+  q.values.resize(shape.size());
+  for (std::size_t r = 0; r < shape.rows; ++r)
+    for (std::size_t c = 0; c < shape.cols; ++c) {
+      const float v = detail::smoothed(x, p.smooth, q.map, r, c);
+      const std::size_t s = q.map(r, c);
+      float t = p.form == static_form::divide ? v / p.scales[s] : v * p.scales[s];
+      if (!p.offsets.empty()) t = t + p.offsets[s];
+      q.values[r * shape.cols + c] = convert<T>(t, pol);
+    }
+  return q;
+}
+
+/// The element formats MX quantization accepts (spec §2.5).
+template <class T>
+concept mx_element = std::is_same_v<T, float8_e4m3fn> || std::is_same_v<T, float8_e5m2> ||
+                     std::is_same_v<T, float6_e2m3fn> || std::is_same_v<T, float6_e3m2fn> ||
+                     std::is_same_v<T, float4_e2m1fn> || std::is_same_v<T, float4_e1m2fn>;
+
+namespace detail {
+
+/// e8m0 scale code of one MX block (spec §2.5). amax is over |v| of the block; a block with
+/// NaN or Inf is handled by the caller.
+template <mx_element T>
+std::uint8_t mx_scale_code(float amax, mx_scale_rule rule) {
+  if (amax == 0) return 0;
+  if (rule == mx_scale_rule::ocp) {
+    // shared_exp = floor(log2 amax) - emax_elem, clamped below at -127 (never above 127).
+    const int e = std::ilogb(amax) - format_traits<T>::mx_emax;
+    return static_cast<std::uint8_t>((e < -127 ? -127 : e) + 127);
+  }
+  // cuBLAS style (scaleAlg 1): S = amax / max (fp32 division, as CANN's golden); take S's
+  // biased exponent E and round up when the mantissa is non-zero (normal S, E < 254) or
+  // above one half (subnormal S).
+  const float s = amax / format_traits<T>::dtype_max;
+  const auto bits = std::bit_cast<std::uint32_t>(s);
+  unsigned e = (bits >> 23) & 0xffu;
+  const unsigned m = bits & 0x7fffffu;
+  if (e > 0 && e < 254 && m > 0) ++e;
+  else if (e == 0 && m > 0x400000u) e = 1;
+  return static_cast<std::uint8_t>(e);
+}
+
+}  // namespace detail
+
+/// MX quantization (OCP MX v1.0 / CANN DynamicMxQuant, spec §2.5): blocks of 32 along k.
+///   ocp rule:  scale = 2^(floor(log2 amax) - emax_elem), clamped to >= 2^-127
+///   ceil rule: see mx_scale_rule
+///   elements:  cast(v / scale), exact scaling by a power of two, then one rounding with
+///              p.round; elements always saturate and NaN gives 0.
+/// A block holding NaN or +-Inf gets the NaN scale 0xff and zero elements; an all-zero block
+/// gets 0x00 (2^-127) and zero elements. Scales are returned in the natural layout
+/// (m, ceil(k/32)) or (ceil(k/32), n); see mx_scales_to_cann for CANN's layout.
+template <mx_element T, class In>
+quantized<T, float8_e8m0fnu> quantize_mx(std::span<const In> x, matrix_shape shape,
+                                         const mx_params& p) {
+  quantized<T, float8_e8m0fnu> q;
+  q.map = make_scale_map(granularity::mx(), p.side, shape);
+  detail::check_count(x.size(), shape.size(), "input");
+  detail::check_smooth(p.smooth, q.map);
+  std::vector<float> amax(q.map.size(), 0.0f);
+  std::vector<bool> bad(q.map.size(), false);
+  for (std::size_t r = 0; r < shape.rows; ++r)
+    for (std::size_t c = 0; c < shape.cols; ++c) {
+      const float v = detail::smoothed(x, p.smooth, q.map, r, c);
+      const std::size_t s = q.map(r, c);
+      if (!detail::finite(v)) bad[s] = true;
+      else if (std::fabs(v) > amax[s]) amax[s] = std::fabs(v);
+    }
+  q.scales.resize(q.map.size());
+  for (std::size_t s = 0; s < q.map.size(); ++s)
+    q.scales[s] = float8_e8m0fnu::from_bits(bad[s] ? std::uint8_t{0xff}
+                                                   : detail::mx_scale_code<T>(amax[s], p.rule));
+  const convert_policy pol{p.round, overflow::saturate, nan_policy::zero};
+  q.values.resize(shape.size());
+  for (std::size_t r = 0; r < shape.rows; ++r)
+    for (std::size_t c = 0; c < shape.cols; ++c) {
+      const std::size_t s = q.map(r, c);
+      const float v = detail::smoothed(x, p.smooth, q.map, r, c);
+      const int shift = 127 - static_cast<int>(q.scales[s].bits());  // v / 2^(e-127), exact in double
+      q.values[r * shape.cols + c] =
+          bad[s] ? T{} : convert_exact<T>(std::ldexp(static_cast<double>(v), shift), pol);
+    }
+  return q;
+}
+
+/// Natural MX scale layout -> CANN's pair layout (spec §2.5): the block count along k is
+/// padded to even with 0x00 and pairs of consecutive blocks are stored together:
+///   left  (m, nb)  -> (m, ceil(nb/2), 2)       a reshape
+///   right (nb, n)  -> (ceil(nb/2), n, 2)       out[j][c][t] = block 2j+t of column c
+inline std::vector<std::uint8_t> mx_scales_to_cann(std::span<const std::uint8_t> natural,
+                                                   operand side, matrix_shape grid) {
+  detail::check_count(natural.size(), grid.size(), "MX scale");
+  const bool left = side == operand::left;
+  const std::size_t nb = left ? grid.cols : grid.rows, other = left ? grid.rows : grid.cols;
+  const std::size_t half = ceil_div(nb, 2);
+  std::vector<std::uint8_t> out(other * half * 2, 0);
+  for (std::size_t o = 0; o < other; ++o)
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::size_t j = b / 2, t = b % 2;
+      const std::size_t dst = left ? (o * half + j) * 2 + t : (j * other + o) * 2 + t;
+      out[dst] = natural[left ? o * nb + b : b * other + o];
+    }
+  return out;
+}
+
+/// CANN's pair layout -> natural layout (inverse of mx_scales_to_cann; the pad is dropped).
+inline std::vector<std::uint8_t> mx_scales_from_cann(std::span<const std::uint8_t> cann,
+                                                     operand side, matrix_shape grid) {
+  const bool left = side == operand::left;
+  const std::size_t nb = left ? grid.cols : grid.rows, other = left ? grid.rows : grid.cols;
+  const std::size_t half = ceil_div(nb, 2);
+  detail::check_count(cann.size(), other * half * 2, "MX scale (CANN layout)");
+  std::vector<std::uint8_t> out(grid.size());
+  for (std::size_t o = 0; o < other; ++o)
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::size_t j = b / 2, t = b % 2;
+      out[left ? o * nb + b : b * other + o] = cann[left ? (o * half + j) * 2 + t : (j * other + o) * 2 + t];
+    }
+  return out;
+}
+
+}  // namespace lowbit::inline v0
