@@ -16,3 +16,5 @@
 #include "layout/granularity.hpp"
 #include "quantize.hpp"
 #include "dequantize.hpp"
+#include "matmul.hpp"
+#include "compare.hpp"

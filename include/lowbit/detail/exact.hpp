@@ -13,7 +13,7 @@ namespace lowbit::inline v0::detail {
 
 struct exact {
   bool neg;
-  std::uint64_t sig;  // < 2^53
+  std::uint64_t sig;  // < 2^53 from decompose; < 2^63 allowed by the encoders
   int exp;
 };
 
@@ -51,7 +51,7 @@ constexpr bool toward_zero(rounding r, bool neg) noexcept {
 
 /// Rounds the magnitude sig * 2^exp to an integer multiple n of 2^q under mode r (neg is the
 /// sign of the value, which decides floor/ceil). Returns n. Exact; the caller guarantees that
-/// n fits (q - exp >= -10 in every use).
+/// n fits (q - exp >= -10 in every use) and sig < 2^63.
 constexpr std::uint64_t round_to_quantum(std::uint64_t sig, int exp, int q, rounding r,
                                          bool neg) noexcept {
   const int s = q - exp;
@@ -66,7 +66,7 @@ constexpr std::uint64_t round_to_quantum(std::uint64_t sig, int exp, int q, roun
     inexact = rem != 0;
     cmp = rem < half ? -1 : (rem == half ? 0 : 1);
   } else {
-    cmp = -1;  // sig < 2^53 <= half
+    cmp = -1;  // sig < 2^63 <= half
   }
   if (!inexact) return n;
   switch (r) {

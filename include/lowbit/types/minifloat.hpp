@@ -94,7 +94,11 @@ struct ieee_codec {
       if (p.on_overflow == overflow::saturate || !has_nan) return signed_code(neg, max_code);
       return signed_code(neg, has_inf ? inf_code : nan_code);
     }
-    const exact v = decompose(x);
+    return encode_exact(decompose(x), p);
+  }
+
+  /// Narrows the exact finite value (-1)^neg * sig * 2^exp (sig < 2^63) under policy p.
+  static constexpr storage encode_exact(exact v, convert_policy p) noexcept {
     if (v.sig == 0) return signed_code(v.neg, 0);
     int t = v.exp + static_cast<int>(std::bit_width(v.sig)) - 1;  // floor(log2 |x|)
     if (t < emin) t = emin;

@@ -1,0 +1,487 @@
+// Quantized matmul y (m, n) = x1 (m, k) @ x2 (k, n) in every CANN mode (spec §4, §5; cli.md
+// `lowbit matmul`). This is the scalar reference: exact accumulation, then the epilogue in
+// CANN's order, one fp32 operation at a time (the build uses -ffp-contract=off so that no
+// multiply-add is fused), and a final round-to-nearest-even cast.
+//
+// Accumulation (decision, documented in the README):
+//  * integer codes (int8, int4): exact (int64/int128); never wraps. `fp32(acc)` rounds the
+//    exact sum to nearest even. The int32 result of matmul_int32 is range-checked.
+//  * low-bit float codes (fp8, HiFloat8, fp6, fp4): every product is exact, so the partial
+//    sum over each scale block of k is computed exactly (detail/exact_sum.hpp) and rounded
+//    once to fp32; blocks are then combined in fp32 in ascending k order, as the golden does.
+//    NaN/Inf codes follow IEEE (they make the affected outputs Inf or NaN).
+//  * weight-only (high-precision x): products of the rounded operands are exact in double;
+//    they are summed in double in ascending k and rounded once to fp32.
+// Output casts: fp32 as is, bf16 / fp16 round to nearest even (overflow to Inf), int8 only
+// through the fixpipe requantization, int32 only for matmul_int32.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "detail/exact_sum.hpp"
+#include "layout/granularity.hpp"
+#include "numeric/convert.hpp"
+#include "quantize.hpp"
+#include "types/e8m0.hpp"
+
+namespace lowbit::inline v0 {
+
+/// Extents of y (m, n) = x1 (m, k) @ x2 (k, n). x1 is row-major (m, k); x2 is row-major (k, n),
+/// or (n, k) when x2_transposed (CANN transposeX2).
+struct matmul_dims {
+  std::size_t m = 0, k = 0, n = 0;
+  bool x2_transposed = false;
+};
+
+/// Bias of length n: at most one of the two. An int32 bias is added to the integer accumulator
+/// before scaling; a float bias after scaling (spec §4.2-4.3), except where a mode says
+/// otherwise.
+struct matmul_bias {
+  std::span<const std::int32_t> i32{};
+  std::span<const float> f32{};
+};
+
+/// The packed UINT64 "fixpipe" scale of CANN (aclnnTransQuantParamV2, spec §1.7):
+/// bits 0-31 the fp32 scale with its low 13 bits cleared (19-bit "FP19", truncation),
+/// bits 37-45 a 9-bit two's-complement offset, bit 46 set.
+namespace fixpipe {
+
+/// fp32 -> FP19 by truncation (low 13 mantissa bits cleared).
+constexpr float trunc19(float s) noexcept {
+  return std::bit_cast<float>(std::bit_cast<std::uint32_t>(s) & 0xffffe000u);
+}
+/// Packs a scale and an offset: scale truncated to 19 bits, offset rounded to nearest even
+/// and clamped to [-256, 255].
+constexpr std::uint64_t pack(float scale, float offset = 0.0f) noexcept {
+  const int o = detail::round_clamp(offset, rounding::rint, -256, 255);
+  return (std::uint64_t{1} << 46) | (static_cast<std::uint64_t>(o & 0x1ff) << 37) |
+         (std::bit_cast<std::uint32_t>(scale) & 0xffffe000u);
+}
+/// The FP19 scale of a packed value (as the goldens decode it).
+constexpr float scale(std::uint64_t v) noexcept {
+  return std::bit_cast<float>(static_cast<std::uint32_t>(v) & 0xffffe000u);
+}
+/// The 9-bit signed offset of a packed value.
+constexpr int offset(std::uint64_t v) noexcept {
+  const int o = static_cast<int>((v >> 37) & 0x1ff);
+  return o >= 256 ? o - 512 : o;
+}
+
+}  // namespace fixpipe
+
+template <class T>
+concept integer_code = std::is_same_v<T, std::int8_t> || std::is_same_v<T, int4>;
+template <class T>
+concept float_code = is_basic_float<T>::value && !std::is_same_v<T, float8_e8m0fnu> &&
+                     !std::is_same_v<T, bfloat16> && !std::is_same_v<T, float16>;
+template <class T>
+concept matmul_code = integer_code<T> || float_code<T>;
+/// Output element types: fp32, bf16, fp16 (and int8 / int32 where a mode allows them).
+template <class T>
+concept float_output = std::is_same_v<T, float> || std::is_same_v<T, bfloat16> || std::is_same_v<T, float16>;
+
+namespace detail {
+
+inline void need(bool ok, const std::string& what) {
+  if (!ok) throw std::invalid_argument(what);
+}
+
+inline void check_dims(std::size_t x1, std::size_t x2, std::size_t y, const matmul_dims& d) {
+  check_count(x1, d.m * d.k, "x1 (m x k = " + std::to_string(d.m) + " x " + std::to_string(d.k) + ")");
+  check_count(x2, d.k * d.n, "x2 (k x n = " + std::to_string(d.k) + " x " + std::to_string(d.n) + ")");
+  check_count(y, d.m * d.n, "output (m x n)");
+}
+
+inline void check_bias(const matmul_bias& b, std::size_t n) {
+  need(b.i32.empty() || b.f32.empty(), "give either an int32 or a float bias, not both");
+  if (!b.i32.empty()) check_count(b.i32.size(), n, "bias (n)");
+  if (!b.f32.empty()) check_count(b.f32.size(), n, "bias (n)");
+}
+
+/// Both operands as exact fixed-point integers; sums over any k range are exact.
+template <class T1, class T2>
+class exact_dot {
+ public:
+  exact_dot(std::span<const T1> x1, std::span<const T2> x2, const matmul_dims& d)
+      : d_(d), a_(to_fixed(x1, &abad_)), b_(to_fixed(x2, &bbad_)) {
+    for (bool v : abad_) special_ = special_ || v;
+    for (bool v : bbad_) special_ = special_ || v;
+    if (special_) {  // keep the decoded values for the IEEE handling of Inf/NaN codes
+      for (auto c : x1) av_.push_back(static_cast<double>(static_cast<float>(c)));
+      for (auto c : x2) bv_.push_back(static_cast<double>(static_cast<float>(c)));
+    }
+  }
+  static constexpr int lsb = fixed_lsb<T1>() + fixed_lsb<T2>();
+
+  /// Exact sum over k in [k0, k1) as an integer in units of 2^lsb (Inf/NaN codes count as 0).
+  int128 sum(std::size_t m, std::size_t n, std::size_t k0, std::size_t k1) const {
+    int128 s = 0;
+    for (std::size_t k = k0; k < k1; ++k) s += static_cast<int128>(a_[m * d_.k + k]) * b_[x2i(k, n)];
+    return s;
+  }
+  /// The sum times 2^extra_exp, rounded once to fp32. Inf/NaN codes in the range give the
+  /// IEEE result (Inf * finite non-zero = Inf, Inf * 0 = NaN, Inf - Inf = NaN).
+  float sum_f32(std::size_t m, std::size_t n, std::size_t k0, std::size_t k1, int extra_exp = 0) const {
+    const float f = to_float(sum(m, n, k0, k1), lsb + extra_exp);
+    if (!special_) return f;
+    double sp = 0;
+    bool any = false;
+    for (std::size_t k = k0; k < k1; ++k) {
+      const std::size_t i = m * d_.k + k, j = x2i(k, n);
+      if (abad_[i] || bbad_[j]) sp += av_[i] * bv_[j], any = true;
+    }
+    return any ? static_cast<float>(static_cast<double>(f) + sp) : f;
+  }
+  std::size_t x2i(std::size_t k, std::size_t n) const { return d_.x2_transposed ? n * d_.k + k : k * d_.n + n; }
+
+ private:
+  matmul_dims d_;
+  std::vector<bool> abad_, bbad_;
+  std::vector<std::int64_t> a_, b_;
+  std::vector<double> av_, bv_;
+  bool special_ = false;
+};
+
+template <class Out>
+Out cast_out(float y) {
+  if constexpr (std::is_same_v<Out, float>) return y;
+  else return Out(y);  // bf16 / fp16: round to nearest even, IEEE overflow
+}
+
+inline float add_f32_bias(float y, const matmul_bias& b, std::size_t n) {
+  return b.f32.empty() ? y : y + b.f32[n];
+}
+
+}  // namespace detail
+
+/// MODE int32: y = x1 @ x2 + bias (int32), exact. A result outside int32 is an error
+/// (std::range_error naming the element), never wrapped.
+template <integer_code T1, integer_code T2>
+void matmul_int32(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
+                  std::span<const std::int32_t> bias, std::span<std::int32_t> y) {
+  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+  const detail::exact_dot<T1, T2> dot(x1, x2, d);
+  for (std::size_t m = 0; m < d.m; ++m)
+    for (std::size_t n = 0; n < d.n; ++n) {
+      const detail::int128 v = dot.sum(m, n, 0, d.k) + (bias.empty() ? 0 : bias[n]);
+      if (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max())
+        throw std::range_error("int32 matmul: y[" + std::to_string(m) + ", " + std::to_string(n) +
+                               "] = " + std::to_string(static_cast<long long>(v)) +
+                               " does not fit int32 (k = " + std::to_string(d.k) + ")");
+      y[m * d.n + n] = static_cast<std::int32_t>(v);
+    }
+}
+
+/// MODE T-C / T-T with fp32 scales (spec §4.2, cli.md). x2_scale has n entries (per channel)
+/// or 1 (per tensor); x1_scale is the optional per-tensor x1 scale.
+///   integer codes: y = fp32(acc + bias_i32) * x2s[n] (* x1s) (+ bias_f32); a per-tensor x2
+///                  scale without x1 scale and without float bias goes through the fixpipe and
+///                  is truncated to 19 bits first.
+///   float codes:   with x1s, T-T and no bias: y = acc * trunc19(x2s * x1s) (merged scale);
+///                  otherwise y = acc * x2s[n] (* x1s) (+ bias_f32), separate fp32 multiplies.
+template <float_output Out, matmul_code T1, matmul_code T2>
+void matmul_tc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
+               std::span<const float> x2_scale, std::optional<float> x1_scale, matmul_bias bias,
+               std::span<Out> y) {
+  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  detail::check_bias(bias, d.n);
+  const bool per_tensor = x2_scale.size() == 1;
+  detail::need(per_tensor || x2_scale.size() == d.n,
+               "x2 scale has " + std::to_string(x2_scale.size()) + " elements, expected n = " +
+                   std::to_string(d.n) + " (per channel) or 1 (per tensor)");
+  constexpr bool integer = integer_code<T1>;
+  detail::need(integer || bias.i32.empty(), "float inputs take a float bias, not int32");
+  const detail::exact_dot<T1, T2> dot(x1, x2, d);
+  for (std::size_t m = 0; m < d.m; ++m)
+    for (std::size_t n = 0; n < d.n; ++n) {
+      const float s = x2_scale[per_tensor ? 0 : n];
+      float v;
+      if constexpr (integer) {
+        const float acc = detail::to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
+        if (x1_scale) v = acc * s * *x1_scale;
+        else if (per_tensor && bias.f32.empty()) v = acc * fixpipe::trunc19(s);
+        else v = acc * s;
+      } else {
+        const float acc = dot.sum_f32(m, n, 0, d.k);
+        if (x1_scale && per_tensor && bias.f32.empty()) v = acc * fixpipe::trunc19(s * *x1_scale);
+        else if (x1_scale) v = acc * s * *x1_scale;
+        else v = acc * s;
+      }
+      y[m * d.n + n] = detail::cast_out<Out>(detail::add_f32_bias(v, bias, n));
+    }
+}
+
+/// MODE T-C / T-T with packed uint64 fixpipe scales (n or 1 entries; spec §4.2).
+///   integer codes, int8 output (requant): t = clamp(rint(fp32(acc + bias_i32) * s19[n]), -256, 255),
+///                                         y = clamp(t + offset9[n], -128, 127)
+///   integer codes, float output:          y = fp32(acc + bias_i32) * s19[n]
+///   float codes:                          y = (acc + bias_f32) * s19[n]   (bias before scaling)
+template <class Out, matmul_code T1, matmul_code T2>
+  requires(float_output<Out> || std::is_same_v<Out, std::int8_t>)
+void matmul_tc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
+               std::span<const std::uint64_t> x2_scale, matmul_bias bias, std::span<Out> y) {
+  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  detail::check_bias(bias, d.n);
+  const bool per_tensor = x2_scale.size() == 1;
+  detail::need(per_tensor || x2_scale.size() == d.n,
+               "x2 scale has " + std::to_string(x2_scale.size()) + " elements, expected n = " +
+                   std::to_string(d.n) + " or 1");
+  constexpr bool integer = integer_code<T1>;
+  detail::need(integer ? bias.f32.empty() : bias.i32.empty(),
+               integer ? "integer inputs with a uint64 scale take an int32 bias"
+                       : "float inputs take a float bias, not int32");
+  if constexpr (std::is_same_v<Out, std::int8_t>)
+    detail::need(integer, "int8 output (requantization) needs int8 or int4 inputs");
+  const detail::exact_dot<T1, T2> dot(x1, x2, d);
+  for (std::size_t m = 0; m < d.m; ++m)
+    for (std::size_t n = 0; n < d.n; ++n) {
+      const std::uint64_t packed = x2_scale[per_tensor ? 0 : n];
+      const float s = fixpipe::scale(packed);
+      if constexpr (integer) {
+        const float acc = detail::to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
+        if constexpr (std::is_same_v<Out, std::int8_t>) {
+          const int t = detail::round_clamp(acc * s, rounding::rint, -256, 255);
+          const int o = t + fixpipe::offset(packed);
+          y[m * d.n + n] = static_cast<std::int8_t>(o < -128 ? -128 : (o > 127 ? 127 : o));
+        } else {
+          y[m * d.n + n] = detail::cast_out<Out>(acc * s);
+        }
+      } else {
+        if constexpr (!std::is_same_v<Out, std::int8_t>)
+          y[m * d.n + n] = detail::cast_out<Out>(detail::add_f32_bias(dot.sum_f32(m, n, 0, d.k), bias, n) * s);
+      }
+    }
+}
+
+/// MODE K-C / K-T (spec §4.3): x1_scale (m), x2_scale (n) or (1).
+///   y = fp32(acc + bias_i32) * x2s[n] * x1s[m] (+ bias_f32)   -- two fp32 multiplies, in order
+template <float_output Out, matmul_code T1, matmul_code T2>
+void matmul_kc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
+               std::span<const float> x1_scale, std::span<const float> x2_scale, matmul_bias bias,
+               std::span<Out> y) {
+  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  detail::check_bias(bias, d.n);
+  detail::check_count(x1_scale.size(), d.m, "x1 scale (m, per token)");
+  const bool per_tensor = x2_scale.size() == 1;
+  detail::need(per_tensor || x2_scale.size() == d.n,
+               "x2 scale has " + std::to_string(x2_scale.size()) + " elements, expected n = " +
+                   std::to_string(d.n) + " or 1");
+  constexpr bool integer = integer_code<T1>;
+  detail::need(integer || bias.i32.empty(), "float inputs take a float bias, not int32");
+  const detail::exact_dot<T1, T2> dot(x1, x2, d);
+  for (std::size_t m = 0; m < d.m; ++m)
+    for (std::size_t n = 0; n < d.n; ++n) {
+      float acc;
+      if constexpr (integer) acc = detail::to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
+      else acc = dot.sum_f32(m, n, 0, d.k);
+      const float v = acc * x2_scale[per_tensor ? 0 : n] * x1_scale[m];
+      y[m * d.n + n] = detail::cast_out<Out>(detail::add_f32_bias(v, bias, n));
+    }
+}
+
+/// Block-wise scaled matmul, the common form of G-B and B-B (spec §4.4-4.5): the k axis is cut
+/// into blocks of `kb`; x1 scales follow map1 over (m, k), x2 scales follow map2 over (k, n).
+///   P_j = exact sum over block j, rounded once to fp32
+///   s_j = x1s[m, j] * x2s[j, n]                      (fp32 product first)
+///   y   = sum_j P_j * s_j  (fp32, j ascending)  + bias_f32
+template <float_output Out, matmul_code T1, matmul_code T2>
+void matmul_blockwise(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
+                      std::span<const float> x1_scale, const scale_map& map1,
+                      std::span<const float> x2_scale, const scale_map& map2,
+                      std::span<const float> bias, std::span<Out> y) {
+  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  detail::check_count(x1_scale.size(), map1.size(), "x1 scale");
+  detail::check_count(x2_scale.size(), map2.size(), "x2 scale");
+  if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+  detail::need(map1.data == matrix_shape{d.m, d.k} && map2.data == matrix_shape{d.k, d.n},
+               "scale maps do not match the operand shapes");
+  detail::need(map1.bc == map2.br, "x1 and x2 scale blocks must cut k the same way");
+  const std::size_t kb = map1.bc;
+  const detail::exact_dot<T1, T2> dot(x1, x2, d);
+  for (std::size_t m = 0; m < d.m; ++m)
+    for (std::size_t n = 0; n < d.n; ++n) {
+      float acc = 0.0f;
+      for (std::size_t k0 = 0; k0 < d.k; k0 += kb) {
+        const std::size_t k1 = std::min(k0 + kb, d.k);
+        const float p = integer_code<T1> ? detail::to_float(dot.sum(m, n, k0, k1), 0) : dot.sum_f32(m, n, k0, k1);
+        const float s = x1_scale[map1(m, k0)] * x2_scale[map2(k0, n)];
+        const float t = p * s;
+        acc = acc + t;
+      }
+      y[m * d.n + n] = detail::cast_out<Out>(bias.empty() ? acc : acc + bias[n]);
+    }
+}
+
+/// MODE G-B: x1 per (1 x gs) group, x2 per (gs x gs) block. Scales (m, ceil(k/gs)) and
+/// (ceil(k/gs), ceil(n/gs)).
+template <float_output Out, matmul_code T1, matmul_code T2>
+void matmul_gb(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::size_t gs,
+               std::span<const float> x1_scale, std::span<const float> x2_scale,
+               std::span<const float> bias, std::span<Out> y) {
+  detail::need(gs > 0, "group size must be at least 1");
+  matmul_blockwise<Out, T1, T2>(x1, x2, d, x1_scale, make_scale_map(granularity::group(gs), operand::left, {d.m, d.k}),
+                                x2_scale, make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
+}
+
+/// MODE B-B: x1 per (gs x gs) block, x2 per (gs x gs) block. Scales (ceil(m/gs), ceil(k/gs))
+/// and (ceil(k/gs), ceil(n/gs)).
+template <float_output Out, matmul_code T1, matmul_code T2>
+void matmul_bb(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::size_t gs,
+               std::span<const float> x1_scale, std::span<const float> x2_scale,
+               std::span<const float> bias, std::span<Out> y) {
+  detail::need(gs > 0, "group size must be at least 1");
+  matmul_blockwise<Out, T1, T2>(x1, x2, d, x1_scale, make_scale_map(granularity::block(gs, gs), operand::left, {d.m, d.k}),
+                                x2_scale, make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
+}
+
+/// MODE MX (spec §4.6): e8m0 scales per 32 along k, natural layout x1 (m, ceil(k/32)),
+/// x2 (ceil(k/32), n) (see mx_scales_from_cann for CANN's layout).
+///   y = sum_j fp32(P_j * 2^(e1[m,j] - 127) * 2^(e2[j,n] - 127))  (fp32, j ascending) + bias_f32
+/// P_j is exact and the power-of-two scaling is applied before its single rounding; a NaN
+/// scale (0xff) makes the output NaN.
+template <float_output Out, float_code T1, float_code T2>
+void matmul_mx(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
+               std::span<const float8_e8m0fnu> x1_scale, std::span<const float8_e8m0fnu> x2_scale,
+               std::span<const float> bias, std::span<Out> y) {
+  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  const std::size_t nb = ceil_div(d.k, 32);
+  detail::check_count(x1_scale.size(), d.m * nb, "x1 e8m0 scale (m x ceil(k/32))");
+  detail::check_count(x2_scale.size(), nb * d.n, "x2 e8m0 scale (ceil(k/32) x n)");
+  if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+  const detail::exact_dot<T1, T2> dot(x1, x2, d);
+  for (std::size_t m = 0; m < d.m; ++m)
+    for (std::size_t n = 0; n < d.n; ++n) {
+      float acc = 0.0f;
+      for (std::size_t j = 0; j < nb; ++j) {
+        const auto e1 = x1_scale[m * nb + j].bits(), e2 = x2_scale[j * d.n + n].bits();
+        const float p = (e1 == 0xff || e2 == 0xff)
+                            ? std::numeric_limits<float>::quiet_NaN()
+                            : dot.sum_f32(m, n, 32 * j, std::min(32 * j + 32, d.k), int(e1) + int(e2) - 254);
+        acc = acc + p;
+      }
+      y[m * d.n + n] = detail::cast_out<Out>(bias.empty() ? acc : acc + bias[n]);
+    }
+}
+
+/// MODE T-CG (spec §4.7): x1 fp8 e4m3fn, x2 fp4 e2m1fn, x2 group scales (ceil(k/32), n) in bf16
+/// or fp16 (S), y scales (n) packed uint64 (an fp32 y scale is first truncated to 19 bits:
+/// fixpipe::pack). Golden order:
+///   w  = S(fp4 value) * x2s[k/32, n] rounded to S; w = e4m3fn(w) (RNE, saturating)
+///   y  = fp32(exact x1 @ w) * s19(y_scale[n])
+template <float_output Out, class S>
+  requires(std::is_same_v<S, bfloat16> || std::is_same_v<S, float16>)
+void matmul_tcg(std::span<const float8_e4m3fn> x1, std::span<const float4_e2m1fn> x2, matmul_dims d,
+                std::span<const S> x2_scale, std::span<const std::uint64_t> y_scale, std::span<Out> y) {
+  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  const std::size_t ng = ceil_div(d.k, 32);
+  detail::check_count(x2_scale.size(), ng * d.n, "x2 group scale (ceil(k/32) x n)");
+  detail::check_count(y_scale.size(), d.n, "y scale (n)");
+  std::vector<float8_e4m3fn> w(d.k * d.n);  // re-quantized weights, natural (k, n)
+  for (std::size_t k = 0; k < d.k; ++k)
+    for (std::size_t n = 0; n < d.n; ++n) {
+      const auto code = x2[d.x2_transposed ? n * d.k + k : k * d.n + n];
+      const float ws = static_cast<float>(S(static_cast<float>(code)));
+      const float scaled = static_cast<float>(S(ws * static_cast<float>(x2_scale[(k / 32) * d.n + n])));
+      w[k * d.n + n] = float8_e4m3fn(scaled, {rounding::rint, overflow::saturate, nan_policy::keep});
+    }
+  matmul_dims dn = d;
+  dn.x2_transposed = false;
+  const detail::exact_dot<float8_e4m3fn, float8_e4m3fn> dot(x1, std::span<const float8_e4m3fn>(w), dn);
+  for (std::size_t m = 0; m < d.m; ++m)
+    for (std::size_t n = 0; n < d.n; ++n)
+      y[m * d.n + n] = detail::cast_out<Out>(dot.sum_f32(m, n, 0, d.k) * fixpipe::scale(y_scale[n]));
+}
+
+/// MODE K-G (spec §4.8, cli.md): x1 int8 per token (m), x2 int4 per group of gs along k,
+/// scales (ceil(k/gs), n).
+///   y = x1s[m] * sum_g fp32(P_g) * x2s[g, n]   (fp32, groups ascending) + bias_f32
+template <float_output Out, integer_code T1, integer_code T2>
+void matmul_kg(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::size_t gs,
+               std::span<const float> x1_scale, std::span<const float> x2_scale,
+               std::span<const float> bias, std::span<Out> y) {
+  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  detail::need(gs > 0, "group size must be at least 1");
+  const std::size_t ng = ceil_div(d.k, gs);
+  detail::check_count(x1_scale.size(), d.m, "x1 scale (m, per token)");
+  detail::check_count(x2_scale.size(), ng * d.n, "x2 group scale (ceil(k/gs) x n)");
+  if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+  const detail::exact_dot<T1, T2> dot(x1, x2, d);
+  for (std::size_t m = 0; m < d.m; ++m)
+    for (std::size_t n = 0; n < d.n; ++n) {
+      float acc = 0.0f;
+      for (std::size_t g = 0; g < ng; ++g) {
+        const float t = detail::to_float(dot.sum(m, n, g * gs, std::min(g * gs + gs, d.k)), 0) * x2_scale[g * d.n + n];
+        acc = acc + t;
+      }
+      const float v = x1_scale[m] * acc;
+      y[m * d.n + n] = detail::cast_out<Out>(bias.empty() ? v : v + bias[n]);
+    }
+}
+
+/// Scales of weight-only quantization: per tensor (1), per channel (n), per group
+/// (ceil(k/gs), n) as float, or MX (ceil(k/32), n) as e8m0.
+struct weight_scales {
+  granularity gran = granularity::channel();
+  std::span<const float> scale{};
+  std::span<const float> offset{};           // optional, same shape as scale
+  std::span<const float8_e8m0fnu> mx_scale{};  // MX only
+};
+
+/// MODE weight-only / pseudo-quantization (spec §5, aclnnWeightQuantBatchMatmulV2 golden).
+/// In (float, bfloat16, float16) is x's dtype and the "inter" dtype: every intermediate is
+/// rounded to it (round_inter; a no-op for float):
+///   s' = round_inter(scale), o' = round_inter(offset)
+///   W  = round_inter(round_inter(w + o') * s')      (without offset: round_inter(w) * s')
+///   MX: W = round_inter(w * 2^(e - 127))
+///   y  = fp32(sum_k x * W) + bias_f32; for bf16 x, y is rounded to bf16 before the final cast.
+template <float_output Out, class In, matmul_code T2>
+  requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> || std::is_same_v<In, float16>)
+void matmul_weight_only(std::span<const In> x, std::span<const T2> w, matmul_dims d,
+                        const weight_scales& s, std::span<const float> bias, std::span<Out> y) {
+  detail::check_dims(x.size(), w.size(), y.size(), d);
+  if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+  const auto inter = [](float v) { return std::is_same_v<In, float> ? v : static_cast<float>(In(v)); };
+  const bool mx = s.gran.kind == granularity_kind::mx;
+  const scale_map map = make_scale_map(s.gran, operand::right, {d.k, d.n});
+  if (mx) {
+    detail::need(s.offset.empty(), "MX weights take no offset");
+    detail::check_count(s.mx_scale.size(), map.size(), "x2 e8m0 scale (ceil(k/32) x n)");
+  } else {
+    detail::check_count(s.scale.size(), map.size(), "x2 scale");
+    if (!s.offset.empty()) detail::check_count(s.offset.size(), map.size(), "x2 offset");
+  }
+  std::vector<double> W(d.k * d.n);
+  for (std::size_t k = 0; k < d.k; ++k)
+    for (std::size_t n = 0; n < d.n; ++n) {
+      const float wv = inter(static_cast<float>(w[d.x2_transposed ? n * d.k + k : k * d.n + n]));
+      const std::size_t i = map(k, n);
+      float v;
+      if (mx) {
+        v = inter(wv * static_cast<float>(s.mx_scale[i]));
+      } else {
+        const float t = s.offset.empty() ? wv : inter(wv + inter(s.offset[i]));
+        v = inter(t * inter(s.scale[i]));
+      }
+      W[k * d.n + n] = v;
+    }
+  for (std::size_t m = 0; m < d.m; ++m)
+    for (std::size_t n = 0; n < d.n; ++n) {
+      double acc = 0;  // products of two <= 24-bit significands are exact in double
+      for (std::size_t k = 0; k < d.k; ++k) acc += static_cast<double>(static_cast<float>(x[m * d.k + k])) * W[k * d.n + n];
+      float v = static_cast<float>(acc);
+      if (!bias.empty()) v = v + bias[n];
+      if constexpr (std::is_same_v<In, bfloat16>) v = static_cast<float>(bfloat16(v));
+      y[m * d.n + n] = detail::cast_out<Out>(v);
+    }
+}
+
+}  // namespace lowbit::inline v0
