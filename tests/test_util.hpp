@@ -11,8 +11,12 @@
 
 namespace lowbit_test {
 
-inline std::uint32_t float_bits(float x) { return std::bit_cast<std::uint32_t>(x); }
-inline float bits_float(std::uint32_t b) { return std::bit_cast<float>(b); }
+inline std::uint32_t float_bits(float x) {
+  return std::bit_cast<std::uint32_t>(x);
+}
+inline float bits_float(std::uint32_t b) {
+  return std::bit_cast<float>(b);
+}
 
 /// Rows of a golden CSV (header skipped), each as its hex fields.
 inline std::vector<std::vector<std::uint32_t>> read_hex_csv(const std::string& path) {
@@ -34,6 +38,8 @@ inline std::vector<std::vector<std::uint32_t>> read_hex_csv(const std::string& p
   return rows;
 }
 
-inline std::string golden(const std::string& file) { return std::string(LOWBIT_GOLDEN_DIR) + "/" + file; }
+inline std::string golden(const std::string& file) {
+  return std::string(LOWBIT_GOLDEN_DIR) + "/" + file;
+}
 
 }  // namespace lowbit_test

@@ -79,16 +79,19 @@ inline args parse_args(const command_spec& spec, int argc, char** argv, int firs
   }
   if (!a.help && (a.pos.size() < spec.min_pos || a.pos.size() > spec.max_pos))
     throw usage_error("expected " +
-                      (spec.min_pos == spec.max_pos ? std::to_string(spec.min_pos)
-                                                    : std::to_string(spec.min_pos) + " to " + std::to_string(spec.max_pos)) +
-                      " file arguments, got " + std::to_string(a.pos.size()) + " (see lowbit " +
-                      spec.name + " --help)");
+                      (spec.min_pos == spec.max_pos
+                           ? std::to_string(spec.min_pos)
+                           : std::to_string(spec.min_pos) + " to " + std::to_string(spec.max_pos)) +
+                      " file arguments, got " + std::to_string(a.pos.size()) + " (see lowbit " + spec.name +
+                      " --help)");
   return a;
 }
 
 inline std::string shape_str(const std::vector<std::size_t>& s) {
   std::string r = "(";
-  for (std::size_t i = 0; i < s.size(); ++i) r += std::to_string(s[i]) + (i + 1 < s.size() || s.size() == 1 ? "," : "") + (i + 1 < s.size() ? " " : "");
+  for (std::size_t i = 0; i < s.size(); ++i)
+    r +=
+        std::to_string(s[i]) + (i + 1 < s.size() || s.size() == 1 ? "," : "") + (i + 1 < s.size() ? " " : "");
   return r + ")";
 }
 
@@ -124,7 +127,8 @@ inline lowbit::convert_policy policy_flags(const args& a, lowbit::format f) {
   lowbit::convert_policy p = lowbit::default_policy(f);
   if (a.has("round")) {
     auto r = lowbit::parse_rounding(a.get("round"));
-    if (!r) throw usage_error("--round: unknown mode '" + a.get("round") + "' (rint, round, floor, ceil, trunc)");
+    if (!r)
+      throw usage_error("--round: unknown mode '" + a.get("round") + "' (rint, round, floor, ceil, trunc)");
     p.round = *r;
   }
   if (a.has("overflow")) {
@@ -160,8 +164,10 @@ inline float_array load_highp(const std::string& path, bool bf16) {
   using lowbit::npy::dtype;
   if (bf16) {
     if (a.type != dtype::u2)
-      throw input_error(path + ": --bf16 expects uint16 bit patterns, the file holds " + std::string(lowbit::npy::name(a.type)));
-    for (auto b : a.values<std::uint16_t>()) out.v.push_back(static_cast<float>(lowbit::bfloat16::from_bits(b)));
+      throw input_error(path + ": --bf16 expects uint16 bit patterns, the file holds " +
+                        std::string(lowbit::npy::name(a.type)));
+    for (auto b : a.values<std::uint16_t>())
+      out.v.push_back(static_cast<float>(lowbit::bfloat16::from_bits(b)));
   } else if (a.type == dtype::f4) {
     out.v = a.values<float>();
   } else if (a.type == dtype::f2) {
@@ -184,7 +190,8 @@ inline float_array load_highp(const std::string& path, bool bf16) {
 inline float_array load_f32(const std::string& path, const std::string& what) {
   const auto a = read_npy(path);
   if (a.type != lowbit::npy::dtype::f4)
-    throw input_error(path + ": " + what + " must be float32, the file holds " + std::string(lowbit::npy::name(a.type)));
+    throw input_error(path + ": " + what + " must be float32, the file holds " +
+                      std::string(lowbit::npy::name(a.type)));
   return {a.shape, a.values<float>()};
 }
 
@@ -208,15 +215,19 @@ inline void check_shape(const std::vector<std::size_t>& got, const std::vector<s
 
 template <class T>
 constexpr bool is_4bit() {
-  if constexpr (std::is_same_v<T, float>) return false;
-  else return lowbit::format_traits<T>::code_bits == 4;
+  if constexpr (std::is_same_v<T, float>)
+    return false;
+  else
+    return lowbit::format_traits<T>::code_bits == 4;
 }
 
 /// The bits of one code as stored in files: int8/int4 as signed values, floats as codes.
 template <class T>
 std::uint8_t code_byte(T v) {
-  if constexpr (std::is_same_v<T, std::int8_t>) return static_cast<std::uint8_t>(v);
-  else return static_cast<std::uint8_t>(v.bits());
+  if constexpr (std::is_same_v<T, std::int8_t>)
+    return static_cast<std::uint8_t>(v);
+  else
+    return static_cast<std::uint8_t>(v.bits());
 }
 
 /// Codes -> .npy: int8 arrays for int8/int4 (values), uint8 for float codes; with packed,
@@ -225,7 +236,8 @@ template <class T>
 lowbit::npy::array codes_array(std::vector<std::size_t> shape, std::span<const T> codes, bool packed,
                                const std::string& path) {
   if (packed) {
-    if (!is_4bit<T>()) throw usage_error("--packed applies to 4-bit formats only (int4, fp4_e2m1fn, fp4_e1m2fn)");
+    if (!is_4bit<T>())
+      throw usage_error("--packed applies to 4-bit formats only (int4, fp4_e2m1fn, fp4_e1m2fn)");
     if (shape.empty() || shape.back() % 2 != 0)
       throw input_error(path + ": --packed needs an even last dimension, shape is " + shape_str(shape));
     std::vector<std::uint8_t> c(codes.size()), p(codes.size() / 2);
@@ -236,7 +248,8 @@ lowbit::npy::array codes_array(std::vector<std::size_t> shape, std::span<const T
   }
   if constexpr (std::is_same_v<T, std::int8_t> || std::is_same_v<T, lowbit::int4>) {
     std::vector<std::int8_t> v(codes.size());
-    for (std::size_t i = 0; i < codes.size(); ++i) v[i] = static_cast<std::int8_t>(static_cast<int>(codes[i]));
+    for (std::size_t i = 0; i < codes.size(); ++i)
+      v[i] = static_cast<std::int8_t>(static_cast<int>(codes[i]));
     return lowbit::npy::array::from<std::int8_t>(shape, v);
   } else if constexpr (std::is_same_v<typename T::storage, std::uint16_t>) {
     std::vector<std::uint16_t> v(codes.size());
@@ -260,8 +273,11 @@ std::vector<T> load_codes(const std::string& path, bool packed, std::vector<std:
   const std::string fmt(lowbit::to_string(lowbit::format_traits<T>::id));
   std::vector<T> out;
   if (packed) {
-    if (!is_4bit<T>()) throw usage_error("--packed applies to 4-bit formats only (int4, fp4_e2m1fn, fp4_e1m2fn)");
-    if (a.type != dtype::u1) throw input_error(path + ": packed " + fmt + " codes must be uint8, the file holds " + std::string(lowbit::npy::name(a.type)));
+    if (!is_4bit<T>())
+      throw usage_error("--packed applies to 4-bit formats only (int4, fp4_e2m1fn, fp4_e1m2fn)");
+    if (a.type != dtype::u1)
+      throw input_error(path + ": packed " + fmt + " codes must be uint8, the file holds " +
+                        std::string(lowbit::npy::name(a.type)));
     if (shape.empty()) throw input_error(path + ": packed codes need at least one dimension");
     const auto p = a.values<std::uint8_t>();
     std::vector<std::uint8_t> c(2 * p.size());
@@ -272,19 +288,26 @@ std::vector<T> load_codes(const std::string& path, bool packed, std::vector<std:
     return out;
   }
   if constexpr (std::is_same_v<T, std::int8_t> || std::is_same_v<T, lowbit::int4>) {
-    if (a.type != dtype::i1) throw input_error(path + ": " + fmt + " values must be int8, the file holds " + std::string(lowbit::npy::name(a.type)));
+    if (a.type != dtype::i1)
+      throw input_error(path + ": " + fmt + " values must be int8, the file holds " +
+                        std::string(lowbit::npy::name(a.type)));
     for (auto v : a.values<std::int8_t>()) {
       if constexpr (std::is_same_v<T, lowbit::int4>) {
-        if (v < -8 || v > 7) throw input_error(path + ": value " + std::to_string(v) + " is outside int4's range [-8, 7]");
+        if (v < -8 || v > 7)
+          throw input_error(path + ": value " + std::to_string(v) + " is outside int4's range [-8, 7]");
         out.push_back(lowbit::int4::from_int(v));
       } else {
         out.push_back(v);
       }
     }
   } else {
-    if (a.type != dtype::u1) throw input_error(path + ": " + fmt + " codes must be uint8, the file holds " + std::string(lowbit::npy::name(a.type)));
+    if (a.type != dtype::u1)
+      throw input_error(path + ": " + fmt + " codes must be uint8, the file holds " +
+                        std::string(lowbit::npy::name(a.type)));
     for (auto b : a.values<std::uint8_t>()) {
-      if (b > T::mask) throw input_error(path + ": code " + std::to_string(b) + " does not fit " + fmt + " (" + std::to_string(T::codec::bits) + " bits)");
+      if (b > T::mask)
+        throw input_error(path + ": code " + std::to_string(b) + " does not fit " + fmt + " (" +
+                          std::to_string(T::codec::bits) + " bits)");
       out.push_back(T::from_bits(b));
     }
   }

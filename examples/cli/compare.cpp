@@ -7,14 +7,19 @@ namespace cli {
 
 namespace {
 const command_spec compare_spec{
-    "compare", {"format"}, {"json"}, 2, 2,
+    "compare",
+    {"format"},
+    {"json"},
+    2,
+    2,
     "usage: lowbit compare EXPECTED.npy ACTUAL.npy [--format FORMAT] [--json]\n"
     "  count, mismatches, max abs / relative error, max error in ULPs of FORMAT, cosine,\n"
     "  SQNR (dB) and the kinds of mismatch. With --format, uint8 arrays are read as codes of\n"
     "  FORMAT and uint16 arrays as bf16 / fp16 bit patterns. Exit status 0 whether or not the\n"
     "  arrays match.\n"};
 
-std::vector<double> values_of(const lowbit::npy::array& a, std::optional<lowbit::format> f, const std::string& path) {
+std::vector<double> values_of(const lowbit::npy::array& a, std::optional<lowbit::format> f,
+                              const std::string& path) {
   using lowbit::npy::dtype;
   std::vector<double> v(a.size());
   const auto cast_all = [&](auto tag) {
@@ -22,18 +27,20 @@ std::vector<double> values_of(const lowbit::npy::array& a, std::optional<lowbit:
     const auto x = a.values<T>();
     for (std::size_t i = 0; i < x.size(); ++i) v[i] = static_cast<double>(x[i]);
   };
-  if (f && (a.type == dtype::u1 || a.type == dtype::u2) && *f != lowbit::format::int8 && *f != lowbit::format::int4 &&
-      *f != lowbit::format::fp32) {
+  if (f && (a.type == dtype::u1 || a.type == dtype::u2) && *f != lowbit::format::int8 &&
+      *f != lowbit::format::int4 && *f != lowbit::format::fp32) {
     lowbit::visit_format(*f, [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (lowbit::is_basic_float<T>::value) {
         using S = typename T::storage;
         if (sizeof(S) != lowbit::npy::itemsize(a.type))
-          throw input_error(path + ": " + std::string(lowbit::npy::name(a.type)) + " codes do not match format " +
-                            std::string(lowbit::to_string(*f)));
+          throw input_error(path + ": " + std::string(lowbit::npy::name(a.type)) +
+                            " codes do not match format " + std::string(lowbit::to_string(*f)));
         const auto x = a.values<S>();
         for (std::size_t i = 0; i < x.size(); ++i) {
-          if (x[i] > T::mask) throw input_error(path + ": code " + std::to_string(x[i]) + " does not fit " + std::string(lowbit::to_string(*f)));
+          if (x[i] > T::mask)
+            throw input_error(path + ": code " + std::to_string(x[i]) + " does not fit " +
+                              std::string(lowbit::to_string(*f)));
           v[i] = static_cast<double>(T::from_bits(x[i]));
         }
       }
@@ -41,8 +48,12 @@ std::vector<double> values_of(const lowbit::npy::array& a, std::optional<lowbit:
     return v;
   }
   switch (a.type) {
-    case dtype::f4: cast_all(std::type_identity<float>{}); break;
-    case dtype::f8: cast_all(std::type_identity<double>{}); break;
+    case dtype::f4:
+      cast_all(std::type_identity<float>{});
+      break;
+    case dtype::f8:
+      cast_all(std::type_identity<double>{});
+      break;
     case dtype::f2:
       for (std::size_t i = 0; i < v.size(); ++i) {
         std::uint16_t b;
@@ -50,14 +61,30 @@ std::vector<double> values_of(const lowbit::npy::array& a, std::optional<lowbit:
         v[i] = static_cast<double>(lowbit::float16::from_bits(b));
       }
       break;
-    case dtype::i1: cast_all(std::type_identity<std::int8_t>{}); break;
-    case dtype::u1: cast_all(std::type_identity<std::uint8_t>{}); break;
-    case dtype::i2: cast_all(std::type_identity<std::int16_t>{}); break;
-    case dtype::u2: cast_all(std::type_identity<std::uint16_t>{}); break;
-    case dtype::i4: cast_all(std::type_identity<std::int32_t>{}); break;
-    case dtype::u4: cast_all(std::type_identity<std::uint32_t>{}); break;
-    case dtype::i8: cast_all(std::type_identity<std::int64_t>{}); break;
-    case dtype::u8: cast_all(std::type_identity<std::uint64_t>{}); break;
+    case dtype::i1:
+      cast_all(std::type_identity<std::int8_t>{});
+      break;
+    case dtype::u1:
+      cast_all(std::type_identity<std::uint8_t>{});
+      break;
+    case dtype::i2:
+      cast_all(std::type_identity<std::int16_t>{});
+      break;
+    case dtype::u2:
+      cast_all(std::type_identity<std::uint16_t>{});
+      break;
+    case dtype::i4:
+      cast_all(std::type_identity<std::int32_t>{});
+      break;
+    case dtype::u4:
+      cast_all(std::type_identity<std::uint32_t>{});
+      break;
+    case dtype::i8:
+      cast_all(std::type_identity<std::int64_t>{});
+      break;
+    case dtype::u8:
+      cast_all(std::type_identity<std::uint64_t>{});
+      break;
   }
   return v;
 }
@@ -69,7 +96,9 @@ std::string num(double v) {
   std::snprintf(b, sizeof b, "%.9g", v);
   return b;
 }
-std::string json_num(double v) { return std::isfinite(v) ? num(v) : "null"; }
+std::string json_num(double v) {
+  return std::isfinite(v) ? num(v) : "null";
+}
 
 }  // namespace
 
@@ -80,23 +109,28 @@ int run_compare(int argc, char** argv) {
   if (a.has("format")) f = parse_format_flag("format", a.get("format"));
   const auto e = read_npy(a.pos[0]), x = read_npy(a.pos[1]);
   if (e.shape != x.shape)
-    throw input_error("shapes differ: " + a.pos[0] + " is " + shape_str(e.shape) + ", " + a.pos[1] + " is " + shape_str(x.shape));
+    throw input_error("shapes differ: " + a.pos[0] + " is " + shape_str(e.shape) + ", " + a.pos[1] + " is " +
+                      shape_str(x.shape));
   const auto ev = values_of(e, f, a.pos[0]), xv = values_of(x, f, a.pos[1]);
   const auto s = lowbit::compare(ev, xv, f);
   std::string classes;
-  for (auto& [k, n] : s.classes) classes += (classes.empty() ? "" : ", ") + std::string(a.has("json") ? "\"" + k + "\": " : k + " ") + std::to_string(n);
+  for (auto& [k, n] : s.classes)
+    classes += (classes.empty() ? "" : ", ") + std::string(a.has("json") ? "\"" + k + "\": " : k + " ") +
+               std::to_string(n);
   if (a.has("json")) {
-    std::printf("{\"count\": %zu, \"mismatches\": %zu, \"max_abs\": %s, \"max_rel\": %s, \"max_ulp\": %s, "
-                "\"cosine\": %s, \"sqnr_db\": %s, \"classes\": {%s}}\n",
-                s.count, s.mismatches, json_num(s.max_abs).c_str(), json_num(s.max_rel).c_str(),
-                s.max_ulp ? json_num(*s.max_ulp).c_str() : "null", json_num(s.cosine).c_str(),
-                json_num(s.sqnr_db).c_str(), classes.c_str());
+    std::printf(
+        "{\"count\": %zu, \"mismatches\": %zu, \"max_abs\": %s, \"max_rel\": %s, \"max_ulp\": %s, "
+        "\"cosine\": %s, \"sqnr_db\": %s, \"classes\": {%s}}\n",
+        s.count, s.mismatches, json_num(s.max_abs).c_str(), json_num(s.max_rel).c_str(),
+        s.max_ulp ? json_num(*s.max_ulp).c_str() : "null", json_num(s.cosine).c_str(),
+        json_num(s.sqnr_db).c_str(), classes.c_str());
   } else {
-    std::printf("count       %zu\nmismatches  %zu\nmax_abs     %s\nmax_rel     %s\nmax_ulp     %s\ncosine      %s\n"
-                "sqnr_db     %s\nclasses     %s\n",
-                s.count, s.mismatches, num(s.max_abs).c_str(), num(s.max_rel).c_str(),
-                s.max_ulp ? (num(*s.max_ulp) + " (" + a.get("format") + ")").c_str() : "-", num(s.cosine).c_str(),
-                num(s.sqnr_db).c_str(), classes.empty() ? "-" : classes.c_str());
+    std::printf(
+        "count       %zu\nmismatches  %zu\nmax_abs     %s\nmax_rel     %s\nmax_ulp     %s\ncosine      %s\n"
+        "sqnr_db     %s\nclasses     %s\n",
+        s.count, s.mismatches, num(s.max_abs).c_str(), num(s.max_rel).c_str(),
+        s.max_ulp ? (num(*s.max_ulp) + " (" + a.get("format") + ")").c_str() : "-", num(s.cosine).c_str(),
+        num(s.sqnr_db).c_str(), classes.empty() ? "-" : classes.c_str());
   }
   return 0;
 }

@@ -5,8 +5,13 @@ namespace cli {
 
 namespace {
 const command_spec convert_spec{
-    "convert", {"to", "round", "overflow", "nan"}, {"bf16", "packed"}, 2, 2,
-    "usage: lowbit convert --to FORMAT [--round R] [--overflow O] [--nan N] [--bf16] [--packed] IN.npy OUT.npy\n"
+    "convert",
+    {"to", "round", "overflow", "nan"},
+    {"bf16", "packed"},
+    2,
+    2,
+    "usage: lowbit convert --to FORMAT [--round R] [--overflow O] [--nan N] [--bf16] [--packed] IN.npy "
+    "OUT.npy\n"
     "  Element-wise conversion of a float32 / float16 / bf16 (uint16 + --bf16) array to codes of\n"
     "  FORMAT, same shape: int8 arrays for int8/int4, uint8 codes for float formats and e8m0,\n"
     "  float16 for fp16, uint16 bit patterns for bf16, float32 for fp32.\n"
@@ -15,7 +20,11 @@ const command_spec convert_spec{
     "  --packed  4-bit formats two per byte along the last axis (low nibble first)\n"};
 
 const command_spec decode_spec{
-    "decode", {"from"}, {"packed"}, 2, 2,
+    "decode",
+    {"from"},
+    {"packed"},
+    2,
+    2,
     "usage: lowbit decode --from FORMAT [--packed] IN.npy OUT.npy\n"
     "  Codes of FORMAT (as written by convert/quantize) back to float32, exactly.\n"};
 }  // namespace
@@ -36,8 +45,10 @@ int run_convert(int argc, char** argv) {
     } else {
       std::vector<T> codes(in.v.size());
       for (std::size_t i = 0; i < codes.size(); ++i) {
-        if constexpr (lowbit::is_basic_float<T>::value) codes[i] = T(in.v[i], pol);
-        else codes[i] = lowbit::convert<T>(in.v[i], pol);
+        if constexpr (lowbit::is_basic_float<T>::value)
+          codes[i] = T(in.v[i], pol);
+        else
+          codes[i] = lowbit::convert<T>(in.v[i], pol);
       }
       return codes_array<T>(in.shape, codes, packed, a.pos[0]);
     }
@@ -55,13 +66,17 @@ int run_decode(int argc, char** argv) {
   lowbit::visit_format(f, [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (std::is_same_v<T, float>) {
-      if (a.has("packed")) throw usage_error("--packed applies to 4-bit formats only (int4, fp4_e2m1fn, fp4_e1m2fn)");
+      if (a.has("packed"))
+        throw usage_error("--packed applies to 4-bit formats only (int4, fp4_e2m1fn, fp4_e1m2fn)");
       out = load_f32(a.pos[0], "fp32 input");
     } else if constexpr (std::is_same_v<T, lowbit::bfloat16> || std::is_same_v<T, lowbit::float16>) {
-      if (a.has("packed")) throw usage_error("--packed applies to 4-bit formats only (int4, fp4_e2m1fn, fp4_e1m2fn)");
+      if (a.has("packed"))
+        throw usage_error("--packed applies to 4-bit formats only (int4, fp4_e2m1fn, fp4_e1m2fn)");
       const auto arr = read_npy(a.pos[0]);
-      if (arr.type != lowbit::npy::dtype::u2 && !(std::is_same_v<T, lowbit::float16> && arr.type == lowbit::npy::dtype::f2))
-        throw input_error(a.pos[0] + ": " + std::string(lowbit::to_string(f)) + " input must be uint16 bit patterns" +
+      if (arr.type != lowbit::npy::dtype::u2 &&
+          !(std::is_same_v<T, lowbit::float16> && arr.type == lowbit::npy::dtype::f2))
+        throw input_error(a.pos[0] + ": " + std::string(lowbit::to_string(f)) +
+                          " input must be uint16 bit patterns" +
                           (std::is_same_v<T, lowbit::float16> ? " or float16" : ""));
       out.shape = arr.shape;
       out.v.resize(arr.size());

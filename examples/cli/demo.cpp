@@ -14,7 +14,11 @@ namespace cli {
 namespace {
 
 const command_spec demo_spec{
-    "demo", {"m", "k", "n", "seed"}, {"markdown"}, 0, 0,
+    "demo",
+    {"m", "k", "n", "seed"},
+    {"markdown"},
+    0,
+    0,
     "usage: lowbit demo [--m M] [--k K] [--n N] [--seed S] [--markdown]\n"
     "  Quantizes a sample activation x (m, k) with outlier channels and a Gaussian weight w (k, n)\n"
     "  in every format and granularity, runs every matmul mode, and prints SQNR, cosine and max\n"
@@ -36,7 +40,9 @@ double timed(F&& f) {
   return std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
 }
 
-std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+std::vector<double> widen(const std::vector<float>& v) {
+  return {v.begin(), v.end()};
+}
 
 }  // namespace
 
@@ -53,7 +59,8 @@ int run_demo(int argc, char** argv) {
   std::normal_distribution<float> g(0.0f, 1.0f);
   std::vector<float> x(M * K), w(K * N);
   for (std::size_t i = 0; i < M; ++i)
-    for (std::size_t k = 0; k < K; ++k) x[i * K + k] = g(rng) * (k % 97 == 5 ? 30.0f : 1.0f);  // outlier channels
+    for (std::size_t k = 0; k < K; ++k)
+      x[i * K + k] = g(rng) * (k % 97 == 5 ? 30.0f : 1.0f);  // outlier channels
   for (auto& v : w) v = g(rng) * 0.05f;
   std::vector<double> yref(M * N, 0.0);
   for (std::size_t i = 0; i < M; ++i)
@@ -115,7 +122,8 @@ int run_demo(int argc, char** argv) {
   add("T-C", "int8 x int8", "x tensor, w channel", [&](auto& y) {
     const auto qx = tok(I8{}, granularity::tensor());
     const auto qw = wq(I8{});
-    matmul_tc<float, std::int8_t, std::int8_t>(qx.values, qw.values, d, std::span<const float>(qw.scales), qx.scales[0], {}, y);
+    matmul_tc<float, std::int8_t, std::int8_t>(qx.values, qw.values, d, std::span<const float>(qw.scales),
+                                               qx.scales[0], {}, y);
   });
   const auto kc = [&](auto t1, const char* name) {
     using T = typename decltype(t1)::type;
@@ -131,12 +139,14 @@ int run_demo(int argc, char** argv) {
   kc(H8{}, "hifloat8");
   const auto gb = [&](auto t1, const char* name, bool bb) {
     using T = typename decltype(t1)::type;
-    add(bb ? "B-B" : "G-B", std::string(name) + " x " + name, bb ? "x block 128, w block 128" : "x group 128, w block 128",
-        [&](auto& y) {
+    add(bb ? "B-B" : "G-B", std::string(name) + " x " + name,
+        bb ? "x block 128, w block 128" : "x group 128, w block 128", [&](auto& y) {
           const auto qx = tok(t1, bb ? granularity::block(128, 128) : granularity::group(128));
           const auto qw = wq(t1, granularity::block(128, 128));
-          if (bb) matmul_bb<float, T, T>(qx.values, qw.values, d, 128, qx.scales, qw.scales, {}, y);
-          else matmul_gb<float, T, T>(qx.values, qw.values, d, 128, qx.scales, qw.scales, {}, y);
+          if (bb)
+            matmul_bb<float, T, T>(qx.values, qw.values, d, 128, qx.scales, qw.scales, {}, y);
+          else
+            matmul_gb<float, T, T>(qx.values, qw.values, d, 128, qx.scales, qw.scales, {}, y);
         });
   };
   gb(I8{}, "int8", false);
@@ -160,7 +170,8 @@ int run_demo(int argc, char** argv) {
     const auto map = make_scale_map(granularity::group(32), operand::right, {K, N});
     std::vector<float> amax(map.size(), 0.0f);
     for (std::size_t k = 0; k < K; ++k)
-      for (std::size_t j = 0; j < N; ++j) amax[map(k, j)] = std::max(amax[map(k, j)], std::fabs(w[k * N + j]));
+      for (std::size_t j = 0; j < N; ++j)
+        amax[map(k, j)] = std::max(amax[map(k, j)], std::fabs(w[k * N + j]));
     std::vector<bfloat16> gs(map.size());
     for (std::size_t i = 0; i < gs.size(); ++i) gs[i] = bfloat16(amax[i] / 6.0f);
     std::vector<float4_e2m1fn> q(K * N);
@@ -185,14 +196,17 @@ int run_demo(int argc, char** argv) {
     matmul_weight_only<float, bfloat16, int4>(xb, qw.values, d, {granularity::group(128), qw.scales}, {}, y);
   });
   add("weight-only", "fp16 x int8", "w channel, asymmetric", [&](auto& y) {
-    const auto qw = quantize<std::int8_t, float>(w, {K, N}, {.gran = granularity::channel(), .side = operand::right, .asymmetric = true});
+    const auto qw = quantize<std::int8_t, float>(
+        w, {K, N}, {.gran = granularity::channel(), .side = operand::right, .asymmetric = true});
     std::vector<float> neg(qw.offsets.size());
     for (std::size_t i = 0; i < neg.size(); ++i) neg[i] = -qw.offsets[i];  // antiquant adds the offset
-    matmul_weight_only<float, float16, std::int8_t>(xh, qw.values, d, {granularity::channel(), qw.scales, neg}, {}, y);
+    matmul_weight_only<float, float16, std::int8_t>(xh, qw.values, d,
+                                                    {granularity::channel(), qw.scales, neg}, {}, y);
   });
   add("weight-only", "bf16 x fp4_e2m1fn", "w MX", [&](auto& y) {
     const auto qw = quantize_mx<float4_e2m1fn, float>(w, {K, N}, {.side = operand::right});
-    matmul_weight_only<float, bfloat16, float4_e2m1fn>(xb, qw.values, d, {granularity::mx(), {}, {}, qw.scales}, {}, y);
+    matmul_weight_only<float, bfloat16, float4_e2m1fn>(xb, qw.values, d,
+                                                       {granularity::mx(), {}, {}, qw.scales}, {}, y);
   });
   add("weight-only", "fp32 x hifloat8", "w channel", [&](auto& y) {
     const auto qw = wq(H8{});
@@ -200,17 +214,23 @@ int run_demo(int argc, char** argv) {
   });
 
   const bool md = a.has("markdown");
-  std::printf("lowbit %s demo: x %zu x %zu (outlier channels), w %zu x %zu, errors against the fp32 product\n\n",
-              LOWBIT_VERSION_STRING, M, K, K, N);
-  if (md) std::printf("| step | formats | granularity / scales | SQNR dB | cosine | max abs err | ms |\n|---|---|---|---:|---:|---:|---:|\n");
-  else std::printf("%-18s %-26s %-40s %8s %10s %12s %9s\n", "step", "formats", "granularity / scales", "SQNR dB", "cosine", "max abs err", "ms");
+  std::printf(
+      "lowbit %s demo: x %zu x %zu (outlier channels), w %zu x %zu, errors against the fp32 product\n\n",
+      LOWBIT_VERSION_STRING, M, K, K, N);
+  if (md)
+    std::printf(
+        "| step | formats | granularity / scales | SQNR dB | cosine | max abs err | ms "
+        "|\n|---|---|---|---:|---:|---:|---:|\n");
+  else
+    std::printf("%-18s %-26s %-40s %8s %10s %12s %9s\n", "step", "formats", "granularity / scales", "SQNR dB",
+                "cosine", "max abs err", "ms");
   for (const auto& r : rows) {
     if (md)
-      std::printf("| %s | %s | %s | %.1f | %.6f | %.3g | %.1f |\n", r.step.c_str(), r.formats.c_str(), r.how.c_str(),
-                  r.s.sqnr_db, r.s.cosine, r.s.max_abs, r.ms);
+      std::printf("| %s | %s | %s | %.1f | %.6f | %.3g | %.1f |\n", r.step.c_str(), r.formats.c_str(),
+                  r.how.c_str(), r.s.sqnr_db, r.s.cosine, r.s.max_abs, r.ms);
     else
-      std::printf("%-18s %-26s %-40s %8.1f %10.6f %12.4g %9.1f\n", r.step.c_str(), r.formats.c_str(), r.how.c_str(),
-                  r.s.sqnr_db, r.s.cosine, r.s.max_abs, r.ms);
+      std::printf("%-18s %-26s %-40s %8.1f %10.6f %12.4g %9.1f\n", r.step.c_str(), r.formats.c_str(),
+                  r.how.c_str(), r.s.sqnr_db, r.s.cosine, r.s.max_abs, r.ms);
   }
   return 0;
 }

@@ -37,7 +37,10 @@ int main(int argc, char** argv) {
     if (cmd == "matmul") return cli::run_matmul(argc, argv);
     if (cmd == "compare") return cli::run_compare(argc, argv);
     if (cmd == "demo") return cli::run_demo(argc, argv);
-    std::fprintf(stderr, "lowbit: unknown command '%s' (convert, decode, quantize, dequantize, matmul, compare, demo)\n", cmd.c_str());
+    std::fprintf(
+        stderr,
+        "lowbit: unknown command '%s' (convert, decode, quantize, dequantize, matmul, compare, demo)\n",
+        cmd.c_str());
     return 2;
   } catch (const cli::usage_error& e) {
     std::fprintf(stderr, "lowbit %s: %s\n", cmd.c_str(), e.what());

@@ -9,7 +9,9 @@ const command_spec quantize_spec{
     "quantize",
     {"dtype", "granularity", "operand", "round", "smooth", "scale-alg", "dtype-max", "min-scale",
      "static-scale", "static-offset", "overflow", "nan", "values", "scale", "offset"},
-    {"asymmetric", "multiply", "bf16", "packed", "cann-layout"}, 1, 1,
+    {"asymmetric", "multiply", "bf16", "packed", "cann-layout"},
+    1,
+    1,
     "usage: lowbit quantize --dtype FORMAT --granularity G --operand left|right\n"
     "                       [--asymmetric] [--round R] [--smooth SMOOTH.npy]\n"
     "                       [--scale-alg ocp|ceil] [--dtype-max V] [--min-scale V]\n"
@@ -23,7 +25,11 @@ const command_spec quantize_spec{
     "  mx: group 32 along k with e8m0 scales (uint8), --scale-alg ocp (floor) or ceil.\n"};
 
 const command_spec dequantize_spec{
-    "dequantize", {"dtype", "granularity", "operand", "offset"}, {"antiquant", "packed", "cann-layout"}, 3, 3,
+    "dequantize",
+    {"dtype", "granularity", "operand", "offset"},
+    {"antiquant", "packed", "cann-layout"},
+    3,
+    3,
     "usage: lowbit dequantize --dtype FORMAT --granularity G --operand left|right Q.npy S.npy\n"
     "                         [--offset O.npy] [--antiquant] [--packed] [--cann-layout] OUT.npy\n"
     "  y = (q - offset) * scale in float32 (quantize's convention); --antiquant: CANN\n"
@@ -40,8 +46,9 @@ lowbit::operand parse_operand(const args& a) {
 lowbit::granularity parse_gran(const args& a) {
   if (!a.has("granularity")) throw usage_error("--granularity is required");
   auto g = lowbit::parse_granularity(a.get("granularity"));
-  if (!g) throw usage_error("--granularity: '" + a.get("granularity") +
-                            "' is not one of tensor, channel, token, group:GS, block:B, block:BR,BC, mx");
+  if (!g)
+    throw usage_error("--granularity: '" + a.get("granularity") +
+                      "' is not one of tensor, channel, token, group:GS, block:B, block:BR,BC, mx");
   return *g;
 }
 
@@ -82,8 +89,10 @@ int run_quantize(int argc, char** argv) {
   } else {
     reject(a, {"scale-alg", "cann-layout"}, "applies to granularity mx only");
   }
-  if (!is_static) reject(a, {"static-offset", "multiply"}, "needs --static-scale");
-  else reject(a, {"asymmetric", "dtype-max", "min-scale"}, "applies to dynamic quantization only");
+  if (!is_static)
+    reject(a, {"static-offset", "multiply"}, "needs --static-scale");
+  else
+    reject(a, {"asymmetric", "dtype-max", "min-scale"}, "applies to dynamic quantization only");
   if (!is_static && !a.has("scale")) throw usage_error("--scale S.npy is required for dynamic quantization");
   if (a.has("scale-alg") && a.get("scale-alg") != "ocp" && a.get("scale-alg") != "ceil")
     throw usage_error("--scale-alg: '" + a.get("scale-alg") + "' is neither ocp nor ceil");
@@ -106,18 +115,23 @@ int run_quantize(int argc, char** argv) {
     } else {
       if (mx) {
         if constexpr (lowbit::mx_element<T>) {
-          const lowbit::mx_params p{side, pol.round,
-                                    a.get("scale-alg", "ocp") == "ceil" ? lowbit::mx_scale_rule::ceil : lowbit::mx_scale_rule::ocp,
-                                    smooth.v};
+          const lowbit::mx_params p{
+              side, pol.round,
+              a.get("scale-alg", "ocp") == "ceil" ? lowbit::mx_scale_rule::ceil : lowbit::mx_scale_rule::ocp,
+              smooth.v};
           const auto q = lowbit::quantize_mx<T, float>(in.v, shape, p);
           std::vector<std::uint8_t> s(q.scales.size());
           for (std::size_t i = 0; i < s.size(); ++i) s[i] = q.scales[i].bits();
           const bool cann = a.has("cann-layout");
           if (cann) s = lowbit::mx_scales_to_cann(s, side, q.map.grid);
           outs.push_back({a.get("values"), codes_array<T>(in.shape, q.values, packed, a.get("values"))});
-          outs.push_back({a.get("scale"), lowbit::npy::array::from<std::uint8_t>(mx_scale_file_shape(q.map, cann), s)});
+          outs.push_back(
+              {a.get("scale"), lowbit::npy::array::from<std::uint8_t>(mx_scale_file_shape(q.map, cann), s)});
         } else {
-          throw usage_error("granularity mx takes fp8_e4m3fn, fp8_e5m2, fp6_e2m3fn, fp6_e3m2fn, fp4_e2m1fn or fp4_e1m2fn, not " + a.get("dtype"));
+          throw usage_error(
+              "granularity mx takes fp8_e4m3fn, fp8_e5m2, fp6_e2m3fn, fp6_e3m2fn, fp4_e2m1fn or fp4_e1m2fn, "
+              "not " +
+              a.get("dtype"));
         }
         return;
       }
@@ -133,17 +147,20 @@ int run_quantize(int argc, char** argv) {
         }
         q = lowbit::quantize_static<T, float>(
             in.v, shape,
-            {g, side, s.v, o.v, a.has("multiply") ? lowbit::static_form::multiply : lowbit::static_form::divide, pol, smooth.v});
+            {g, side, s.v, o.v,
+             a.has("multiply") ? lowbit::static_form::multiply : lowbit::static_form::divide, pol, smooth.v});
         if (q.offsets.empty() && a.has("offset")) q.offsets.assign(q.scales.size(), 0.0f);
       } else {
         lowbit::quantize_params p{g, side, a.has("asymmetric"), pol, smooth.v};
         if (a.has("dtype-max")) {
           p.dtype_max = parse_float_flag("dtype-max", a.get("dtype-max"));
-          if (!(p.dtype_max > 0) || std::isinf(p.dtype_max)) throw usage_error("--dtype-max must be a positive number");
+          if (!(p.dtype_max > 0) || std::isinf(p.dtype_max))
+            throw usage_error("--dtype-max must be a positive number");
         }
         if (a.has("min-scale")) {
           p.min_scale = parse_float_flag("min-scale", a.get("min-scale"));
-          if (!(p.min_scale >= 0) || std::isinf(p.min_scale)) throw usage_error("--min-scale must be a non-negative number");
+          if (!(p.min_scale >= 0) || std::isinf(p.min_scale))
+            throw usage_error("--min-scale must be a non-negative number");
         }
         q = lowbit::quantize<T, float>(in.v, shape, p);
         if (q.offsets.empty() && a.has("offset")) q.offsets.assign(q.scales.size(), 0.0f);
@@ -200,9 +217,9 @@ int run_dequantize(int argc, char** argv) {
           o = load_f32(a.get("offset"), "offset");
           check_shape(o.shape, map.scale_shape(), a.get("offset"), "offset");
         }
-        lowbit::dequantize_into<T, float>(q, map, s.v, o.v, out,
-                                          a.has("antiquant") ? lowbit::dequant_form::antiquant
-                                                             : lowbit::dequant_form::subtract_offset);
+        lowbit::dequantize_into<T, float>(
+            q, map, s.v, o.v, out,
+            a.has("antiquant") ? lowbit::dequant_form::antiquant : lowbit::dequant_form::subtract_offset);
       }
     }
   });

@@ -96,17 +96,26 @@ inline error_stats compare(std::span<const double> expected, std::span<const dou
     if (same) continue;
     ++s.mismatches;
     std::string cls = "other";
-    if (en != an) cls = "nan_vs_number";
-    else if (std::isinf(e) != std::isinf(a)) cls = "inf_vs_finite";
-    else if (e == 0 && a == 0) cls = "signed_zero";
-    else if (e != 0 && a != 0 && std::signbit(e) != std::signbit(a)) cls = "sign";
-    else if ((std::fabs(e) == fmax) != (std::fabs(a) == fmax)) cls = "saturation";
-    else if (std::fabs(a - e) <= detail::ulp_at(e, mags) * (1 + 1e-12)) cls = "off_by_one";
+    if (en != an)
+      cls = "nan_vs_number";
+    else if (std::isinf(e) != std::isinf(a))
+      cls = "inf_vs_finite";
+    else if (e == 0 && a == 0)
+      cls = "signed_zero";
+    else if (e != 0 && a != 0 && std::signbit(e) != std::signbit(a))
+      cls = "sign";
+    else if ((std::fabs(e) == fmax) != (std::fabs(a) == fmax))
+      cls = "saturation";
+    else if (std::fabs(a - e) <= detail::ulp_at(e, mags) * (1 + 1e-12))
+      cls = "off_by_one";
     ++s.classes[cls];
   }
-  if (ee == 0 && aa == 0) s.cosine = 1;
-  else if (ee == 0 || aa == 0) s.cosine = 0;
-  else s.cosine = dot / (std::sqrt(ee) * std::sqrt(aa));
+  if (ee == 0 && aa == 0)
+    s.cosine = 1;
+  else if (ee == 0 || aa == 0)
+    s.cosine = 0;
+  else
+    s.cosine = dot / (std::sqrt(ee) * std::sqrt(aa));
   s.sqnr_db = err == 0 ? std::numeric_limits<double>::infinity() : 10 * std::log10(ee / err);
   return s;
 }

@@ -47,8 +47,7 @@ std::vector<float> dequantize(quantized_span<const T, const S> q,
 }
 
 template <class T, class S>
-std::vector<float> dequantize(const quantized<T, S>& q,
-                              dequant_form form = dequant_form::subtract_offset) {
+std::vector<float> dequantize(const quantized<T, S>& q, dequant_form form = dequant_form::subtract_offset) {
   return dequantize<T, S>(q.span(), form);
 }
 

@@ -2,9 +2,14 @@
 // header except the opt-in <lowbit/fmt.hpp>.
 #pragma once
 
-#include "version.hpp"
-#include "numeric/policy.hpp"
+#include "compare.hpp"
+#include "dequantize.hpp"
+#include "io/npy.hpp"
+#include "layout/granularity.hpp"
+#include "matmul.hpp"
 #include "numeric/convert.hpp"
+#include "numeric/policy.hpp"
+#include "quantize.hpp"
 #include "types/e8m0.hpp"
 #include "types/float8.hpp"
 #include "types/format.hpp"
@@ -12,9 +17,4 @@
 #include "types/intn.hpp"
 #include "types/limits.hpp"
 #include "types/packed.hpp"
-#include "io/npy.hpp"
-#include "layout/granularity.hpp"
-#include "quantize.hpp"
-#include "dequantize.hpp"
-#include "matmul.hpp"
-#include "compare.hpp"
+#include "version.hpp"

@@ -140,7 +140,9 @@ class exact_dot {
     }
     return any ? static_cast<float>(static_cast<double>(f) + sp) : f;
   }
-  std::size_t x2i(std::size_t k, std::size_t n) const { return d_.x2_transposed ? n * d_.k + k : k * d_.n + n; }
+  std::size_t x2i(std::size_t k, std::size_t n) const {
+    return d_.x2_transposed ? n * d_.k + k : k * d_.n + n;
+  }
 
  private:
   matmul_dims d_;
@@ -152,8 +154,10 @@ class exact_dot {
 
 template <class Out>
 Out cast_out(float y) {
-  if constexpr (std::is_same_v<Out, float>) return y;
-  else return Out(y);  // bf16 / fp16: round to nearest even, IEEE overflow
+  if constexpr (std::is_same_v<Out, float>)
+    return y;
+  else
+    return Out(y);  // bf16 / fp16: round to nearest even, IEEE overflow
 }
 
 inline float add_f32_bias(float y, const matmul_bias& b, std::size_t n) {
@@ -189,15 +193,14 @@ void matmul_int32(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
 ///   float codes:   with x1s, T-T and no bias: y = acc * trunc19(x2s * x1s) (merged scale);
 ///                  otherwise y = acc * x2s[n] (* x1s) (+ bias_f32), separate fp32 multiplies.
 template <float_output Out, matmul_code T1, matmul_code T2>
-void matmul_tc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
-               std::span<const float> x2_scale, std::optional<float> x1_scale, matmul_bias bias,
-               std::span<Out> y) {
+void matmul_tc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::span<const float> x2_scale,
+               std::optional<float> x1_scale, matmul_bias bias, std::span<Out> y) {
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   detail::check_bias(bias, d.n);
   const bool per_tensor = x2_scale.size() == 1;
-  detail::need(per_tensor || x2_scale.size() == d.n,
-               "x2 scale has " + std::to_string(x2_scale.size()) + " elements, expected n = " +
-                   std::to_string(d.n) + " (per channel) or 1 (per tensor)");
+  detail::need(per_tensor || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
+                                                         " elements, expected n = " + std::to_string(d.n) +
+                                                         " (per channel) or 1 (per tensor)");
   constexpr bool integer = integer_code<T1>;
   detail::need(integer || bias.i32.empty(), "float inputs take a float bias, not int32");
   const detail::exact_dot<T1, T2> dot(x1, x2, d);
@@ -207,14 +210,20 @@ void matmul_tc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
       float v;
       if constexpr (integer) {
         const float acc = detail::to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
-        if (x1_scale) v = acc * s * *x1_scale;
-        else if (per_tensor && bias.f32.empty()) v = acc * fixpipe::trunc19(s);
-        else v = acc * s;
+        if (x1_scale)
+          v = acc * s * *x1_scale;
+        else if (per_tensor && bias.f32.empty())
+          v = acc * fixpipe::trunc19(s);
+        else
+          v = acc * s;
       } else {
         const float acc = dot.sum_f32(m, n, 0, d.k);
-        if (x1_scale && per_tensor && bias.f32.empty()) v = acc * fixpipe::trunc19(s * *x1_scale);
-        else if (x1_scale) v = acc * s * *x1_scale;
-        else v = acc * s;
+        if (x1_scale && per_tensor && bias.f32.empty())
+          v = acc * fixpipe::trunc19(s * *x1_scale);
+        else if (x1_scale)
+          v = acc * s * *x1_scale;
+        else
+          v = acc * s;
       }
       y[m * d.n + n] = detail::cast_out<Out>(detail::add_f32_bias(v, bias, n));
     }
@@ -226,15 +235,17 @@ void matmul_tc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
 ///   integer codes, float output:          y = fp32(acc + bias_i32) * s19[n]
 ///   float codes:                          y = (acc + bias_f32) * s19[n]   (bias before scaling)
 template <class Out, matmul_code T1, matmul_code T2>
-  requires(float_output<Out> || std::is_same_v<Out, std::int8_t>)
-void matmul_tc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
-               std::span<const std::uint64_t> x2_scale, matmul_bias bias, std::span<Out> y) {
+requires(float_output<Out> ||
+         std::is_same_v<Out, std::int8_t>) void matmul_tc(std::span<const T1> x1, std::span<const T2> x2,
+                                                          matmul_dims d,
+                                                          std::span<const std::uint64_t> x2_scale,
+                                                          matmul_bias bias, std::span<Out> y) {
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   detail::check_bias(bias, d.n);
   const bool per_tensor = x2_scale.size() == 1;
-  detail::need(per_tensor || x2_scale.size() == d.n,
-               "x2 scale has " + std::to_string(x2_scale.size()) + " elements, expected n = " +
-                   std::to_string(d.n) + " or 1");
+  detail::need(per_tensor || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
+                                                         " elements, expected n = " + std::to_string(d.n) +
+                                                         " or 1");
   constexpr bool integer = integer_code<T1>;
   detail::need(integer ? bias.f32.empty() : bias.i32.empty(),
                integer ? "integer inputs with a uint64 scale take an int32 bias"
@@ -257,7 +268,8 @@ void matmul_tc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
         }
       } else {
         if constexpr (!std::is_same_v<Out, std::int8_t>)
-          y[m * d.n + n] = detail::cast_out<Out>(detail::add_f32_bias(dot.sum_f32(m, n, 0, d.k), bias, n) * s);
+          y[m * d.n + n] =
+              detail::cast_out<Out>(detail::add_f32_bias(dot.sum_f32(m, n, 0, d.k), bias, n) * s);
       }
     }
 }
@@ -265,24 +277,25 @@ void matmul_tc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
 /// MODE K-C / K-T (spec §4.3): x1_scale (m), x2_scale (n) or (1).
 ///   y = fp32(acc + bias_i32) * x2s[n] * x1s[m] (+ bias_f32)   -- two fp32 multiplies, in order
 template <float_output Out, matmul_code T1, matmul_code T2>
-void matmul_kc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
-               std::span<const float> x1_scale, std::span<const float> x2_scale, matmul_bias bias,
-               std::span<Out> y) {
+void matmul_kc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::span<const float> x1_scale,
+               std::span<const float> x2_scale, matmul_bias bias, std::span<Out> y) {
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   detail::check_bias(bias, d.n);
   detail::check_count(x1_scale.size(), d.m, "x1 scale (m, per token)");
   const bool per_tensor = x2_scale.size() == 1;
-  detail::need(per_tensor || x2_scale.size() == d.n,
-               "x2 scale has " + std::to_string(x2_scale.size()) + " elements, expected n = " +
-                   std::to_string(d.n) + " or 1");
+  detail::need(per_tensor || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
+                                                         " elements, expected n = " + std::to_string(d.n) +
+                                                         " or 1");
   constexpr bool integer = integer_code<T1>;
   detail::need(integer || bias.i32.empty(), "float inputs take a float bias, not int32");
   const detail::exact_dot<T1, T2> dot(x1, x2, d);
   for (std::size_t m = 0; m < d.m; ++m)
     for (std::size_t n = 0; n < d.n; ++n) {
       float acc;
-      if constexpr (integer) acc = detail::to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
-      else acc = dot.sum_f32(m, n, 0, d.k);
+      if constexpr (integer)
+        acc = detail::to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
+      else
+        acc = dot.sum_f32(m, n, 0, d.k);
       const float v = acc * x2_scale[per_tensor ? 0 : n] * x1_scale[m];
       y[m * d.n + n] = detail::cast_out<Out>(detail::add_f32_bias(v, bias, n));
     }
@@ -295,9 +308,8 @@ void matmul_kc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
 ///   y   = sum_j P_j * s_j  (fp32, j ascending)  + bias_f32
 template <float_output Out, matmul_code T1, matmul_code T2>
 void matmul_blockwise(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
-                      std::span<const float> x1_scale, const scale_map& map1,
-                      std::span<const float> x2_scale, const scale_map& map2,
-                      std::span<const float> bias, std::span<Out> y) {
+                      std::span<const float> x1_scale, const scale_map& map1, std::span<const float> x2_scale,
+                      const scale_map& map2, std::span<const float> bias, std::span<Out> y) {
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   detail::check_count(x1_scale.size(), map1.size(), "x1 scale");
   detail::check_count(x2_scale.size(), map2.size(), "x2 scale");
@@ -312,7 +324,8 @@ void matmul_blockwise(std::span<const T1> x1, std::span<const T2> x2, matmul_dim
       float acc = 0.0f;
       for (std::size_t k0 = 0; k0 < d.k; k0 += kb) {
         const std::size_t k1 = std::min(k0 + kb, d.k);
-        const float p = integer_code<T1> ? detail::to_float(dot.sum(m, n, k0, k1), 0) : dot.sum_f32(m, n, k0, k1);
+        const float p =
+            integer_code<T1> ? detail::to_float(dot.sum(m, n, k0, k1), 0) : dot.sum_f32(m, n, k0, k1);
         const float s = x1_scale[map1(m, k0)] * x2_scale[map2(k0, n)];
         const float t = p * s;
         acc = acc + t;
@@ -325,22 +338,24 @@ void matmul_blockwise(std::span<const T1> x1, std::span<const T2> x2, matmul_dim
 /// (ceil(k/gs), ceil(n/gs)).
 template <float_output Out, matmul_code T1, matmul_code T2>
 void matmul_gb(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::size_t gs,
-               std::span<const float> x1_scale, std::span<const float> x2_scale,
-               std::span<const float> bias, std::span<Out> y) {
+               std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
+               std::span<Out> y) {
   detail::need(gs > 0, "group size must be at least 1");
-  matmul_blockwise<Out, T1, T2>(x1, x2, d, x1_scale, make_scale_map(granularity::group(gs), operand::left, {d.m, d.k}),
-                                x2_scale, make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
+  matmul_blockwise<Out, T1, T2>(
+      x1, x2, d, x1_scale, make_scale_map(granularity::group(gs), operand::left, {d.m, d.k}), x2_scale,
+      make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
 }
 
 /// MODE B-B: x1 per (gs x gs) block, x2 per (gs x gs) block. Scales (ceil(m/gs), ceil(k/gs))
 /// and (ceil(k/gs), ceil(n/gs)).
 template <float_output Out, matmul_code T1, matmul_code T2>
 void matmul_bb(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::size_t gs,
-               std::span<const float> x1_scale, std::span<const float> x2_scale,
-               std::span<const float> bias, std::span<Out> y) {
+               std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
+               std::span<Out> y) {
   detail::need(gs > 0, "group size must be at least 1");
-  matmul_blockwise<Out, T1, T2>(x1, x2, d, x1_scale, make_scale_map(granularity::block(gs, gs), operand::left, {d.m, d.k}),
-                                x2_scale, make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
+  matmul_blockwise<Out, T1, T2>(
+      x1, x2, d, x1_scale, make_scale_map(granularity::block(gs, gs), operand::left, {d.m, d.k}), x2_scale,
+      make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
 }
 
 /// MODE MX (spec §4.6): e8m0 scales per 32 along k, natural layout x1 (m, ceil(k/32)),
@@ -378,9 +393,9 @@ void matmul_mx(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
 ///   w  = S(fp4 value) * x2s[k/32, n] rounded to S; w = e4m3fn(w) (RNE, saturating)
 ///   y  = fp32(exact x1 @ w) * s19(y_scale[n])
 template <float_output Out, class S>
-  requires(std::is_same_v<S, bfloat16> || std::is_same_v<S, float16>)
-void matmul_tcg(std::span<const float8_e4m3fn> x1, std::span<const float4_e2m1fn> x2, matmul_dims d,
-                std::span<const S> x2_scale, std::span<const std::uint64_t> y_scale, std::span<Out> y) {
+requires(std::is_same_v<S, bfloat16> || std::is_same_v<S, float16>) void matmul_tcg(
+    std::span<const float8_e4m3fn> x1, std::span<const float4_e2m1fn> x2, matmul_dims d,
+    std::span<const S> x2_scale, std::span<const std::uint64_t> y_scale, std::span<Out> y) {
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   const std::size_t ng = ceil_div(d.k, 32);
   detail::check_count(x2_scale.size(), ng * d.n, "x2 group scale (ceil(k/32) x n)");
@@ -406,8 +421,8 @@ void matmul_tcg(std::span<const float8_e4m3fn> x1, std::span<const float4_e2m1fn
 ///   y = x1s[m] * sum_g fp32(P_g) * x2s[g, n]   (fp32, groups ascending) + bias_f32
 template <float_output Out, integer_code T1, integer_code T2>
 void matmul_kg(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::size_t gs,
-               std::span<const float> x1_scale, std::span<const float> x2_scale,
-               std::span<const float> bias, std::span<Out> y) {
+               std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
+               std::span<Out> y) {
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   detail::need(gs > 0, "group size must be at least 1");
   const std::size_t ng = ceil_div(d.k, gs);
@@ -419,7 +434,8 @@ void matmul_kg(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, st
     for (std::size_t n = 0; n < d.n; ++n) {
       float acc = 0.0f;
       for (std::size_t g = 0; g < ng; ++g) {
-        const float t = detail::to_float(dot.sum(m, n, g * gs, std::min(g * gs + gs, d.k)), 0) * x2_scale[g * d.n + n];
+        const float t =
+            detail::to_float(dot.sum(m, n, g * gs, std::min(g * gs + gs, d.k)), 0) * x2_scale[g * d.n + n];
         acc = acc + t;
       }
       const float v = x1_scale[m] * acc;
@@ -432,7 +448,7 @@ void matmul_kg(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, st
 struct weight_scales {
   granularity gran = granularity::channel();
   std::span<const float> scale{};
-  std::span<const float> offset{};           // optional, same shape as scale
+  std::span<const float> offset{};             // optional, same shape as scale
   std::span<const float8_e8m0fnu> mx_scale{};  // MX only
 };
 
@@ -444,9 +460,10 @@ struct weight_scales {
 ///   MX: W = round_inter(w * 2^(e - 127))
 ///   y  = fp32(sum_k x * W) + bias_f32; for bf16 x, y is rounded to bf16 before the final cast.
 template <float_output Out, class In, matmul_code T2>
-  requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> || std::is_same_v<In, float16>)
-void matmul_weight_only(std::span<const In> x, std::span<const T2> w, matmul_dims d,
-                        const weight_scales& s, std::span<const float> bias, std::span<Out> y) {
+requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
+         std::is_same_v<In, float16>) void matmul_weight_only(std::span<const In> x, std::span<const T2> w,
+                                                              matmul_dims d, const weight_scales& s,
+                                                              std::span<const float> bias, std::span<Out> y) {
   detail::check_dims(x.size(), w.size(), y.size(), d);
   if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
   const auto inter = [](float v) { return std::is_same_v<In, float> ? v : static_cast<float>(In(v)); };
@@ -476,7 +493,8 @@ void matmul_weight_only(std::span<const In> x, std::span<const T2> w, matmul_dim
   for (std::size_t m = 0; m < d.m; ++m)
     for (std::size_t n = 0; n < d.n; ++n) {
       double acc = 0;  // products of two <= 24-bit significands are exact in double
-      for (std::size_t k = 0; k < d.k; ++k) acc += static_cast<double>(static_cast<float>(x[m * d.k + k])) * W[k * d.n + n];
+      for (std::size_t k = 0; k < d.k; ++k)
+        acc += static_cast<double>(static_cast<float>(x[m * d.k + k])) * W[k * d.n + n];
       float v = static_cast<float>(acc);
       if (!bias.empty()) v = v + bias[n];
       if constexpr (std::is_same_v<In, bfloat16>) v = static_cast<float>(bfloat16(v));

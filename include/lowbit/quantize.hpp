@@ -55,8 +55,8 @@ struct quantize_params {
   bool asymmetric = false;
   std::optional<convert_policy> policy{};  // nullopt: the format's default (numeric/policy.hpp)
   std::span<const float> smooth{};         // per-k multipliers applied first; empty: none
-  float dtype_max = 0;                   // 0: the format's DTYPE_MAX (format_traits)
-  float min_scale = 0;                   // > 0: scale = min(scale, 1 / min_scale) (symmetric)
+  float dtype_max = 0;                     // 0: the format's DTYPE_MAX (format_traits)
+  float min_scale = 0;                     // > 0: scale = min(scale, 1 / min_scale) (symmetric)
 };
 
 /// The two static forms of CANN.
@@ -112,8 +112,10 @@ namespace detail {
 
 template <class In>
 constexpr float load(In v) noexcept {
-  if constexpr (std::is_same_v<In, float>) return v;
-  else return static_cast<float>(v);
+  if constexpr (std::is_same_v<In, float>)
+    return v;
+  else
+    return static_cast<float>(v);
 }
 
 inline void check_count(std::size_t have, std::size_t need, const std::string& what) {
@@ -130,14 +132,16 @@ inline void check_smooth(std::span<const float> smooth, const scale_map& map) {
 
 /// x[r, c] * smooth[k] in fp32 (no multiply without a smooth vector).
 template <class In>
-float smoothed(std::span<const In> x, std::span<const float> smooth, const scale_map& map,
-               std::size_t r, std::size_t c) {
+float smoothed(std::span<const In> x, std::span<const float> smooth, const scale_map& map, std::size_t r,
+               std::size_t c) {
   const float v = load(x[r * map.data.cols + c]);
   if (smooth.empty()) return v;
   return v * smooth[map.side == operand::left ? c : r];
 }
 
-inline bool finite(float v) noexcept { return v - v == 0; }
+inline bool finite(float v) noexcept {
+  return v - v == 0;
+}
 
 }  // namespace detail
 
@@ -179,7 +183,8 @@ void quantize_into(std::span<const In> x, matrix_shape shape, const quantize_par
       if (key < lo[s]) lo[s] = key;
     }
   // Scales (and offsets).
-  const float inv_range = static_cast<float>(1.0 / (p.asymmetric ? double(qmax) - double(qmin) : double(qmax)));
+  const float inv_range =
+      static_cast<float>(1.0 / (p.asymmetric ? double(qmax) - double(qmin) : double(qmax)));
   for (std::size_t s = 0; s < map.size(); ++s) {
     if (!p.asymmetric) {
       float scale = hi[s] * inv_range;
@@ -252,9 +257,9 @@ quantized<T> quantize_static(std::span<const In> x, matrix_shape shape, const st
 
 /// The element formats MX quantization accepts (spec §2.5).
 template <class T>
-concept mx_element = std::is_same_v<T, float8_e4m3fn> || std::is_same_v<T, float8_e5m2> ||
-                     std::is_same_v<T, float6_e2m3fn> || std::is_same_v<T, float6_e3m2fn> ||
-                     std::is_same_v<T, float4_e2m1fn> || std::is_same_v<T, float4_e1m2fn>;
+concept mx_element =
+    std::is_same_v<T, float8_e4m3fn> || std::is_same_v<T, float8_e5m2> || std::is_same_v<T, float6_e2m3fn> ||
+    std::is_same_v<T, float6_e3m2fn> || std::is_same_v<T, float4_e2m1fn> || std::is_same_v<T, float4_e1m2fn>;
 
 namespace detail {
 
@@ -275,8 +280,10 @@ std::uint8_t mx_scale_code(float amax, mx_scale_rule rule) {
   const auto bits = std::bit_cast<std::uint32_t>(s);
   unsigned e = (bits >> 23) & 0xffu;
   const unsigned m = bits & 0x7fffffu;
-  if (e > 0 && e < 254 && m > 0) ++e;
-  else if (e == 0 && m > 0x400000u) e = 1;
+  if (e > 0 && e < 254 && m > 0)
+    ++e;
+  else if (e == 0 && m > 0x400000u)
+    e = 1;
   return static_cast<std::uint8_t>(e);
 }
 
@@ -291,8 +298,7 @@ std::uint8_t mx_scale_code(float amax, mx_scale_rule rule) {
 /// gets 0x00 (2^-127) and zero elements. Scales are returned in the natural layout
 /// (m, ceil(k/32)) or (ceil(k/32), n); see mx_scales_to_cann for CANN's layout.
 template <mx_element T, class In>
-quantized<T, float8_e8m0fnu> quantize_mx(std::span<const In> x, matrix_shape shape,
-                                         const mx_params& p) {
+quantized<T, float8_e8m0fnu> quantize_mx(std::span<const In> x, matrix_shape shape, const mx_params& p) {
   quantized<T, float8_e8m0fnu> q;
   q.map = make_scale_map(granularity::mx(), p.side, shape);
   detail::check_count(x.size(), shape.size(), "input");
@@ -303,13 +309,15 @@ quantized<T, float8_e8m0fnu> quantize_mx(std::span<const In> x, matrix_shape sha
     for (std::size_t c = 0; c < shape.cols; ++c) {
       const float v = detail::smoothed(x, p.smooth, q.map, r, c);
       const std::size_t s = q.map(r, c);
-      if (!detail::finite(v)) bad[s] = true;
-      else if (std::fabs(v) > amax[s]) amax[s] = std::fabs(v);
+      if (!detail::finite(v))
+        bad[s] = true;
+      else if (std::fabs(v) > amax[s])
+        amax[s] = std::fabs(v);
     }
   q.scales.resize(q.map.size());
   for (std::size_t s = 0; s < q.map.size(); ++s)
-    q.scales[s] = float8_e8m0fnu::from_bits(bad[s] ? std::uint8_t{0xff}
-                                                   : detail::mx_scale_code<T>(amax[s], p.rule));
+    q.scales[s] =
+        float8_e8m0fnu::from_bits(bad[s] ? std::uint8_t{0xff} : detail::mx_scale_code<T>(amax[s], p.rule));
   const convert_policy pol{p.round, overflow::saturate, nan_policy::zero};
   q.values.resize(shape.size());
   for (std::size_t r = 0; r < shape.rows; ++r)
@@ -327,8 +335,8 @@ quantized<T, float8_e8m0fnu> quantize_mx(std::span<const In> x, matrix_shape sha
 /// padded to even with 0x00 and pairs of consecutive blocks are stored together:
 ///   left  (m, nb)  -> (m, ceil(nb/2), 2)       a reshape
 ///   right (nb, n)  -> (ceil(nb/2), n, 2)       out[j][c][t] = block 2j+t of column c
-inline std::vector<std::uint8_t> mx_scales_to_cann(std::span<const std::uint8_t> natural,
-                                                   operand side, matrix_shape grid) {
+inline std::vector<std::uint8_t> mx_scales_to_cann(std::span<const std::uint8_t> natural, operand side,
+                                                   matrix_shape grid) {
   detail::check_count(natural.size(), grid.size(), "MX scale");
   const bool left = side == operand::left;
   const std::size_t nb = left ? grid.cols : grid.rows, other = left ? grid.rows : grid.cols;
@@ -344,8 +352,8 @@ inline std::vector<std::uint8_t> mx_scales_to_cann(std::span<const std::uint8_t>
 }
 
 /// CANN's pair layout -> natural layout (inverse of mx_scales_to_cann; the pad is dropped).
-inline std::vector<std::uint8_t> mx_scales_from_cann(std::span<const std::uint8_t> cann,
-                                                     operand side, matrix_shape grid) {
+inline std::vector<std::uint8_t> mx_scales_from_cann(std::span<const std::uint8_t> cann, operand side,
+                                                     matrix_shape grid) {
   const bool left = side == operand::left;
   const std::size_t nb = left ? grid.cols : grid.rows, other = left ? grid.rows : grid.cols;
   const std::size_t half = ceil_div(nb, 2);

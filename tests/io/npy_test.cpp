@@ -60,7 +60,8 @@ TEST(Npy, ReadsVersions1To3) {
     EXPECT_EQ(a.type, npy::dtype::f2);
     EXPECT_EQ(a.shape, (std::vector<std::size_t>{2, 1}));
   }
-  EXPECT_EQ(npy::parse(raw(1, "{\"shape\": (3,), \"fortran_order\": False, \"descr\": \"|u1\"}", 3)).size(), 3u);
+  EXPECT_EQ(npy::parse(raw(1, "{\"shape\": (3,), \"fortran_order\": False, \"descr\": \"|u1\"}", 3)).size(),
+            3u);
 }
 
 TEST(Npy, MalformedFilesAreRejectedWithAReason) {
@@ -79,12 +80,26 @@ TEST(Npy, MalformedFilesAreRejectedWithAReason) {
   auto cut = raw(1, ok, 16);
   cut.resize(40);
   EXPECT_NE(error_of(cut).find("truncated .npy header"), std::string::npos);
-  EXPECT_NE(error_of(raw(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16)).find("Fortran"), std::string::npos);
-  EXPECT_NE(error_of(raw(1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }", 16)).find("big-endian"), std::string::npos);
-  EXPECT_NE(error_of(raw(1, "{'descr': '<c8', 'fortran_order': False, 'shape': (2, 2), }", 16)).find("unsupported dtype"), std::string::npos);
+  EXPECT_NE(
+      error_of(raw(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16)).find("Fortran"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(raw(1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }", 16)).find("big-endian"),
+      std::string::npos);
+  EXPECT_NE(error_of(raw(1, "{'descr': '<c8', 'fortran_order': False, 'shape': (2, 2), }", 16))
+                .find("unsupported dtype"),
+            std::string::npos);
   EXPECT_NE(error_of(raw(1, "{'descr': '<f4', 'shape': (2, 2), }", 16)).find("missing"), std::string::npos);
-  EXPECT_NE(error_of(raw(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, -2), }", 16)).find("integer"), std::string::npos);
-  EXPECT_NE(error_of(raw(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999, 99999999999), }", 16)).find("too large"), std::string::npos);
+  EXPECT_NE(
+      error_of(raw(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, -2), }", 16)).find("integer"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(
+          raw(1,
+              "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999, 99999999999), }",
+              16))
+          .find("too large"),
+      std::string::npos);
   EXPECT_NE(error_of(raw(1, "garbage", 0)).find("malformed"), std::string::npos);
   std::vector<std::byte> tiny(5, std::byte{0});
   EXPECT_NE(error_of(tiny).find("bad magic"), std::string::npos);

@@ -16,7 +16,8 @@ namespace {
 struct shape3 {
   std::size_t m, k, n;
 };
-const shape3 shapes[] = {{1, 1, 1}, {1, 7, 3}, {3, 1, 5}, {5, 33, 7}, {16, 64, 16}, {17, 130, 9}, {2, 257, 3}, {1, 300, 2}, {4, 513, 5}};
+const shape3 shapes[] = {{1, 1, 1},    {1, 7, 3},   {3, 1, 5},   {5, 33, 7}, {16, 64, 16},
+                         {17, 130, 9}, {2, 257, 3}, {1, 300, 2}, {4, 513, 5}};
 
 template <class T>
 std::vector<T> random_codes(std::size_t n, unsigned seed) {
@@ -44,11 +45,13 @@ std::vector<float> random_floats(std::size_t n, unsigned seed, float lo = 0.001f
 }
 
 template <class T>
-long long ival(T c) { return static_cast<int>(c); }
+long long ival(T c) {
+  return static_cast<int>(c);
+}
 
 template <class T1, class T2>
-long long idot(const std::vector<T1>& a, const std::vector<T2>& b, const shape3& s, std::size_t m, std::size_t n,
-               std::size_t k0, std::size_t k1) {
+long long idot(const std::vector<T1>& a, const std::vector<T2>& b, const shape3& s, std::size_t m,
+               std::size_t n, std::size_t k0, std::size_t k1) {
   long long acc = 0;
   for (std::size_t k = k0; k < k1; ++k) acc += ival(a[m * s.k + k]) * ival(b[k * s.n + n]);
   return acc;
@@ -62,7 +65,9 @@ double fdot(const std::vector<T1>& a, const std::vector<T2>& b, const shape3& s,
   return acc;
 }
 
-float f32(long long v) { return static_cast<float>(v); }  // exact below 2^24 (all tests)
+float f32(long long v) {
+  return static_cast<float>(v);
+}  // exact below 2^24 (all tests)
 
 }  // namespace
 
@@ -97,10 +102,12 @@ TEST(Matmul, TcIntegerEveryRule) {
     std::vector<float> y(s.m * s.n);
     const float x1s = 0.37f;
     // per channel, int32 bias, no x1 scale (n = 1 makes it per tensor: truncated, cli.md)
-    matmul_tc<float, std::int8_t, std::int8_t>(a, b, d, std::span<const float>(sc), std::nullopt, {bi, {}}, y);
+    matmul_tc<float, std::int8_t, std::int8_t>(a, b, d, std::span<const float>(sc), std::nullopt, {bi, {}},
+                                               y);
     for (std::size_t m = 0; m < s.m; ++m)
       for (std::size_t n = 0; n < s.n; ++n)
-        ASSERT_EQ(y[m * s.n + n], f32(idot(a, b, s, m, n, 0, s.k) + 77) * (s.n == 1 ? fixpipe::trunc19(sc[n]) : sc[n]));
+        ASSERT_EQ(y[m * s.n + n],
+                  f32(idot(a, b, s, m, n, 0, s.k) + 77) * (s.n == 1 ? fixpipe::trunc19(sc[n]) : sc[n]));
     // per tensor without float bias: the fixpipe truncates the scale to 19 bits
     const std::vector<float> st = {0.0123456789f};
     const float t19 = std::bit_cast<float>(std::bit_cast<std::uint32_t>(st[0]) & 0xffffe000u);
@@ -109,9 +116,11 @@ TEST(Matmul, TcIntegerEveryRule) {
     for (std::size_t m = 0; m < s.m; ++m)
       for (std::size_t n = 0; n < s.n; ++n) ASSERT_EQ(y[m * s.n + n], f32(idot(a, b, s, m, n, 0, s.k)) * t19);
     // per tensor with a float bias: no truncation, bias after scaling
-    matmul_tc<float, std::int8_t, std::int8_t>(a, b, d, std::span<const float>(st), std::nullopt, {{}, bf}, y);
+    matmul_tc<float, std::int8_t, std::int8_t>(a, b, d, std::span<const float>(st), std::nullopt, {{}, bf},
+                                               y);
     for (std::size_t m = 0; m < s.m; ++m)
-      for (std::size_t n = 0; n < s.n; ++n) ASSERT_EQ(y[m * s.n + n], f32(idot(a, b, s, m, n, 0, s.k)) * st[0] + bf[n]);
+      for (std::size_t n = 0; n < s.n; ++n)
+        ASSERT_EQ(y[m * s.n + n], f32(idot(a, b, s, m, n, 0, s.k)) * st[0] + bf[n]);
     // with an x1 scale: two separate multiplies, x2 scale first
     matmul_tc<float, std::int8_t, std::int8_t>(a, b, d, std::span<const float>(sc), x1s, {{}, bf}, y);
     for (std::size_t m = 0; m < s.m; ++m)
@@ -133,10 +142,11 @@ TEST(Matmul, RequantInt8ThroughPackedScale) {
     bias[n] = static_cast<std::int32_t>(n) * 100 - 500;
   }
   EXPECT_EQ(fixpipe::offset(fixpipe::pack(1.0f, -300.0f)), -256);  // clamped to 9 bits
-  EXPECT_EQ(fixpipe::offset(fixpipe::pack(1.0f, 2.5f)), 2);         // rint
+  EXPECT_EQ(fixpipe::offset(fixpipe::pack(1.0f, 2.5f)), 2);        // rint
   EXPECT_EQ((fixpipe::pack(1.0f) >> 46) & 1, 1u);
   std::vector<std::int8_t> y(s.m * s.n);
-  matmul_tc<std::int8_t, std::int8_t, std::int8_t>(a, b, {s.m, s.k, s.n}, std::span<const std::uint64_t>(packed), {bias, {}}, y);
+  matmul_tc<std::int8_t, std::int8_t, std::int8_t>(a, b, {s.m, s.k, s.n},
+                                                   std::span<const std::uint64_t>(packed), {bias, {}}, y);
   for (std::size_t m = 0; m < s.m; ++m)
     for (std::size_t n = 0; n < s.n; ++n) {
       const float s19 = std::bit_cast<float>(std::bit_cast<std::uint32_t>(sc[n]) & 0xffffe000u);
@@ -144,7 +154,8 @@ TEST(Matmul, RequantInt8ThroughPackedScale) {
       long long t = std::llrint(std::clamp(v, -256.0f, 255.0f));  // default FE_TONEAREST: ties to even
       t = std::clamp(t, -256LL, 255LL);
       const long long off = std::llrint(static_cast<float>(n) * 7.5f - 40.0f);
-      ASSERT_EQ(y[m * s.n + n], std::clamp(t + std::clamp(off, -256LL, 255LL), -128LL, 127LL)) << m << "," << n;
+      ASSERT_EQ(y[m * s.n + n], std::clamp(t + std::clamp(off, -256LL, 255LL), -128LL, 127LL))
+          << m << "," << n;
     }
 }
 
@@ -176,7 +187,8 @@ TEST(Matmul, BlockwiseGbBbAndKg) {
     for (std::size_t gs : {1, 4, 32, 128}) {
       const auto a = random_codes<std::int8_t>(s.m * s.k, 15), b = random_codes<std::int8_t>(s.k * s.n, 16);
       const std::size_t kb = (s.k + gs - 1) / gs, nb = (s.n + gs - 1) / gs, mb = (s.m + gs - 1) / gs;
-      const auto x1s = random_floats(s.m * kb, 17), x2s = random_floats(kb * nb, 18), bias = random_floats(s.n, 19, -1, 1);
+      const auto x1s = random_floats(s.m * kb, 17), x2s = random_floats(kb * nb, 18),
+                 bias = random_floats(s.n, 19, -1, 1);
       const matmul_dims d{s.m, s.k, s.n};
       std::vector<float> y(s.m * s.n);
       matmul_gb<float, std::int8_t, std::int8_t>(a, b, d, gs, x1s, x2s, bias, y);
@@ -190,7 +202,8 @@ TEST(Matmul, BlockwiseGbBbAndKg) {
           }
           ASSERT_EQ(y[m * s.n + n], acc + bias[n]) << "gs " << gs;
         }
-      const auto e1 = random_codes<float8_e4m3fn>(s.m * s.k, 20), e2 = random_codes<float8_e4m3fn>(s.k * s.n, 21);
+      const auto e1 = random_codes<float8_e4m3fn>(s.m * s.k, 20),
+                 e2 = random_codes<float8_e4m3fn>(s.k * s.n, 21);
       const auto b1 = random_floats(mb * kb, 22);
       matmul_bb<float, float8_e4m3fn, float8_e4m3fn>(e1, e2, d, gs, b1, x2s, {}, y);
       for (std::size_t m = 0; m < s.m; ++m)
@@ -198,7 +211,8 @@ TEST(Matmul, BlockwiseGbBbAndKg) {
           float acc = 0;
           for (std::size_t j = 0; j < kb; ++j) {
             const float sj = b1[(m / gs) * kb + j] * x2s[j * nb + n / gs];
-            const float t = static_cast<float>(fdot(e1, e2, s, m, n, j * gs, std::min(j * gs + gs, s.k))) * sj;
+            const float t =
+                static_cast<float>(fdot(e1, e2, s, m, n, j * gs, std::min(j * gs + gs, s.k))) * sj;
             acc = acc + t;
           }
           ASSERT_EQ(y[m * s.n + n], acc) << "gs " << gs;
@@ -247,8 +261,10 @@ TEST(Matmul, FloatCodesExactSumAndOrderIndependent) {
 
 TEST(Matmul, HiFloat8AndE5m2WideRangeAreExact) {
   // products spanning 2^-44..2^30 (HiF8) need more than double: check sums built to cancel
-  const std::vector<hifloat8> a = {hifloat8(32768.f), hifloat8(0x1p-22f), hifloat8(-32768.f), hifloat8(0x1p-22f)};
-  const std::vector<hifloat8> b = {hifloat8(32768.f), hifloat8(0x1p-22f), hifloat8(32768.f), hifloat8(0x1p-21f)};
+  const std::vector<hifloat8> a = {hifloat8(32768.f), hifloat8(0x1p-22f), hifloat8(-32768.f),
+                                   hifloat8(0x1p-22f)};
+  const std::vector<hifloat8> b = {hifloat8(32768.f), hifloat8(0x1p-22f), hifloat8(32768.f),
+                                   hifloat8(0x1p-21f)};
   std::vector<float> y(1), one = {1.0f};
   matmul_kc<float, hifloat8, hifloat8>(a, b, {1, 4, 1}, one, one, {}, y);
   EXPECT_EQ(y[0], 0x1.8p-43f);  // 2^-44 + 2^-43
@@ -282,7 +298,8 @@ TEST(Matmul, MxMatchesScaledBlocks) {
         float acc = 0;
         for (std::size_t j = 0; j < nb; ++j) {
           const double p = fdot(a, b, s, m, n, 32 * j, std::min(32 * j + 32, s.k));
-          acc = acc + static_cast<float>(std::ldexp(p, int(e1[m * nb + j].bits()) + int(e2[j * s.n + n].bits()) - 254));
+          acc = acc + static_cast<float>(
+                          std::ldexp(p, int(e1[m * nb + j].bits()) + int(e2[j * s.n + n].bits()) - 254));
         }
         ASSERT_EQ(y[m * s.n + n], acc);
       }
@@ -323,7 +340,8 @@ TEST(Matmul, WeightOnlyInterRounding) {
   const auto sc = random_floats(ng * s.n, 39, 0.001f, 0.1f), off = random_floats(ng * s.n, 40, -3, 3);
   const auto bias = random_floats(s.n, 41, -1, 1);
   std::vector<float> y(s.m * s.n);
-  matmul_weight_only<float, bfloat16, int4>(x, w, {s.m, s.k, s.n}, {granularity::group(gs), sc, off}, bias, y);
+  matmul_weight_only<float, bfloat16, int4>(x, w, {s.m, s.k, s.n}, {granularity::group(gs), sc, off}, bias,
+                                            y);
   const auto bf = [](float v) { return float(bfloat16(v)); };
   for (std::size_t m = 0; m < s.m; ++m)
     for (std::size_t n = 0; n < s.n; ++n) {
@@ -368,13 +386,20 @@ TEST(Matmul, NoFusedMultiplyAdd) {
 TEST(Matmul, BadShapesAreErrors) {
   const std::vector<std::int8_t> a(6), b(6);
   std::vector<float> y(4), s2 = {1, 1}, s1 = {1, 1};
-  EXPECT_THROW((matmul_kc<float, std::int8_t, std::int8_t>(a, b, {2, 4, 2}, s1, s2, {}, y)), std::invalid_argument);
-  EXPECT_THROW((matmul_kc<float, std::int8_t, std::int8_t>(a, b, {2, 3, 2}, s1, std::vector<float>{1, 1, 1}, {}, y)), std::invalid_argument);
-  EXPECT_THROW((matmul_kc<float, std::int8_t, std::int8_t>(a, b, {2, 3, 2}, s1, s2, {std::vector<std::int32_t>{1, 2}, std::vector<float>{1, 2}}, y)), std::invalid_argument);
-  EXPECT_THROW((matmul_gb<float, std::int8_t, std::int8_t>(a, b, {2, 3, 2}, 0, s1, s2, {}, y)), std::invalid_argument);
+  EXPECT_THROW((matmul_kc<float, std::int8_t, std::int8_t>(a, b, {2, 4, 2}, s1, s2, {}, y)),
+               std::invalid_argument);
+  EXPECT_THROW(
+      (matmul_kc<float, std::int8_t, std::int8_t>(a, b, {2, 3, 2}, s1, std::vector<float>{1, 1, 1}, {}, y)),
+      std::invalid_argument);
+  EXPECT_THROW((matmul_kc<float, std::int8_t, std::int8_t>(
+                   a, b, {2, 3, 2}, s1, s2, {std::vector<std::int32_t>{1, 2}, std::vector<float>{1, 2}}, y)),
+               std::invalid_argument);
+  EXPECT_THROW((matmul_gb<float, std::int8_t, std::int8_t>(a, b, {2, 3, 2}, 0, s1, s2, {}, y)),
+               std::invalid_argument);
   std::vector<float> empty, one = {1.0f};
   matmul_kc<float, std::int8_t, std::int8_t>({}, {}, {0, 0, 0}, empty, one, {}, empty);  // empty is fine
   std::vector<float> y3(3, -1.0f);
-  matmul_kc<float, std::int8_t, std::int8_t>({}, {}, {3, 0, 1}, std::vector<float>{1, 1, 1}, one, {}, y3);  // k = 0
+  matmul_kc<float, std::int8_t, std::int8_t>({}, {}, {3, 0, 1}, std::vector<float>{1, 1, 1}, one, {},
+                                             y3);  // k = 0
   EXPECT_EQ(y3, (std::vector<float>{0, 0, 0}));
 }

@@ -39,8 +39,8 @@ std::vector<case_t> all_cases(matrix_shape) {
   return cs;
 }
 
-const matrix_shape shapes[] = {{1, 1}, {1, 7}, {7, 1}, {1, 130}, {3, 5}, {16, 16}, {17, 33},
-                               {31, 64}, {65, 9}, {2, 257}, {128, 129}};
+const matrix_shape shapes[] = {{1, 1},   {1, 7},   {7, 1},  {1, 130}, {3, 5},    {16, 16},
+                               {17, 33}, {31, 64}, {65, 9}, {2, 257}, {128, 129}};
 
 }  // namespace
 
@@ -52,19 +52,28 @@ TEST(ScaleMap, ShapesAndOneScalePerElement) {
       const std::size_t k = left ? shape.cols : shape.rows, other = left ? shape.rows : shape.cols;
       // closed-form scale shapes (spec §6, cli.md)
       switch (c.g.kind) {
-        case granularity_kind::tensor: EXPECT_EQ(map.scale_shape(), std::vector<std::size_t>{1}); break;
-        case granularity_kind::token: EXPECT_EQ(map.scale_shape(), std::vector<std::size_t>{shape.rows}); break;
-        case granularity_kind::channel: EXPECT_EQ(map.scale_shape(), std::vector<std::size_t>{shape.cols}); break;
+        case granularity_kind::tensor:
+          EXPECT_EQ(map.scale_shape(), std::vector<std::size_t>{1});
+          break;
+        case granularity_kind::token:
+          EXPECT_EQ(map.scale_shape(), std::vector<std::size_t>{shape.rows});
+          break;
+        case granularity_kind::channel:
+          EXPECT_EQ(map.scale_shape(), std::vector<std::size_t>{shape.cols});
+          break;
         case granularity_kind::group: {
           const std::size_t ng = (k + c.g.group_size - 1) / c.g.group_size;
-          EXPECT_EQ(map.scale_shape(), (left ? std::vector<std::size_t>{other, ng} : std::vector<std::size_t>{ng, other}));
+          EXPECT_EQ(map.scale_shape(),
+                    (left ? std::vector<std::size_t>{other, ng} : std::vector<std::size_t>{ng, other}));
           break;
         }
         case granularity_kind::block:
-          EXPECT_EQ(map.scale_shape(), (std::vector<std::size_t>{(shape.rows + c.g.block_rows - 1) / c.g.block_rows,
-                                                                 (shape.cols + c.g.block_cols - 1) / c.g.block_cols}));
+          EXPECT_EQ(map.scale_shape(),
+                    (std::vector<std::size_t>{(shape.rows + c.g.block_rows - 1) / c.g.block_rows,
+                                              (shape.cols + c.g.block_cols - 1) / c.g.block_cols}));
           break;
-        default: break;
+        default:
+          break;
       }
       // every element maps to exactly one in-range index, every index is used, and an index
       // is shared exactly by the elements of one block
@@ -112,10 +121,18 @@ void round_trip_bound(bool asym) {
     }
 }
 
-TEST(Quantize, Int8RoundTripWithinHalfAStep) { round_trip_bound<std::int8_t>(false); }
-TEST(Quantize, Int4RoundTripWithinHalfAStep) { round_trip_bound<int4>(false); }
-TEST(Quantize, Int8AsymmetricRoundTripWithinHalfAStep) { round_trip_bound<std::int8_t>(true); }
-TEST(Quantize, Int4AsymmetricRoundTripWithinHalfAStep) { round_trip_bound<int4>(true); }
+TEST(Quantize, Int8RoundTripWithinHalfAStep) {
+  round_trip_bound<std::int8_t>(false);
+}
+TEST(Quantize, Int4RoundTripWithinHalfAStep) {
+  round_trip_bound<int4>(false);
+}
+TEST(Quantize, Int8AsymmetricRoundTripWithinHalfAStep) {
+  round_trip_bound<std::int8_t>(true);
+}
+TEST(Quantize, Int4AsymmetricRoundTripWithinHalfAStep) {
+  round_trip_bound<int4>(true);
+}
 
 TEST(Quantize, SymmetricHitsTheRangeEdges) {
   const std::vector<float> x = {-1.0f, 0.5f, 0.25f, 0.0f};
@@ -138,7 +155,10 @@ TEST(Quantize, ZeroNanInfGroups) {
   EXPECT_EQ(q.scales[3], 2.0f * static_cast<float>(1.0 / 127));
   const std::vector<std::int8_t> want = {0, 0, 0, 0, 127, 0, 127, -128};
   EXPECT_EQ(q.values, want);
-  const auto f = quantize<float8_e5m2, float>(x, {1, 8}, {.gran = granularity::group(2), .policy = convert_policy{rounding::rint, overflow::propagate, nan_policy::keep}});
+  const auto f = quantize<float8_e5m2, float>(
+      x, {1, 8},
+      {.gran = granularity::group(2),
+       .policy = convert_policy{rounding::rint, overflow::propagate, nan_policy::keep}});
   EXPECT_EQ(f.values[4].bits(), 0x7c);  // +Inf kept under propagate
   EXPECT_EQ(f.values[5].bits(), 0x7e);  // NaN kept
   EXPECT_EQ(f.values[0].bits(), 0x00);  // all-zero group: +0
@@ -161,14 +181,18 @@ TEST(Quantize, StaticFormsAndSmooth) {
   const std::vector<float> x = {1.0f, -2.0f, 3.0f, 4.0f};
   const std::vector<float> s = {0.5f, 0.25f}, o = {1.0f, -1.0f};
   // right operand (2 x 2) per channel: column c uses s[c]
-  const auto d = quantize_static<std::int8_t, float>(x, {2, 2}, {.gran = granularity::channel(), .side = operand::right, .scales = s, .offsets = o});
+  const auto d = quantize_static<std::int8_t, float>(
+      x, {2, 2}, {.gran = granularity::channel(), .side = operand::right, .scales = s, .offsets = o});
   EXPECT_EQ(d.values, (std::vector<std::int8_t>{3, -9, 7, 15}));  // 1/.5+1, -2/.25-1, 3/.5+1, 4/.25-1
-  const auto m = quantize_static<std::int8_t, float>(x, {2, 2}, {.gran = granularity::channel(), .side = operand::right, .scales = s, .form = static_form::multiply});
+  const auto m = quantize_static<std::int8_t, float>(
+      x, {2, 2},
+      {.gran = granularity::channel(), .side = operand::right, .scales = s, .form = static_form::multiply});
   EXPECT_EQ(m.values, (std::vector<std::int8_t>{0, 0, 2, 1}));  // .5 -> 0 (rint), -.5 -> -0, 1.5 -> 2, 1
   const std::vector<float> sm = {2.0f, 0.5f};
   const auto q = quantize<std::int8_t, float>(x, {2, 2}, {.gran = granularity::token(), .smooth = sm});
   EXPECT_EQ(q.scales[0], 2.0f * static_cast<float>(1.0 / 127));  // row 0: |1*2|, |-2*.5| -> 2
-  EXPECT_THROW((quantize<std::int8_t, float>(x, {2, 2}, {.smooth = std::span<const float>(sm.data(), 1)})), std::invalid_argument);
+  EXPECT_THROW((quantize<std::int8_t, float>(x, {2, 2}, {.smooth = std::span<const float>(sm.data(), 1)})),
+               std::invalid_argument);
   EXPECT_THROW((quantize<std::int8_t, float>(x, {3, 2}, {})), std::invalid_argument);
 }
 
@@ -222,11 +246,12 @@ TEST(QuantizeMx, ZeroNanAndCeilRule) {
   EXPECT_EQ(float(q.values[33]), 0.0f);
   EXPECT_EQ(q.scales[2].bits(), 127 + 9 - 8);  // floor(log2 672) = 9
   const auto c = quantize_mx<float8_e4m3fn, float>(x, {1, 96}, {.rule = mx_scale_rule::ceil});
-  EXPECT_EQ(c.scales[2].bits(), 128);  // S = 1.5 -> E = 127, M > 0 -> 128 (2^1)
+  EXPECT_EQ(c.scales[2].bits(), 128);      // S = 1.5 -> E = 127, M > 0 -> 128 (2^1)
   EXPECT_EQ(float(c.values[64]), 320.0f);  // 336 ties between 320 and 352: even mantissa
   std::vector<float> p(32, 0.0f);
   p[0] = 448.0f;  // S = 1 exactly: no round-up
-  EXPECT_EQ((quantize_mx<float8_e4m3fn, float>(p, {1, 32}, {.rule = mx_scale_rule::ceil}).scales[0].bits()), 127);
+  EXPECT_EQ((quantize_mx<float8_e4m3fn, float>(p, {1, 32}, {.rule = mx_scale_rule::ceil}).scales[0].bits()),
+            127);
 }
 
 TEST(QuantizeMx, CannLayoutRoundTrip) {
@@ -236,9 +261,9 @@ TEST(QuantizeMx, CannLayoutRoundTrip) {
   for (std::size_t i = 0; i < nat.size(); ++i) nat[i] = static_cast<std::uint8_t>(10 + i);
   const auto cann = mx_scales_to_cann(nat, operand::right, grid);
   ASSERT_EQ(cann.size(), 3u * 3 * 2);
-  EXPECT_EQ(cann[0], nat[0]);          // j=0, c=0, t=0 -> block 0 column 0
-  EXPECT_EQ(cann[1], nat[3]);          // t=1 -> block 1 column 0
-  EXPECT_EQ(cann[2], nat[1]);          // c=1, t=0 -> block 0 column 1
+  EXPECT_EQ(cann[0], nat[0]);               // j=0, c=0, t=0 -> block 0 column 0
+  EXPECT_EQ(cann[1], nat[3]);               // t=1 -> block 1 column 0
+  EXPECT_EQ(cann[2], nat[1]);               // c=1, t=0 -> block 0 column 1
   EXPECT_EQ(cann[(2 * 3 + 2) * 2 + 1], 0);  // pad block 5
   EXPECT_EQ(mx_scales_from_cann(cann, operand::right, grid), nat);
   const auto left = mx_scales_to_cann(nat, operand::left, {3, 5});
@@ -258,6 +283,7 @@ TEST(Dequantize, FormsAndMx) {
   EXPECT_EQ(y, (std::vector<float>{6.0f, -0.5f}));
   const std::vector<float4_e2m1fn> f = {float4_e2m1fn(3.0f), float4_e2m1fn(-0.5f)};
   const std::vector<float8_e8m0fnu> e = {float8_e8m0fnu::from_bits(130)};
-  dequantize_into<float4_e2m1fn, float8_e8m0fnu>(f, make_scale_map(granularity::mx(), operand::left, {1, 2}), e, {}, y);
+  dequantize_into<float4_e2m1fn, float8_e8m0fnu>(f, make_scale_map(granularity::mx(), operand::left, {1, 2}),
+                                                 e, {}, y);
   EXPECT_EQ(y, (std::vector<float>{24.0f, -4.0f}));
 }

@@ -20,21 +20,30 @@ using lowbit_test::float_bits;
 
 namespace {
 
-template <class T> constexpr const char* table_name = "";
-template <> constexpr const char* table_name<float8_e4m3fn> = "float8_e4m3fn";
-template <> constexpr const char* table_name<float8_e5m2> = "float8_e5m2";
-template <> constexpr const char* table_name<float8_e8m0fnu> = "float8_e8m0fnu";
-template <> constexpr const char* table_name<float4_e2m1fn> = "float4_e2m1fn";
-template <> constexpr const char* table_name<float6_e2m3fn> = "float6_e2m3fn";
-template <> constexpr const char* table_name<float6_e3m2fn> = "float6_e3m2fn";
+template <class T>
+constexpr const char* table_name = "";
+template <>
+constexpr const char* table_name<float8_e4m3fn> = "float8_e4m3fn";
+template <>
+constexpr const char* table_name<float8_e5m2> = "float8_e5m2";
+template <>
+constexpr const char* table_name<float8_e8m0fnu> = "float8_e8m0fnu";
+template <>
+constexpr const char* table_name<float4_e2m1fn> = "float4_e2m1fn";
+template <>
+constexpr const char* table_name<float6_e2m3fn> = "float6_e2m3fn";
+template <>
+constexpr const char* table_name<float6_e3m2fn> = "float6_e3m2fn";
 
 template <class T>
 class GoldenTable : public ::testing::Test {};
-using TableTypes = ::testing::Types<float8_e4m3fn, float8_e5m2, float8_e8m0fnu, float4_e2m1fn,
-                                    float6_e2m3fn, float6_e3m2fn>;
+using TableTypes =
+    ::testing::Types<float8_e4m3fn, float8_e5m2, float8_e8m0fnu, float4_e2m1fn, float6_e2m3fn, float6_e3m2fn>;
 struct TableNames {
   template <class T>
-  static std::string GetName(int) { return table_name<T>; }
+  static std::string GetName(int) {
+    return table_name<T>;
+  }
 };
 TYPED_TEST_SUITE(GoldenTable, TableTypes, TableNames);
 
@@ -101,8 +110,8 @@ void check_encode_table(const std::string& file, int input_kind, std::map<std::s
       std::uint8_t want = 0;
       const std::string why = our_rule<T>(x, sat != 0, input_kind == 16, table, want);
       const auto got = T(x, p).bits();
-      ASSERT_EQ(got, want) << file << " input 0x" << std::hex << row[0] << " sat=" << sat
-                           << " table=0x" << int(table) << (why.empty() ? "" : " rule: ") << why;
+      ASSERT_EQ(got, want) << file << " input 0x" << std::hex << row[0] << " sat=" << sat << " table=0x"
+                           << int(table) << (why.empty() ? "" : " rule: ") << why;
       if (!why.empty()) ++deviations[why + (sat ? " [sat]" : " [nonsat]")];
     }
   }
@@ -111,7 +120,8 @@ void check_encode_table(const std::string& file, int input_kind, std::map<std::s
 }  // namespace
 
 TYPED_TEST(GoldenTable, DecodeEveryCode) {
-  const auto rows = lowbit_test::read_hex_csv(lowbit_test::golden(std::string(table_name<TypeParam>) + "_decode.csv"));
+  const auto rows =
+      lowbit_test::read_hex_csv(lowbit_test::golden(std::string(table_name<TypeParam>) + "_decode.csv"));
   ASSERT_EQ(rows.size(), std::size_t{1} << TypeParam::codec::bits);
   for (const auto& row : rows) {
     const auto v = TypeParam::from_bits(static_cast<typename TypeParam::storage>(row[0]));
@@ -162,7 +172,10 @@ TYPED_TEST(GoldenTable, EncodeFromF16EveryPattern) {
 template <class T>
 std::uint8_t neighbour_model(double x, convert_policy p) {
   using C = typename T::codec;
-  if (std::isnan(x)) return p.on_nan == nan_policy::keep && C::has_nan ? static_cast<std::uint8_t>(C::nan_code | (std::signbit(x) ? C::sign_mask : 0)) : 0;
+  if (std::isnan(x))
+    return p.on_nan == nan_policy::keep && C::has_nan
+               ? static_cast<std::uint8_t>(C::nan_code | (std::signbit(x) ? C::sign_mask : 0))
+               : 0;
   std::vector<std::pair<double, unsigned>> v;  // non-negative finite values with codes
   for (unsigned c = 0; c <= C::mag_mask; ++c) {
     const double d = static_cast<double>(T::from_bits(static_cast<std::uint8_t>(c)));
@@ -174,7 +187,8 @@ std::uint8_t neighbour_model(double x, convert_policy p) {
   const bool neg = std::signbit(x);
   const double a = std::fabs(x);
   const auto sign = [&](unsigned c) { return static_cast<std::uint8_t>(neg ? c | C::sign_mask : c); };
-  const bool tz = p.round == rounding::trunc || (p.round == rounding::floor && !neg) || (p.round == rounding::ceil && neg);
+  const bool tz = p.round == rounding::trunc || (p.round == rounding::floor && !neg) ||
+                  (p.round == rounding::ceil && neg);
   const auto over = [&] {
     if (p.on_overflow == overflow::saturate || !C::has_nan || tz) return sign(C::max_code);
     return sign(C::has_inf ? C::inf_code : C::nan_code);
@@ -190,11 +204,21 @@ std::uint8_t neighbour_model(double x, convert_policy p) {
   const double mid = (lo.first + hi.first) / 2;
   bool up = false;
   switch (p.round) {
-    case rounding::rint: up = a > mid || (a == mid && hi.second % 2 == 0); break;
-    case rounding::round: up = a >= mid; break;
-    case rounding::floor: up = neg; break;
-    case rounding::ceil: up = !neg; break;
-    case rounding::trunc: up = false; break;
+    case rounding::rint:
+      up = a > mid || (a == mid && hi.second % 2 == 0);
+      break;
+    case rounding::round:
+      up = a >= mid;
+      break;
+    case rounding::floor:
+      up = neg;
+      break;
+    case rounding::ceil:
+      up = !neg;
+      break;
+    case rounding::trunc:
+      up = false;
+      break;
   }
   const unsigned c = up ? hi.second : lo.second;
   return c > 0xff ? over() : sign(c);
@@ -202,7 +226,8 @@ std::uint8_t neighbour_model(double x, convert_policy p) {
 
 TYPED_TEST(GoldenTable, EveryRoundingModeMatchesNeighbourModel) {
   if constexpr (!std::is_same_v<TypeParam, float8_e8m0fnu>) {
-    const auto rows = lowbit_test::read_hex_csv(lowbit_test::golden(std::string(table_name<TypeParam>) + "_from_f32.csv"));
+    const auto rows =
+        lowbit_test::read_hex_csv(lowbit_test::golden(std::string(table_name<TypeParam>) + "_from_f32.csv"));
     for (auto r : {rounding::rint, rounding::round, rounding::floor, rounding::ceil, rounding::trunc})
       for (auto o : {overflow::saturate, overflow::propagate})
         for (const auto& row : rows) {
@@ -222,7 +247,7 @@ TEST(E8m0, DirectedRoundingRules) {
   EXPECT_EQ(float8_e8m0fnu(4.0f, ce).bits(), 0x81);  // exact power stays
   EXPECT_EQ(float8_e8m0fnu(1.5f).bits(), 0x80);      // tie goes up
   EXPECT_EQ(float8_e8m0fnu(1.4999999f).bits(), 0x7f);
-  EXPECT_EQ(float8_e8m0fnu(-4.0f).bits(), 0x81);     // sign ignored
+  EXPECT_EQ(float8_e8m0fnu(-4.0f).bits(), 0x81);          // sign ignored
   EXPECT_EQ(float8_e8m0fnu(0x1p-140f, ce).bits(), 0x00);  // below 2^-127
   EXPECT_EQ(float8_e8m0fnu(0x1.2p-127f, ce).bits(), 0x01);
   EXPECT_EQ(float8_e8m0fnu(3e38f, ce).bits(), 0xfe);  // 2^128 saturates

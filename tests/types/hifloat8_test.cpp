@@ -20,8 +20,11 @@ std::map<int, double> hif8_by_fields() {
   for (int s = 0; s < 2; ++s) {
     const double sg = s ? -1 : 1;
     for (int c = 1; c <= 7; ++c) m[s << 7 | c] = sg * std::ldexp(1.0, c - 23);  // denormals
-    struct dot { int d, prefix, plen, mbits; };
-    for (dot t : {dot{4, 0b11, 2, 1}, dot{3, 0b10, 2, 2}, dot{2, 0b01, 2, 3}, dot{1, 0b001, 3, 3}, dot{0, 0b0001, 4, 3}}) {
+    struct dot {
+      int d, prefix, plen, mbits;
+    };
+    for (dot t : {dot{4, 0b11, 2, 1}, dot{3, 0b10, 2, 2}, dot{2, 0b01, 2, 3}, dot{1, 0b001, 3, 3},
+                  dot{0, 0b0001, 4, 3}}) {
       for (int ef = 0; ef < (1 << t.d); ++ef)
         for (int mant = 0; mant < (1 << t.mbits); ++mant) {
           int e = 0;
@@ -64,11 +67,16 @@ TEST(HiFloat8, DecodeEveryCodeMatchesFieldDescription) {
   EXPECT_EQ(fields.size(), 256u - 2 - 2);  // minus +-Inf, 0x00 and 0x80 handled below
   for (int c = 0; c < 256; ++c) {
     const double v = static_cast<double>(hifloat8::from_bits(static_cast<std::uint8_t>(c)));
-    if (c == 0x00) EXPECT_EQ(v, 0.0);
-    else if (c == 0x80) EXPECT_TRUE(std::isnan(v));
-    else if (c == 0x6f) EXPECT_EQ(v, INFINITY);
-    else if (c == 0xef) EXPECT_EQ(v, -INFINITY);
-    else EXPECT_EQ(v, fields.at(c)) << "code 0x" << std::hex << c;
+    if (c == 0x00)
+      EXPECT_EQ(v, 0.0);
+    else if (c == 0x80)
+      EXPECT_TRUE(std::isnan(v));
+    else if (c == 0x6f)
+      EXPECT_EQ(v, INFINITY);
+    else if (c == 0xef)
+      EXPECT_EQ(v, -INFINITY);
+    else
+      EXPECT_EQ(v, fields.at(c)) << "code 0x" << std::hex << c;
   }
 }
 
@@ -98,7 +106,8 @@ TEST(HiFloat8, RoundMatchesEnDtypesAlgorithm) {
   std::sort(vals.begin(), vals.end());
   for (std::size_t i = 0; i + 1 < vals.size(); ++i) {
     const float mid = static_cast<float>((vals[i] + vals[i + 1]) / 2);
-    for (float x : {mid, std::nextafter(mid, 0.f), std::nextafter(mid, INFINITY), static_cast<float>(vals[i])})
+    for (float x :
+         {mid, std::nextafter(mid, 0.f), std::nextafter(mid, INFINITY), static_cast<float>(vals[i])})
       xs.push_back(x);
   }
   std::uniform_real_distribution<double> lg(-26, 17);
@@ -149,7 +158,7 @@ TEST(HiFloat8, SaturationEdge) {
   EXPECT_EQ(hifloat8(1e30f, {rounding::trunc, overflow::propagate}).bits(), 0x6e);  // toward zero
   EXPECT_EQ(hifloat8(std::nanf("")).bits(), 0x00);
   EXPECT_EQ(hifloat8(std::nanf(""), {.on_nan = nan_policy::keep}).bits(), 0x80);
-  EXPECT_EQ(hifloat8(-0.0f).bits(), 0x00);  // single zero
+  EXPECT_EQ(hifloat8(-0.0f).bits(), 0x00);     // single zero
   EXPECT_EQ(hifloat8(0x1p-23f).bits(), 0x01);  // ties away from 0 to 2^-22
   EXPECT_EQ(hifloat8(std::nextafter(0x1p-23f, 0.f)).bits(), 0x00);
   EXPECT_EQ(hifloat8(0x1p-23f, {rounding::rint}).bits(), 0x00);  // tie to even code 0x00

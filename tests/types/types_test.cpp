@@ -42,7 +42,8 @@ TYPED_TEST(EveryCode, RoundTripsThroughFloat) {
       EXPECT_TRUE(std::isnan(static_cast<float>(back))) << c;
     } else {
       EXPECT_EQ(back.bits(), c) << "code " << c << " value " << f;
-      for (auto r : {rounding::round, rounding::floor, rounding::ceil, rounding::trunc})  // exact values never move
+      for (auto r :
+           {rounding::round, rounding::floor, rounding::ceil, rounding::trunc})  // exact values never move
         EXPECT_EQ(TypeParam(f, {r, overflow::propagate, nan_policy::keep}).bits(), c);
     }
   }
@@ -88,8 +89,10 @@ TEST(Half, Float16MatchesCompilerFloat16) {
   for (std::uint32_t b = 0; b < 0x10000; ++b) {  // decode: every pattern
     const auto h = float16::from_bits(static_cast<std::uint16_t>(b));
     const float want = static_cast<float>(std::bit_cast<_Float16>(static_cast<std::uint16_t>(b)));
-    if (std::isnan(want)) EXPECT_TRUE(std::isnan(float(h)));
-    else ASSERT_EQ(float_bits(float(h)), float_bits(want)) << b;
+    if (std::isnan(want))
+      EXPECT_TRUE(std::isnan(float(h)));
+    else
+      ASSERT_EQ(float_bits(float(h)), float_bits(want)) << b;
   }
   std::mt19937 rng(7);
   for (int i = 0; i < 2000000; ++i) {  // encode: random float bit patterns, RNE
@@ -113,27 +116,36 @@ TEST(Half, Bfloat16MatchesBitTrick) {
     ASSERT_EQ(bfloat16(x).bits(), want) << std::hex << b;
     ASSERT_EQ(float_bits(float(bfloat16::from_bits(want))), static_cast<std::uint32_t>(want) << 16);
   }
-  const float big = bits_float(0x7f7fffff);                  // FLT_MAX rounds above bf16 max
-  EXPECT_EQ(bfloat16(big).bits(), 0x7f80);                  // IEEE default: overflow to Inf
-  EXPECT_EQ(bfloat16(big, {}).bits(), 0x7f7f);              // saturate when asked
+  const float big = bits_float(0x7f7fffff);     // FLT_MAX rounds above bf16 max
+  EXPECT_EQ(bfloat16(big).bits(), 0x7f80);      // IEEE default: overflow to Inf
+  EXPECT_EQ(bfloat16(big, {}).bits(), 0x7f7f);  // saturate when asked
 }
 
 TEST(Integers, RoundingClampAndNaN) {
-  struct row { float x; rounding r; int want8; int want4; };
+  struct row {
+    float x;
+    rounding r;
+    int want8;
+    int want4;
+  };
   const row rows[] = {
-      {2.5f, rounding::rint, 2, 2},     {3.5f, rounding::rint, 4, 4},   {-2.5f, rounding::rint, -2, -2},
-      {2.5f, rounding::round, 3, 3},    {-2.5f, rounding::round, -3, -3}, {2.7f, rounding::floor, 2, 2},
-      {-2.2f, rounding::floor, -3, -3}, {2.2f, rounding::ceil, 3, 3},   {-2.7f, rounding::trunc, -2, -2},
-      {127.6f, rounding::rint, 127, 7}, {-1e9f, rounding::rint, -128, -8}, {INFINITY, rounding::rint, 127, 7},
-      {-INFINITY, rounding::floor, -128, -8}, {NAN, rounding::rint, 0, 0}, {-0.4f, rounding::rint, 0, 0},
-      {7.5f, rounding::rint, 8, 7},     {-8.5f, rounding::rint, -8, -8}, {0.5f, rounding::rint, 0, 0},
+      {2.5f, rounding::rint, 2, 2},           {3.5f, rounding::rint, 4, 4},
+      {-2.5f, rounding::rint, -2, -2},        {2.5f, rounding::round, 3, 3},
+      {-2.5f, rounding::round, -3, -3},       {2.7f, rounding::floor, 2, 2},
+      {-2.2f, rounding::floor, -3, -3},       {2.2f, rounding::ceil, 3, 3},
+      {-2.7f, rounding::trunc, -2, -2},       {127.6f, rounding::rint, 127, 7},
+      {-1e9f, rounding::rint, -128, -8},      {INFINITY, rounding::rint, 127, 7},
+      {-INFINITY, rounding::floor, -128, -8}, {NAN, rounding::rint, 0, 0},
+      {-0.4f, rounding::rint, 0, 0},          {7.5f, rounding::rint, 8, 7},
+      {-8.5f, rounding::rint, -8, -8},        {0.5f, rounding::rint, 0, 0},
       {8388609.f, rounding::rint, 127, 7},
   };
   for (const auto& t : rows) {
     EXPECT_EQ(convert<std::int8_t>(t.x, {t.r}), t.want8) << t.x << " " << to_string(t.r);
     EXPECT_EQ(int4(t.x, {t.r}).value(), t.want4) << t.x << " " << to_string(t.r);
   }
-  for (int b = 0; b < 16; ++b) EXPECT_EQ(int4::from_bits(static_cast<std::uint8_t>(b)).value(), b < 8 ? b : b - 16);
+  for (int b = 0; b < 16; ++b)
+    EXPECT_EQ(int4::from_bits(static_cast<std::uint8_t>(b)).value(), b < 8 ? b : b - 16);
   EXPECT_EQ(uint4(20.f).value(), 15);
   EXPECT_EQ(uint4(-3.f).value(), 0);
 }
@@ -169,8 +181,10 @@ TEST(Formats, NamesRoundTripAndVisit) {
     EXPECT_EQ(parse_format(to_string(f)), f);
     const int bits = visit_format(f, [](auto t) {
       using T = typename decltype(t)::type;
-      if constexpr (std::is_same_v<T, float>) return 32;
-      else return format_traits<T>::code_bits;
+      if constexpr (std::is_same_v<T, float>)
+        return 32;
+      else
+        return format_traits<T>::code_bits;
     });
     EXPECT_GT(bits, 0);
   }

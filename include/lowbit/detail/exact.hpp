@@ -52,8 +52,7 @@ constexpr bool toward_zero(rounding r, bool neg) noexcept {
 /// Rounds the magnitude sig * 2^exp to an integer multiple n of 2^q under mode r (neg is the
 /// sign of the value, which decides floor/ceil). Returns n. Exact; the caller guarantees that
 /// n fits (q - exp >= -10 in every use) and sig < 2^63.
-constexpr std::uint64_t round_to_quantum(std::uint64_t sig, int exp, int q, rounding r,
-                                         bool neg) noexcept {
+constexpr std::uint64_t round_to_quantum(std::uint64_t sig, int exp, int q, rounding r, bool neg) noexcept {
   const int s = q - exp;
   if (s <= 0) return sig << -s;
   std::uint64_t n = 0;
@@ -70,11 +69,16 @@ constexpr std::uint64_t round_to_quantum(std::uint64_t sig, int exp, int q, roun
   }
   if (!inexact) return n;
   switch (r) {
-    case rounding::rint: return n + ((cmp > 0 || (cmp == 0 && (n & 1))) ? 1 : 0);
-    case rounding::round: return n + (cmp >= 0 ? 1 : 0);
-    case rounding::floor: return n + (neg ? 1 : 0);
-    case rounding::ceil: return n + (neg ? 0 : 1);
-    case rounding::trunc: return n;
+    case rounding::rint:
+      return n + ((cmp > 0 || (cmp == 0 && (n & 1))) ? 1 : 0);
+    case rounding::round:
+      return n + (cmp >= 0 ? 1 : 0);
+    case rounding::floor:
+      return n + (neg ? 1 : 0);
+    case rounding::ceil:
+      return n + (neg ? 0 : 1);
+    case rounding::trunc:
+      return n;
   }
   return n;
 }

@@ -23,9 +23,12 @@ using uint128 = unsigned __int128;
 /// log2 of the unit in which codes of T are integers (the smallest positive value).
 template <class T>
 constexpr int fixed_lsb() {
-  if constexpr (std::is_same_v<T, std::int8_t> || std::is_same_v<T, int4>) return 0;
-  else if constexpr (std::is_same_v<T, hifloat8>) return -22;
-  else return T::codec::emin - T::codec::mantissa_bits;  // IEEE-like: denorm_min
+  if constexpr (std::is_same_v<T, std::int8_t> || std::is_same_v<T, int4>)
+    return 0;
+  else if constexpr (std::is_same_v<T, hifloat8>)
+    return -22;
+  else
+    return T::codec::emin - T::codec::mantissa_bits;  // IEEE-like: denorm_min
 }
 
 /// Codes as exact integers in units of 2^fixed_lsb<T>(). NaN and Inf codes have no fixed-point

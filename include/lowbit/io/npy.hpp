@@ -36,34 +36,56 @@ enum class dtype : std::uint8_t { f4, f2, f8, u1, i1, u2, i2, u4, i4, u8, i8 };
 
 constexpr std::size_t itemsize(dtype t) noexcept {
   switch (t) {
-    case dtype::u1: case dtype::i1: return 1;
-    case dtype::f2: case dtype::u2: case dtype::i2: return 2;
-    case dtype::f4: case dtype::u4: case dtype::i4: return 4;
-    case dtype::f8: case dtype::u8: case dtype::i8: return 8;
+    case dtype::u1:
+    case dtype::i1:
+      return 1;
+    case dtype::f2:
+    case dtype::u2:
+    case dtype::i2:
+      return 2;
+    case dtype::f4:
+    case dtype::u4:
+    case dtype::i4:
+      return 4;
+    case dtype::f8:
+    case dtype::u8:
+    case dtype::i8:
+      return 8;
   }
   return 0;
 }
 
 /// NumPy's name of the dtype (float32, uint16, ...).
 constexpr std::string_view name(dtype t) noexcept {
-  constexpr std::string_view n[] = {"float32", "float16", "float64", "uint8", "int8", "uint16",
+  constexpr std::string_view n[] = {"float32", "float16", "float64", "uint8",  "int8", "uint16",
                                     "int16",   "uint32",  "int32",   "uint64", "int64"};
   return n[static_cast<int>(t)];
 }
 
 template <class T>
 constexpr dtype dtype_of() noexcept {
-  if constexpr (std::is_same_v<T, float>) return dtype::f4;
-  else if constexpr (std::is_same_v<T, double>) return dtype::f8;
-  else if constexpr (std::is_same_v<T, std::uint8_t>) return dtype::u1;
-  else if constexpr (std::is_same_v<T, std::int8_t>) return dtype::i1;
-  else if constexpr (std::is_same_v<T, std::uint16_t>) return dtype::u2;
-  else if constexpr (std::is_same_v<T, std::int16_t>) return dtype::i2;
-  else if constexpr (std::is_same_v<T, std::uint32_t>) return dtype::u4;
-  else if constexpr (std::is_same_v<T, std::int32_t>) return dtype::i4;
-  else if constexpr (std::is_same_v<T, std::uint64_t>) return dtype::u8;
-  else if constexpr (std::is_same_v<T, std::int64_t>) return dtype::i8;
-  else static_assert(sizeof(T) == 0, "no .npy dtype for this type");
+  if constexpr (std::is_same_v<T, float>)
+    return dtype::f4;
+  else if constexpr (std::is_same_v<T, double>)
+    return dtype::f8;
+  else if constexpr (std::is_same_v<T, std::uint8_t>)
+    return dtype::u1;
+  else if constexpr (std::is_same_v<T, std::int8_t>)
+    return dtype::i1;
+  else if constexpr (std::is_same_v<T, std::uint16_t>)
+    return dtype::u2;
+  else if constexpr (std::is_same_v<T, std::int16_t>)
+    return dtype::i2;
+  else if constexpr (std::is_same_v<T, std::uint32_t>)
+    return dtype::u4;
+  else if constexpr (std::is_same_v<T, std::int32_t>)
+    return dtype::i4;
+  else if constexpr (std::is_same_v<T, std::uint64_t>)
+    return dtype::u8;
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return dtype::i8;
+  else
+    static_assert(sizeof(T) == 0, "no .npy dtype for this type");
 }
 
 /// An n-dimensional array as stored in a .npy file (raw little-endian bytes).
@@ -170,16 +192,14 @@ inline array parse(std::span<const std::byte> bytes, std::string_view what = "<m
     throw error(w + ": not a .npy file (bad magic)");
   const unsigned major = u8(6), minor = u8(7);
   if (major < 1 || major > 3 || minor != 0)
-    throw error(w + ": unsupported .npy version " + std::to_string(major) + "." +
-                std::to_string(minor));
+    throw error(w + ": unsupported .npy version " + std::to_string(major) + "." + std::to_string(minor));
   std::size_t hlen = 0, hstart = 0;
   if (major == 1) {
     hlen = u8(8) | (std::size_t{u8(9)} << 8);
     hstart = 10;
   } else {
     if (bytes.size() < 12) throw error(w + ": truncated .npy header");
-    hlen = u8(8) | (std::size_t{u8(9)} << 8) | (std::size_t{u8(10)} << 16) |
-           (std::size_t{u8(11)} << 24);
+    hlen = u8(8) | (std::size_t{u8(9)} << 8) | (std::size_t{u8(10)} << 16) | (std::size_t{u8(11)} << 24);
     hstart = 12;
   }
   if (hlen > detail::max_header_len)
@@ -227,8 +247,7 @@ inline array parse(std::span<const std::byte> bytes, std::string_view what = "<m
       break;
     }
   }
-  if (!have_descr || !have_order || !have_shape)
-    p.fail("missing one of 'descr', 'fortran_order', 'shape'");
+  if (!have_descr || !have_order || !have_shape) p.fail("missing one of 'descr', 'fortran_order', 'shape'");
   std::size_t count = 1;
   for (auto d : a.shape) {
     if (d != 0 && count > SIZE_MAX / d) throw error(w + ": shape is too large");
@@ -266,8 +285,8 @@ inline array read(const std::filesystem::path& path) {
 inline std::vector<std::byte> serialize(const array& a) {
   constexpr std::string_view descr[] = {"<f4", "<f2", "<f8", "|u1", "|i1", "<u2",
                                         "<i2", "<u4", "<i4", "<u8", "<i8"};
-  std::string h = "{'descr': '" + std::string(descr[static_cast<int>(a.type)]) +
-                  "', 'fortran_order': False, 'shape': (";
+  std::string h =
+      "{'descr': '" + std::string(descr[static_cast<int>(a.type)]) + "', 'fortran_order': False, 'shape': (";
   for (std::size_t i = 0; i < a.shape.size(); ++i)
     h += std::to_string(a.shape[i]) + (a.shape.size() == 1 || i + 1 < a.shape.size() ? "," : "") +
          (i + 1 < a.shape.size() ? " " : "");
@@ -303,8 +322,9 @@ inline void write_all(std::span<const std::pair<std::filesystem::path, const arr
     tmps.push_back(tmp);
     const auto bytes = serialize(*arr);
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f || !f.write(reinterpret_cast<const char*>(bytes.data()),
-                       static_cast<std::streamsize>(bytes.size())) || !(f.flush())) {
+    if (!f ||
+        !f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())) ||
+        !(f.flush())) {
       cleanup();
       throw error(path.string() + ": cannot write");
     }

@@ -58,16 +58,18 @@ struct matrix_shape {
   friend constexpr bool operator==(matrix_shape, matrix_shape) = default;
 };
 
-constexpr std::size_t ceil_div(std::size_t a, std::size_t b) noexcept { return (a + b - 1) / b; }
+constexpr std::size_t ceil_div(std::size_t a, std::size_t b) noexcept {
+  return (a + b - 1) / b;
+}
 
 /// The mapping from element (r, c) of a rows x cols matrix to its scale: a grid of
 /// block_rows x block_cols blocks, numbered row-major.
 struct scale_map {
   granularity gran;
   operand side = operand::left;
-  matrix_shape data;         // the quantized matrix
+  matrix_shape data;           // the quantized matrix
   std::size_t br = 1, bc = 1;  // block extents (>= 1)
-  matrix_shape grid;         // ceil(rows / br) x ceil(cols / bc)
+  matrix_shape grid;           // ceil(rows / br) x ceil(cols / bc)
 
   constexpr std::size_t operator()(std::size_t r, std::size_t c) const noexcept {
     return (r / br) * grid.cols + c / bc;
@@ -78,10 +80,14 @@ struct scale_map {
   /// channel, (m,) for token, 2-D otherwise.
   std::vector<std::size_t> scale_shape() const {
     switch (gran.kind) {
-      case granularity_kind::tensor: return {1};
-      case granularity_kind::channel: return {grid.cols};
-      case granularity_kind::token: return {grid.rows};
-      default: return {grid.rows, grid.cols};
+      case granularity_kind::tensor:
+        return {1};
+      case granularity_kind::channel:
+        return {grid.cols};
+      case granularity_kind::token:
+        return {grid.rows};
+      default:
+        return {grid.rows, grid.cols};
     }
   }
 };
@@ -162,13 +168,18 @@ inline std::optional<granularity> parse_granularity(std::string_view s) {
 
 inline std::string to_string(granularity g) {
   switch (g.kind) {
-    case granularity_kind::tensor: return "tensor";
-    case granularity_kind::channel: return "channel";
-    case granularity_kind::token: return "token";
-    case granularity_kind::group: return "group:" + std::to_string(g.group_size);
+    case granularity_kind::tensor:
+      return "tensor";
+    case granularity_kind::channel:
+      return "channel";
+    case granularity_kind::token:
+      return "token";
+    case granularity_kind::group:
+      return "group:" + std::to_string(g.group_size);
     case granularity_kind::block:
       return "block:" + std::to_string(g.block_rows) + "," + std::to_string(g.block_cols);
-    case granularity_kind::mx: return "mx";
+    case granularity_kind::mx:
+      return "mx";
   }
   return "?";
 }

@@ -44,11 +44,16 @@ inline constexpr convert_policy default_policy_v{};
 
 constexpr std::string_view to_string(rounding r) noexcept {
   switch (r) {
-    case rounding::rint: return "rint";
-    case rounding::round: return "round";
-    case rounding::floor: return "floor";
-    case rounding::ceil: return "ceil";
-    case rounding::trunc: return "trunc";
+    case rounding::rint:
+      return "rint";
+    case rounding::round:
+      return "round";
+    case rounding::floor:
+      return "floor";
+    case rounding::ceil:
+      return "ceil";
+    case rounding::trunc:
+      return "trunc";
   }
   return "?";
 }

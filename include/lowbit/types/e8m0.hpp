@@ -41,12 +41,15 @@ struct e8m0_codec {
     const exact v = decompose(x);
     if (v.sig == 0) return sat ? storage{0} : nan_code;
     const int lead = static_cast<int>(std::bit_width(v.sig)) - 1;
-    int k = v.exp + lead;                       // floor(log2 |x|)
+    int k = v.exp + lead;                                           // floor(log2 |x|)
     const std::uint64_t frac = v.sig - (std::uint64_t{1} << lead);  // m - 1, in units of 2^-lead
     switch (p.round) {
       case rounding::floor:
-      case rounding::trunc: break;
-      case rounding::ceil: k += frac != 0 ? 1 : 0; break;
+      case rounding::trunc:
+        break;
+      case rounding::ceil:
+        k += frac != 0 ? 1 : 0;
+        break;
       case rounding::rint:
       case rounding::round:  // m >= 1.5  <=>  frac >= 2^(lead-1)
         k += (lead > 0 && frac >= (std::uint64_t{1} << (lead - 1))) ? 1 : 0;

@@ -16,22 +16,31 @@ namespace lowbit::inline v0 {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wshadow"
 enum class format : std::uint8_t {
-  int8, int4, fp8_e4m3fn, fp8_e5m2, hifloat8, fp6_e2m3fn, fp6_e3m2fn, fp4_e2m1fn, fp4_e1m2fn,
-  e8m0, bf16, fp16, fp32
+  int8,
+  int4,
+  fp8_e4m3fn,
+  fp8_e5m2,
+  hifloat8,
+  fp6_e2m3fn,
+  fp6_e3m2fn,
+  fp4_e2m1fn,
+  fp4_e1m2fn,
+  e8m0,
+  bf16,
+  fp16,
+  fp32
 };
 #pragma GCC diagnostic pop
 
 inline constexpr format all_formats[] = {
-    format::int8,       format::int4,       format::fp8_e4m3fn, format::fp8_e5m2,
-    format::hifloat8,   format::fp6_e2m3fn, format::fp6_e3m2fn, format::fp4_e2m1fn,
-    format::fp4_e1m2fn, format::e8m0,       format::bf16,       format::fp16,
-    format::fp32};
+    format::int8,       format::int4,       format::fp8_e4m3fn, format::fp8_e5m2,   format::hifloat8,
+    format::fp6_e2m3fn, format::fp6_e3m2fn, format::fp4_e2m1fn, format::fp4_e1m2fn, format::e8m0,
+    format::bf16,       format::fp16,       format::fp32};
 
 constexpr std::string_view to_string(format f) noexcept {
-  constexpr std::string_view names[] = {"int8",       "int4",       "fp8_e4m3fn", "fp8_e5m2",
-                                        "hifloat8",   "fp6_e2m3fn", "fp6_e3m2fn", "fp4_e2m1fn",
-                                        "fp4_e1m2fn", "e8m0",       "bf16",       "fp16",
-                                        "fp32"};
+  constexpr std::string_view names[] = {"int8",       "int4",       "fp8_e4m3fn", "fp8_e5m2",   "hifloat8",
+                                        "fp6_e2m3fn", "fp6_e3m2fn", "fp4_e2m1fn", "fp4_e1m2fn", "e8m0",
+                                        "bf16",       "fp16",       "fp32"};
   return names[static_cast<int>(f)];
 }
 
@@ -45,14 +54,14 @@ constexpr std::optional<format> parse_format(std::string_view s) noexcept {
 template <class T>
 struct format_traits;
 
-#define LOWBIT_FORMAT_TRAITS(T, F, BITS, INT, MAX, EMAX)                                  \
-  template <>                                                                              \
-  struct format_traits<T> {                                                                \
-    static constexpr format id = format::F;                                                \
-    static constexpr int code_bits = BITS;     /* bits per element when packed */         \
-    static constexpr bool is_integer = INT;                                                \
-    static constexpr float dtype_max = MAX;    /* CANN DTYPE_MAX (symmetric) */            \
-    static constexpr int mx_emax = EMAX;       /* floor(log2 max), OCP MX emax_elem */     \
+#define LOWBIT_FORMAT_TRAITS(T, F, BITS, INT, MAX, EMAX)                            \
+  template <>                                                                       \
+  struct format_traits<T> {                                                         \
+    static constexpr format id = format::F;                                         \
+    static constexpr int code_bits = BITS; /* bits per element when packed */       \
+    static constexpr bool is_integer = INT;                                         \
+    static constexpr float dtype_max = MAX; /* CANN DTYPE_MAX (symmetric) */        \
+    static constexpr int mx_emax = EMAX;    /* floor(log2 max), OCP MX emax_elem */ \
   };
 LOWBIT_FORMAT_TRAITS(std::int8_t, int8, 8, true, 127.0f, 0)
 LOWBIT_FORMAT_TRAITS(int4, int4, 4, true, 7.0f, 0)
@@ -78,19 +87,32 @@ inline constexpr float dtype_min_v = format_traits<T>::is_integer
 template <class Fn>
 constexpr decltype(auto) visit_format(format f, Fn&& fn) {
   switch (f) {
-    case format::int8: return fn(std::type_identity<std::int8_t>{});
-    case format::int4: return fn(std::type_identity<int4>{});
-    case format::fp8_e4m3fn: return fn(std::type_identity<float8_e4m3fn>{});
-    case format::fp8_e5m2: return fn(std::type_identity<float8_e5m2>{});
-    case format::hifloat8: return fn(std::type_identity<hifloat8>{});
-    case format::fp6_e2m3fn: return fn(std::type_identity<float6_e2m3fn>{});
-    case format::fp6_e3m2fn: return fn(std::type_identity<float6_e3m2fn>{});
-    case format::fp4_e2m1fn: return fn(std::type_identity<float4_e2m1fn>{});
-    case format::fp4_e1m2fn: return fn(std::type_identity<float4_e1m2fn>{});
-    case format::e8m0: return fn(std::type_identity<float8_e8m0fnu>{});
-    case format::bf16: return fn(std::type_identity<bfloat16>{});
-    case format::fp16: return fn(std::type_identity<float16>{});
-    case format::fp32: break;
+    case format::int8:
+      return fn(std::type_identity<std::int8_t>{});
+    case format::int4:
+      return fn(std::type_identity<int4>{});
+    case format::fp8_e4m3fn:
+      return fn(std::type_identity<float8_e4m3fn>{});
+    case format::fp8_e5m2:
+      return fn(std::type_identity<float8_e5m2>{});
+    case format::hifloat8:
+      return fn(std::type_identity<hifloat8>{});
+    case format::fp6_e2m3fn:
+      return fn(std::type_identity<float6_e2m3fn>{});
+    case format::fp6_e3m2fn:
+      return fn(std::type_identity<float6_e3m2fn>{});
+    case format::fp4_e2m1fn:
+      return fn(std::type_identity<float4_e2m1fn>{});
+    case format::fp4_e1m2fn:
+      return fn(std::type_identity<float4_e1m2fn>{});
+    case format::e8m0:
+      return fn(std::type_identity<float8_e8m0fnu>{});
+    case format::bf16:
+      return fn(std::type_identity<bfloat16>{});
+    case format::fp16:
+      return fn(std::type_identity<float16>{});
+    case format::fp32:
+      break;
   }
   return fn(std::type_identity<float>{});
 }

@@ -34,16 +34,22 @@ constexpr double hifloat8_decode(std::uint8_t b) noexcept {
   if (b == 0x80) return std::numeric_limits<double>::quiet_NaN();
   const bool neg = (b & 0x80) != 0;
   const unsigned r = b & 0x7fu;
-  if (r == 0x6f) return neg ? -std::numeric_limits<double>::infinity()
-                            : std::numeric_limits<double>::infinity();
+  if (r == 0x6f)
+    return neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
   if (r == 0) return 0.0;
   int d = 0;  // prefix 11 -> 4, 10 -> 3, 01 -> 2, 001 -> 1, 0001 -> 0, 0000 -> denormal
-  if ((r >> 5) == 3) d = 4;
-  else if ((r >> 5) == 2) d = 3;
-  else if ((r >> 5) == 1) d = 2;
-  else if ((r >> 4) == 1) d = 1;
-  else if ((r >> 3) == 1) d = 0;
-  else return compose(neg, 1, static_cast<int>(r & 7u) - 23);  // denormal 2^(M-23)
+  if ((r >> 5) == 3)
+    d = 4;
+  else if ((r >> 5) == 2)
+    d = 3;
+  else if ((r >> 5) == 1)
+    d = 2;
+  else if ((r >> 4) == 1)
+    d = 1;
+  else if ((r >> 3) == 1)
+    d = 0;
+  else
+    return compose(neg, 1, static_cast<int>(r & 7u) - 23);  // denormal 2^(M-23)
   const int mbits = d == 4 ? 1 : (d == 3 ? 2 : 3);
   const unsigned m = r & ((1u << mbits) - 1);
   int e = 0;
@@ -106,14 +112,21 @@ struct hifloat8_codec {
       case rounding::rint:
         up = a > midpoint || (a == midpoint && (above.code & 1) == 0);
         break;
-      case rounding::round: up = a >= midpoint; break;
-      case rounding::floor: up = neg; break;
-      case rounding::ceil: up = !neg; break;
-      case rounding::trunc: up = false; break;
+      case rounding::round:
+        up = a >= midpoint;
+        break;
+      case rounding::floor:
+        up = neg;
+        break;
+      case rounding::ceil:
+        up = !neg;
+        break;
+      case rounding::trunc:
+        up = false;
+        break;
     }
     if (!up) return sign(below.code);
-    if (above.code == inf_code)
-      return sign(p.on_overflow == overflow::saturate ? max_code : inf_code);
+    if (above.code == inf_code) return sign(p.on_overflow == overflow::saturate ? max_code : inf_code);
     return sign(above.code);
   }
 };

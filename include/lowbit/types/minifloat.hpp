@@ -20,9 +20,9 @@ namespace lowbit::inline v0 {
 
 /// What the all-ones exponent field means (CUTLASS's NanInfEncoding).
 enum class specials : std::uint8_t {
-  ieee,      // all-ones exponent: m == 0 is Inf, else NaN          (e5m2, bf16, fp16)
-  fn,        // no Inf; only S.1111.111 is NaN                       (e4m3fn)
-  finite,    // no Inf, no NaN: every code is a number               (fp6, fp4)
+  ieee,    // all-ones exponent: m == 0 is Inf, else NaN          (e5m2, bf16, fp16)
+  fn,      // no Inf; only S.1111.111 is NaN                       (e4m3fn)
+  finite,  // no Inf, no NaN: every code is a number               (fp6, fp4)
 };
 
 namespace detail {
@@ -50,8 +50,7 @@ struct ieee_codec {
   static constexpr storage inf_code = static_cast<storage>(exp_all_ones << M);  // ieee only
   // Canonical NaN: ieee -> quiet (top mantissa bit), fn -> all ones.
   static constexpr storage nan_code =
-      S == specials::ieee ? static_cast<storage>(inf_code | (1u << (M - 1)))
-                          : static_cast<storage>(mag_mask);
+      S == specials::ieee ? static_cast<storage>(inf_code | (1u << (M - 1))) : static_cast<storage>(mag_mask);
 
   static constexpr bool is_nan(storage b) noexcept {
     const unsigned mag = b & mag_mask;
@@ -66,10 +65,10 @@ struct ieee_codec {
   /// Exact value of a code. NaN codes give the canonical quiet NaN with the sign kept.
   static constexpr double decode(storage b) noexcept {
     const bool neg = (b & sign_mask) != 0;
-    if (is_nan(b)) return neg ? -std::numeric_limits<double>::quiet_NaN()
-                              : std::numeric_limits<double>::quiet_NaN();
-    if (is_inf(b)) return neg ? -std::numeric_limits<double>::infinity()
-                              : std::numeric_limits<double>::infinity();
+    if (is_nan(b))
+      return neg ? -std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::quiet_NaN();
+    if (is_inf(b))
+      return neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
     const unsigned e = (b & mag_mask) >> M;
     const unsigned m = b & ((1u << M) - 1);
     if (e == 0) return compose(neg, m, emin - M);
@@ -145,16 +144,13 @@ class basic_float {
   constexpr storage bits() const noexcept { return bits_; }
 
   /// Exact widening: every code of every format here is a float.
-  constexpr explicit operator float() const noexcept {
-    return static_cast<float>(Codec::decode(bits_));
-  }
+  constexpr explicit operator float() const noexcept { return static_cast<float>(Codec::decode(bits_)); }
   constexpr explicit operator double() const noexcept { return Codec::decode(bits_); }
 
   /// Code equality (not IEEE equality: NaN == NaN here, +0 != -0).
   friend constexpr bool operator==(basic_float, basic_float) = default;
 
-  static constexpr storage mask =
-      static_cast<storage>(Codec::bits >= 16 ? 0xffffu : (1u << Codec::bits) - 1);
+  static constexpr storage mask = static_cast<storage>(Codec::bits >= 16 ? 0xffffu : (1u << Codec::bits) - 1);
 
  private:
   storage bits_ = 0;

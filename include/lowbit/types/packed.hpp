@@ -19,8 +19,8 @@ namespace lowbit::inline v0 {
 /// and packed.size() == codes.size() / 2. Upper bits of each code are ignored.
 inline void pack_nibbles(std::span<const std::uint8_t> codes, std::span<std::uint8_t> packed) {
   if (codes.size() % 2 != 0)
-    throw std::invalid_argument("pack_nibbles: odd number of 4-bit codes (" +
-                                std::to_string(codes.size()) + "); the last axis must be even");
+    throw std::invalid_argument("pack_nibbles: odd number of 4-bit codes (" + std::to_string(codes.size()) +
+                                "); the last axis must be even");
   if (packed.size() != codes.size() / 2)
     throw std::invalid_argument("pack_nibbles: output holds " + std::to_string(packed.size()) +
                                 " bytes, need " + std::to_string(codes.size() / 2));
@@ -42,8 +42,8 @@ inline void unpack_nibbles(std::span<const std::uint8_t> packed, std::span<std::
 /// Packs 4-bit codes eight per int32 word, element 0 in bits 0-3.
 inline void pack_int32(std::span<const std::uint8_t> codes, std::span<std::int32_t> words) {
   if (codes.size() % 8 != 0 || words.size() != codes.size() / 8)
-    throw std::invalid_argument("pack_int32: need a multiple of 8 codes (" +
-                                std::to_string(codes.size()) + ") and size/8 words");
+    throw std::invalid_argument("pack_int32: need a multiple of 8 codes (" + std::to_string(codes.size()) +
+                                ") and size/8 words");
   for (std::size_t w = 0; w < words.size(); ++w) {
     std::uint32_t v = 0;
     for (unsigned j = 0; j < 8; ++j) v |= static_cast<std::uint32_t>(codes[8 * w + j] & 0xfu) << (4 * j);
