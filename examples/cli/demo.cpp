@@ -7,6 +7,8 @@
 #include <functional>
 #include <random>
 
+#include <lowbit/fmt.hpp>
+
 #include "cli.hpp"
 
 namespace cli {
@@ -214,23 +216,26 @@ int run_demo(int argc, char** argv) {
   });
 
   const bool md = a.has("markdown");
-  std::printf(
-      "lowbit %s demo: x %zu x %zu (outlier channels), w %zu x %zu, errors against the fp32 product\n\n",
-      LOWBIT_VERSION_STRING, M, K, K, N);
+  fmt::print("lowbit {} demo: x {} x {} (outlier channels), w {} x {}, errors against the fp32 product\n",
+             LOWBIT_VERSION_STRING, M, K, K, N);
+  fmt::print("format maxima: {}, {}, {}, {}, {}, {}, {}\n\n", std::numeric_limits<float8_e4m3fn>::max(),
+             std::numeric_limits<float8_e5m2>::max(), std::numeric_limits<hifloat8>::max(),
+             std::numeric_limits<float6_e2m3fn>::max(), std::numeric_limits<float6_e3m2fn>::max(),
+             std::numeric_limits<float4_e2m1fn>::max(), std::numeric_limits<float4_e1m2fn>::max());
   if (md)
-    std::printf(
-        "| step | formats | granularity / scales | SQNR dB | cosine | max abs err | ms "
-        "|\n|---|---|---|---:|---:|---:|---:|\n");
+    fmt::print(
+        "| step | formats | granularity / scales | SQNR dB | cosine | max abs err | ms |\n"
+        "|---|---|---|---:|---:|---:|---:|\n");
   else
-    std::printf("%-18s %-26s %-40s %8s %10s %12s %9s\n", "step", "formats", "granularity / scales", "SQNR dB",
-                "cosine", "max abs err", "ms");
+    fmt::print("{:<18} {:<26} {:<40} {:>8} {:>10} {:>12} {:>9}\n", "step", "formats", "granularity / scales",
+               "SQNR dB", "cosine", "max abs err", "ms");
   for (const auto& r : rows) {
     if (md)
-      std::printf("| %s | %s | %s | %.1f | %.6f | %.3g | %.1f |\n", r.step.c_str(), r.formats.c_str(),
-                  r.how.c_str(), r.s.sqnr_db, r.s.cosine, r.s.max_abs, r.ms);
+      fmt::print("| {} | {} | {} | {:.1f} | {:.6f} | {:.3g} | {:.1f} |\n", r.step, r.formats, r.how,
+                 r.s.sqnr_db, r.s.cosine, r.s.max_abs, r.ms);
     else
-      std::printf("%-18s %-26s %-40s %8.1f %10.6f %12.4g %9.1f\n", r.step.c_str(), r.formats.c_str(),
-                  r.how.c_str(), r.s.sqnr_db, r.s.cosine, r.s.max_abs, r.ms);
+      fmt::print("{:<18} {:<26} {:<40} {:>8.1f} {:>10.6f} {:>12.4g} {:>9.1f}\n", r.step, r.formats, r.how,
+                 r.s.sqnr_db, r.s.cosine, r.s.max_abs, r.ms);
   }
   return 0;
 }
