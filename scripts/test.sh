@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command: install what is missing, check formatting, build everything
-# (Release, warnings as errors) and run every test; then build the tests again with ASan +
-# UBSan and run them there too (plus a short run of each fuzzer).
+# (Release, warnings as errors) and run every test; build the tests again with ASan + UBSan and
+# run them there too; then run each libFuzzer target for LOWBIT_FUZZ_SECONDS (default 60).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=${LOWBIT_JOBS:-2}
@@ -27,3 +27,10 @@ cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=Release -DLOWBIT_SANIT
       -DLOWBIT_BUILD_BENCHMARKS=OFF -DLOWBIT_WERROR=ON >/dev/null
 cmake --build "$root/build-asan" -j"$jobs"
 ctest --test-dir "$root/build-asan" -j"$jobs" --output-on-failure
+
+echo "== fuzzers (libFuzzer + ASan/UBSan, ${LOWBIT_FUZZ_SECONDS:-60} s each)"
+CXX=clang++ cmake -S "$root" -B "$root/build-fuzz" -DCMAKE_BUILD_TYPE=Release -DLOWBIT_BUILD_FUZZERS=ON \
+      -DLOWBIT_BUILD_TESTS=OFF -DLOWBIT_BUILD_BENCHMARKS=OFF -DLOWBIT_BUILD_EXAMPLES=OFF \
+      -DLOWBIT_FUZZ_SECONDS="${LOWBIT_FUZZ_SECONDS:-60}" >/dev/null
+cmake --build "$root/build-fuzz" -j"$jobs"
+ctest --test-dir "$root/build-fuzz" -j"$jobs" --output-on-failure

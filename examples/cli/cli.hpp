@@ -329,6 +329,9 @@ inline lowbit::npy::array f32_array(std::vector<std::size_t> shape, std::span<co
   return lowbit::npy::array::from<float>(std::move(shape), v);
 }
 
+/// Runs `lowbit argv[1] ...`: the exit status; one line on stderr on error.
+int run(int argc, char** argv);
+
 int run_convert(int argc, char** argv);
 int run_decode(int argc, char** argv);
 int run_quantize(int argc, char** argv);

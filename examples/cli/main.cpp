@@ -1,52 +1,6 @@
 // lowbit: the command-line front end of the library (shared/spec/cli.md).
-// Each subcommand prints one line on stderr and exits non-zero on bad input; outputs are
-// written whole or not at all.
-#include <cstdio>
-#include <cstring>
-#include <exception>
-#include <string>
-
 #include "cli.hpp"
 
-namespace {
-
-const char* const usage =
-    "usage: lowbit COMMAND [options] (lowbit COMMAND --help for details)\n"
-    "commands:\n"
-    "  convert     high precision -> codes of a format, element-wise\n"
-    "  decode      codes -> float32\n"
-    "  quantize    matrix -> codes + scales (every granularity, static/dynamic, MX)\n"
-    "  dequantize  codes + scales -> float32\n"
-    "  matmul      quantized matmul in every CANN mode\n"
-    "  compare     error statistics of two arrays\n"
-    "  demo        every granularity and mode on a realistic sample, one table\n";
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    std::fputs(usage, argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
-  }
-  const std::string cmd = argv[1];
-  try {
-    if (cmd == "convert") return cli::run_convert(argc, argv);
-    if (cmd == "decode") return cli::run_decode(argc, argv);
-    if (cmd == "quantize") return cli::run_quantize(argc, argv);
-    if (cmd == "dequantize") return cli::run_dequantize(argc, argv);
-    if (cmd == "matmul") return cli::run_matmul(argc, argv);
-    if (cmd == "compare") return cli::run_compare(argc, argv);
-    if (cmd == "demo") return cli::run_demo(argc, argv);
-    std::fprintf(
-        stderr,
-        "lowbit: unknown command '%s' (convert, decode, quantize, dequantize, matmul, compare, demo)\n",
-        cmd.c_str());
-    return 2;
-  } catch (const cli::usage_error& e) {
-    std::fprintf(stderr, "lowbit %s: %s\n", cmd.c_str(), e.what());
-    return 2;
-  } catch (const std::exception& e) {  // input_error, npy::error, std::invalid_argument from the library
-    std::fprintf(stderr, "lowbit %s: %s\n", cmd.c_str(), e.what());
-    return 1;
-  }
+  return cli::run(argc, argv);
 }
