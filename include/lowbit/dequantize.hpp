@@ -5,6 +5,7 @@
 // Each step is one fp32 operation (round to nearest even); without offsets y = q * scale.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <span>
 #include <vector>
@@ -18,16 +19,17 @@ enum class dequant_form : std::uint8_t {
   antiquant,        // y = (q + offset) * scale
 };
 
-/// Dequantizes q (shape and granularity in map) into out (map.data.size() floats).
-/// S is float or float8_e8m0fnu (MX). offsets may be empty.
+namespace detail {
+
+/// The scalar reference of dequantize_into.
 template <class T, class S>
-void dequantize_into(std::span<const T> q, const scale_map& map, std::span<const S> scales,
-                     std::span<const float> offsets, std::span<float> out,
-                     dequant_form form = dequant_form::subtract_offset) {
-  detail::check_count(q.size(), map.data.size(), "quantized values");
-  detail::check_count(scales.size(), map.size(), "scale");
-  if (!offsets.empty()) detail::check_count(offsets.size(), map.size(), "offset");
-  detail::check_count(out.size(), map.data.size(), "dequantize output");
+void dequantize_ref_into(std::span<const T> q, const scale_map& map, std::span<const S> scales,
+                         std::span<const float> offsets, std::span<float> out,
+                         dequant_form form = dequant_form::subtract_offset) {
+  check_count(q.size(), map.data.size(), "quantized values");
+  check_count(scales.size(), map.size(), "scale");
+  if (!offsets.empty()) check_count(offsets.size(), map.size(), "offset");
+  check_count(out.size(), map.data.size(), "dequantize output");
   for (std::size_t r = 0; r < map.data.rows; ++r)
     for (std::size_t c = 0; c < map.data.cols; ++c) {
       const std::size_t i = r * map.data.cols + c, s = map(r, c);
@@ -35,6 +37,40 @@ void dequantize_into(std::span<const T> q, const scale_map& map, std::span<const
       if (!offsets.empty()) v = form == dequant_form::antiquant ? v + offsets[s] : v - offsets[s];
       out[i] = v * static_cast<float>(scales[s]);
     }
+}
+
+}  // namespace detail
+
+/// Dequantizes q (shape and granularity in map) into out (map.data.size() floats).
+/// S is float or float8_e8m0fnu (MX). offsets may be empty. int8 codes with float scales take
+/// the AVX-512 path (bit-exact: the same single fp32 subtraction and multiplication).
+template <class T, class S>
+void dequantize_into(std::span<const T> q, const scale_map& map, std::span<const S> scales,
+                     std::span<const float> offsets, std::span<float> out,
+                     dequant_form form = dequant_form::subtract_offset) {
+#if defined(LOWBIT_HAS_AVX512)
+  if constexpr (std::is_same_v<T, std::int8_t> && std::is_same_v<S, float>) {
+    detail::check_count(q.size(), map.data.size(), "quantized values");
+    detail::check_count(scales.size(), map.size(), "scale");
+    if (!offsets.empty()) detail::check_count(offsets.size(), map.size(), "offset");
+    detail::check_count(out.size(), map.data.size(), "dequantize output");
+    const std::size_t cols = map.data.cols, gc = map.grid.cols;
+    std::vector<float> cs(cols), co(offsets.empty() ? 0 : cols);
+    for (std::size_t b0 = 0, band = 0; b0 < map.data.rows; b0 += map.br, ++band) {
+      for (std::size_t c = 0; c < cols; ++c) {
+        const std::size_t s = band * gc + c / map.bc;
+        cs[c] = scales[s];
+        if (!co.empty())
+          co[c] = form == dequant_form::antiquant ? -offsets[s] : offsets[s];  // q + o == q - (-o)
+      }
+      for (std::size_t r = b0; r < std::min(b0 + map.br, map.data.rows); ++r)
+        detail::avx512::dequantize_row_int(q.data() + r * cols, cs.data(), co.empty() ? nullptr : co.data(),
+                                           out.data() + r * cols, cols);
+    }
+    return;
+  }
+#endif
+  detail::dequantize_ref_into<T, S>(q, map, scales, offsets, out, form);
 }
 
 /// Dequantizes a quantized result. Example: `auto y = lowbit::dequantize(q.span());`

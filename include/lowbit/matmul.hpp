@@ -26,7 +26,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "config.hpp"
 #include "detail/exact_sum.hpp"
+#include "detail/simd/matmul_vnni.hpp"
 #include "layout/granularity.hpp"
 #include "numeric/convert.hpp"
 #include "quantize.hpp"
@@ -173,14 +175,42 @@ void matmul_int32(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
                   std::span<const std::int32_t> bias, std::span<std::int32_t> y) {
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+  const auto range_error = [&](std::size_t m, std::size_t n, long long v) {
+    return std::range_error("int32 matmul: y[" + std::to_string(m) + ", " + std::to_string(n) + "] = " +
+                            std::to_string(v) + " does not fit int32 (k = " + std::to_string(d.k) + ")");
+  };
+#if defined(LOWBIT_HAS_AVX512_VNNI)
+  if (d.k <= detail::vnni::max_k && d.m * d.n > 0) {
+    const auto a =
+        detail::vnni::pack_a(d.m, d.k, [&](std::size_t i, std::size_t k) { return int(x1[i * d.k + k]); });
+    const detail::vnni::packed_b b(d.k, d.n, [&](std::size_t k, std::size_t j) {
+      return static_cast<std::int8_t>(int(x2[d.x2_transposed ? j * d.k + k : k * d.n + j]));
+    });
+    bool overflow = false;  // reported after the parallel region (no throw inside OpenMP)
+    std::size_t om = 0, on = 0;
+    long long ov = 0;
+    detail::vnni::gemm(
+        a, d.m, b, [&](std::size_t i, std::size_t n0, std::size_t cnt, const std::int32_t* acc) {
+          for (std::size_t c = 0; c < cnt; ++c) {
+            const long long v = static_cast<long long>(acc[c]) + (bias.empty() ? 0 : bias[n0 + c]);
+            if (v < std::numeric_limits<std::int32_t>::min() ||
+                v > std::numeric_limits<std::int32_t>::max()) {
+#pragma omp critical(lowbit_int32_overflow)
+              if (!overflow) overflow = true, om = i, on = n0 + c, ov = v;
+            }
+            y[i * d.n + n0 + c] = static_cast<std::int32_t>(v);
+          }
+        });
+    if (overflow) throw range_error(om, on, ov);
+    return;
+  }
+#endif
   const detail::exact_dot<T1, T2> dot(x1, x2, d);
   for (std::size_t m = 0; m < d.m; ++m)
     for (std::size_t n = 0; n < d.n; ++n) {
       const detail::int128 v = dot.sum(m, n, 0, d.k) + (bias.empty() ? 0 : bias[n]);
       if (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max())
-        throw std::range_error("int32 matmul: y[" + std::to_string(m) + ", " + std::to_string(n) +
-                               "] = " + std::to_string(static_cast<long long>(v)) +
-                               " does not fit int32 (k = " + std::to_string(d.k) + ")");
+        throw range_error(m, n, static_cast<long long>(v));
       y[m * d.n + n] = static_cast<std::int32_t>(v);
     }
 }
@@ -274,31 +304,147 @@ requires(float_output<Out> ||
     }
 }
 
-/// MODE K-C / K-T (spec §4.3): x1_scale (m), x2_scale (n) or (1).
+namespace detail {
+
+/// The scalar reference of matmul_kc (K-C / K-T).
 ///   y = fp32(acc + bias_i32) * x2s[n] * x1s[m] (+ bias_f32)   -- two fp32 multiplies, in order
 template <float_output Out, matmul_code T1, matmul_code T2>
-void matmul_kc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::span<const float> x1_scale,
-               std::span<const float> x2_scale, matmul_bias bias, std::span<Out> y) {
-  detail::check_dims(x1.size(), x2.size(), y.size(), d);
-  detail::check_bias(bias, d.n);
-  detail::check_count(x1_scale.size(), d.m, "x1 scale (m, per token)");
+void matmul_kc_ref(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
+                   std::span<const float> x1_scale, std::span<const float> x2_scale, matmul_bias bias,
+                   std::span<Out> y) {
+  check_dims(x1.size(), x2.size(), y.size(), d);
+  check_bias(bias, d.n);
+  check_count(x1_scale.size(), d.m, "x1 scale (m, per token)");
   const bool per_tensor = x2_scale.size() == 1;
-  detail::need(per_tensor || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
-                                                         " elements, expected n = " + std::to_string(d.n) +
-                                                         " or 1");
+  need(per_tensor || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
+                                                 " elements, expected n = " + std::to_string(d.n) + " or 1");
   constexpr bool integer = integer_code<T1>;
-  detail::need(integer || bias.i32.empty(), "float inputs take a float bias, not int32");
-  const detail::exact_dot<T1, T2> dot(x1, x2, d);
+  need(integer || bias.i32.empty(), "float inputs take a float bias, not int32");
+  const exact_dot<T1, T2> dot(x1, x2, d);
   for (std::size_t m = 0; m < d.m; ++m)
     for (std::size_t n = 0; n < d.n; ++n) {
       float acc;
       if constexpr (integer)
-        acc = detail::to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
+        acc = to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
       else
         acc = dot.sum_f32(m, n, 0, d.k);
       const float v = acc * x2_scale[per_tensor ? 0 : n] * x1_scale[m];
-      y[m * d.n + n] = detail::cast_out<Out>(detail::add_f32_bias(v, bias, n));
+      y[m * d.n + n] = cast_out<Out>(add_f32_bias(v, bias, n));
     }
+}
+
+}  // namespace detail
+
+/// int8 / int4 weights x2 (k, n) laid out once for the fast integer matmuls, as oneDNN's
+/// reordered weights are: pack once, multiply many times. Keeps the codes for the reference path
+/// (used without VNNI or when k exceeds the exact int32 bound).
+template <integer_code T2>
+class packed_weights {
+ public:
+  packed_weights(std::span<const T2> x2, std::size_t k, std::size_t n, bool transposed = false)
+      : codes_(x2.begin(), x2.end()), k_(k), n_(n), transposed_(transposed) {
+    detail::check_count(x2.size(), k * n, "x2 (k x n)");
+#if defined(LOWBIT_HAS_AVX512_VNNI)
+    if (k <= detail::vnni::max_k)
+      vnni_.emplace(k, n, [&](std::size_t kk, std::size_t j) {
+        return static_cast<std::int8_t>(int(codes_[transposed ? j * k + kk : kk * n + j]));
+      });
+#endif
+  }
+  std::size_t k() const noexcept {
+    return k_;
+  }
+  std::size_t n() const noexcept {
+    return n_;
+  }
+  bool transposed() const noexcept {
+    return transposed_;
+  }
+  std::span<const T2> codes() const noexcept {
+    return codes_;
+  }
+#if defined(LOWBIT_HAS_AVX512_VNNI)
+  const std::optional<detail::vnni::packed_b>& vnni() const noexcept {
+    return vnni_;
+  }
+#endif
+
+ private:
+  std::vector<T2> codes_;
+  std::size_t k_, n_;
+  bool transposed_;
+#if defined(LOWBIT_HAS_AVX512_VNNI)
+  std::optional<detail::vnni::packed_b> vnni_;
+#endif
+};
+
+/// MODE K-C / K-T (spec §4.3) with pre-packed integer weights; m rows of x1.
+///   y = fp32(acc + bias_i32) * x2s[n] * x1s[m] (+ bias_f32)   -- two fp32 multiplies, in order
+/// Bit-exact to the reference: the int32 sums are exact and the epilogue is the same fp32 ops.
+template <float_output Out, integer_code T1, integer_code T2>
+void matmul_kc(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
+               std::span<const float> x1_scale, std::span<const float> x2_scale, matmul_bias bias,
+               std::span<Out> y) {
+  const matmul_dims d{m, x2.k(), x2.n(), x2.transposed()};
+#if defined(LOWBIT_HAS_AVX512_VNNI)
+  if (x2.vnni()) {
+    detail::check_dims(x1.size(), x2.codes().size(), y.size(), d);
+    detail::check_bias(bias, d.n);
+    detail::check_count(x1_scale.size(), d.m, "x1 scale (m, per token)");
+    const bool per_tensor = x2_scale.size() == 1;
+    detail::need(per_tensor || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
+                                                           " elements, expected n = " + std::to_string(d.n) +
+                                                           " or 1");
+    const auto a =
+        detail::vnni::pack_a(d.m, d.k, [&](std::size_t i, std::size_t k) { return int(x1[i * d.k + k]); });
+    detail::vnni::gemm(
+        a, d.m, *x2.vnni(), [&](std::size_t i, std::size_t n0, std::size_t cnt, const std::int32_t* acc) {
+          const float s1 = x1_scale[i];
+          Out* yr = y.data() + i * d.n + n0;
+          if constexpr (std::is_same_v<Out, float>) {
+            if (bias.i32.empty()) {  // vector epilogue: cvt (exact below 2^24, RNE above), * x2s, * x1s, + b
+              for (std::size_t c = 0; c < cnt; c += 16) {
+                const __mmask16 t = detail::avx512::tail_mask(cnt - c);
+                __m512 v = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(t, acc + c));
+                v = _mm512_mul_ps(v, per_tensor ? _mm512_set1_ps(x2_scale[0])
+                                                : _mm512_maskz_loadu_ps(t, x2_scale.data() + n0 + c));
+                v = _mm512_mul_ps(v, _mm512_set1_ps(s1));
+                if (!bias.f32.empty())
+                  v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(t, bias.f32.data() + n0 + c));
+                _mm512_mask_storeu_ps(yr + c, t, v);
+              }
+              return;
+            }
+          }
+          for (std::size_t c = 0; c < cnt; ++c) {
+            const long long a64 = static_cast<long long>(acc[c]) + (bias.i32.empty() ? 0 : bias.i32[n0 + c]);
+            const float v = static_cast<float>(a64) * x2_scale[per_tensor ? 0 : n0 + c] * s1;
+            yr[c] = detail::cast_out<Out>(detail::add_f32_bias(v, bias, n0 + c));
+          }
+        });
+    return;
+  }
+#endif
+  detail::matmul_kc_ref<Out, T1, T2>(x1, x2.codes(), d, x1_scale, x2_scale, bias, y);
+}
+
+/// MODE K-C / K-T (spec §4.3): x1_scale (m), x2_scale (n) or (1).
+///   y = fp32(acc + bias_i32) * x2s[n] * x1s[m] (+ bias_f32)   -- two fp32 multiplies, in order
+/// Integer codes use the VNNI path when compiled in (packing x2 on every call: pre-pack with
+/// packed_weights to multiply the same weights many times).
+template <float_output Out, matmul_code T1, matmul_code T2>
+void matmul_kc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::span<const float> x1_scale,
+               std::span<const float> x2_scale, matmul_bias bias, std::span<Out> y) {
+#if defined(LOWBIT_HAS_AVX512_VNNI)
+  if constexpr (integer_code<T1> && integer_code<T2>) {
+    if (d.k <= detail::vnni::max_k && d.m * d.n > 0 && x2.size() == d.k * d.n) {
+      matmul_kc<Out, T1, T2>(x1, packed_weights<T2>(x2, d.k, d.n, d.x2_transposed), d.m, x1_scale, x2_scale,
+                             bias, y);
+      return;
+    }
+  }
+#endif
+  detail::matmul_kc_ref<Out, T1, T2>(x1, x2, d, x1_scale, x2_scale, bias, y);
 }
 
 /// Block-wise scaled matmul, the common form of G-B and B-B (spec §4.4-4.5): the k axis is cut

@@ -25,9 +25,11 @@
 // saturate and map NaN to 0 by default (numeric/policy.hpp).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -35,6 +37,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "config.hpp"
+#include "detail/simd/quantize_avx512.hpp"
 #include "layout/granularity.hpp"
 #include "numeric/convert.hpp"
 #include "types/format.hpp"
@@ -149,20 +153,23 @@ inline bool finite(float v) noexcept {
 /// caller memory: out.map is overwritten, out.values must hold shape.size() codes, out.scales
 /// map.size(), out.offsets map.size() when asymmetric (else empty).
 /// Throws std::invalid_argument for bad shapes, sizes, granularity/operand pairs, mx.
+namespace detail {
+
+/// The scalar reference of quantize_into (the specification; never optimized).
 template <low_bit_type T, class In>
-void quantize_into(std::span<const In> x, matrix_shape shape, const quantize_params& p,
-                   quantized_span<T> out) {
+void quantize_ref_into(std::span<const In> x, matrix_shape shape, const quantize_params& p,
+                       quantized_span<T> out) {
   if (p.gran.kind == granularity_kind::mx)
     throw std::invalid_argument("granularity mx has e8m0 scales: use quantize_mx");
   const scale_map map = make_scale_map(p.gran, p.side, shape);
-  detail::check_count(x.size(), shape.size(), "input");
-  detail::check_count(out.values.size(), shape.size(), "values output");
-  detail::check_count(out.scales.size(), map.size(), "scale output");
-  detail::check_count(out.offsets.size(), p.asymmetric ? map.size() : 0, "offset output");
-  detail::check_smooth(p.smooth, map);
-  if (!(p.dtype_max >= 0) || !detail::finite(p.dtype_max))
+  check_count(x.size(), shape.size(), "input");
+  check_count(out.values.size(), shape.size(), "values output");
+  check_count(out.scales.size(), map.size(), "scale output");
+  check_count(out.offsets.size(), p.asymmetric ? map.size() : 0, "offset output");
+  check_smooth(p.smooth, map);
+  if (!(p.dtype_max >= 0) || !finite(p.dtype_max))
     throw std::invalid_argument("dtype max must be a positive finite number");
-  if (!(p.min_scale >= 0) || !detail::finite(p.min_scale))
+  if (!(p.min_scale >= 0) || !finite(p.min_scale))
     throw std::invalid_argument("min scale must be a non-negative finite number");
   out.map = map;
 
@@ -174,8 +181,8 @@ void quantize_into(std::span<const In> x, matrix_shape shape, const quantize_par
   std::vector<bool> seen(map.size(), false);
   for (std::size_t r = 0; r < shape.rows; ++r)
     for (std::size_t c = 0; c < shape.cols; ++c) {
-      const float v = detail::smoothed(x, p.smooth, map, r, c);
-      if (!detail::finite(v)) continue;
+      const float v = smoothed(x, p.smooth, map, r, c);
+      if (!finite(v)) continue;
       const std::size_t s = map(r, c);
       const float key = p.asymmetric ? v : std::fabs(v);
       if (!seen[s]) hi[s] = lo[s] = key, seen[s] = true;
@@ -201,16 +208,99 @@ void quantize_into(std::span<const In> x, matrix_shape shape, const quantize_par
   // Pass 2: the elements.
   for (std::size_t r = 0; r < shape.rows; ++r)
     for (std::size_t c = 0; c < shape.cols; ++c) {
-      const float v = detail::smoothed(x, p.smooth, map, r, c);
+      const float v = smoothed(x, p.smooth, map, r, c);
       const std::size_t s = map(r, c);
       const float scale = out.scales[s];
       float t = 0.0f;
-      if (scale != 0 || !detail::finite(v)) {
+      if (scale != 0 || !finite(v)) {
         t = v / scale;
         if (p.asymmetric) t = t + out.offsets[s];
       }
       out.values[r * shape.cols + c] = convert<T>(t, pol);
     }
+}
+
+}  // namespace detail
+
+namespace detail {
+
+/// The AVX-512 path of dynamic symmetric quantization: fp32 input, int8 / int4 with rint or
+/// e4m3fn with the default policy, no smoothing. Bit-exact to quantize_ref_into (same amax, same
+/// fp32 scale, same division and rounding). Returns false when it does not apply.
+template <low_bit_type T, class In>
+bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_params& p, const scale_map& map,
+                   const convert_policy& pol, quantized_span<T> out) {
+#if defined(LOWBIT_HAS_AVX512)
+  constexpr bool is8 = std::is_same_v<T, std::int8_t>, is4 = std::is_same_v<T, int4>,
+                 ise4 = std::is_same_v<T, float8_e4m3fn>;
+  if constexpr (std::is_same_v<In, float> && (is8 || is4 || ise4)) {
+    if (p.asymmetric || !p.smooth.empty() || pol.round != rounding::rint) return false;
+    if (ise4 && (pol.on_overflow != overflow::saturate || pol.on_nan != nan_policy::zero)) return false;
+    constexpr auto kind =
+        is8 ? avx512::code_kind::int8 : (is4 ? avx512::code_kind::int4 : avx512::code_kind::e4m3);
+    const float qmax = p.dtype_max > 0 ? p.dtype_max : format_traits<T>::dtype_max;
+    const float inv = static_cast<float>(1.0 / double(qmax));
+    const std::size_t rows = shape.rows, cols = shape.cols, gc = map.grid.cols;
+    std::vector<float> colmax(cols), colscale(cols), amax(gc);
+    auto* codes = reinterpret_cast<std::uint8_t*>(out.values.data());
+    for (std::size_t b0 = 0, band = 0; b0 < rows; b0 += map.br, ++band) {
+      const std::size_t b1 = std::min(b0 + map.br, rows);
+      std::fill(amax.begin(), amax.end(), 0.0f);
+      if (map.bc >= 16) {
+        for (std::size_t r = b0; r < b1; ++r)
+          for (std::size_t j = 0; j < gc; ++j) {
+            const std::size_t c0 = j * map.bc, len = std::min(map.bc, cols - c0);
+            amax[j] = std::max(amax[j], avx512::finite_amax(x.data() + r * cols + c0, len));
+          }
+      } else {
+        std::fill(colmax.begin(), colmax.end(), 0.0f);
+        for (std::size_t r = b0; r < b1; ++r)
+          avx512::finite_amax_columns(x.data() + r * cols, colmax.data(), cols);
+        for (std::size_t c = 0; c < cols; ++c) amax[c / map.bc] = std::max(amax[c / map.bc], colmax[c]);
+      }
+      for (std::size_t j = 0; j < gc; ++j) {
+        float scale = amax[j] * inv;
+        if (p.min_scale > 0) scale = std::fmin(scale, 1.0f / p.min_scale);
+        out.scales[band * gc + j] = scale;
+      }
+      for (std::size_t c = 0; c < cols; ++c) colscale[c] = out.scales[band * gc + c / map.bc];
+      for (std::size_t r = b0; r < b1; ++r)
+        avx512::quantize_row<kind>(x.data() + r * cols, colscale.data(), codes + r * cols, cols);
+    }
+    return true;
+  }
+#endif
+  (void)x, (void)shape, (void)p, (void)map, (void)pol, (void)out;
+  return false;
+}
+
+}  // namespace detail
+
+/// Dynamic quantization of x (shape rows x cols, row-major; fp32, bfloat16 or float16) into
+/// caller memory: out.map is overwritten, out.values must hold shape.size() codes, out.scales
+/// map.size(), out.offsets map.size() when asymmetric (else empty). Uses the AVX-512 path when
+/// it applies (bit-exact), else the reference (detail::quantize_ref_into).
+/// Throws std::invalid_argument for bad shapes, sizes, granularity/operand pairs, mx.
+template <low_bit_type T, class In>
+void quantize_into(std::span<const In> x, matrix_shape shape, const quantize_params& p,
+                   quantized_span<T> out) {
+  if (p.gran.kind == granularity_kind::mx)
+    throw std::invalid_argument("granularity mx has e8m0 scales: use quantize_mx");
+  const scale_map map = make_scale_map(p.gran, p.side, shape);
+  detail::check_count(x.size(), shape.size(), "input");
+  detail::check_count(out.values.size(), shape.size(), "values output");
+  detail::check_count(out.scales.size(), map.size(), "scale output");
+  detail::check_count(out.offsets.size(), p.asymmetric ? map.size() : 0, "offset output");
+  if (!(p.dtype_max >= 0) || !detail::finite(p.dtype_max))
+    throw std::invalid_argument("dtype max must be a positive finite number");
+  if (!(p.min_scale >= 0) || !detail::finite(p.min_scale))
+    throw std::invalid_argument("min scale must be a non-negative finite number");
+  const convert_policy pol = p.policy.value_or(default_policy_v<T>);
+  if (detail::quantize_fast<T, In>(x, shape, p, map, pol, out)) {
+    out.map = map;
+    return;
+  }
+  detail::quantize_ref_into<T, In>(x, shape, p, out);
 }
 
 /// Dynamic quantization returning owning storage. Example:
@@ -297,38 +387,107 @@ std::uint8_t mx_scale_code(float amax, mx_scale_rule rule) {
 /// A block holding NaN or +-Inf gets the NaN scale 0xff and zero elements; an all-zero block
 /// gets 0x00 (2^-127) and zero elements. Scales are returned in the natural layout
 /// (m, ceil(k/32)) or (ceil(k/32), n); see mx_scales_to_cann for CANN's layout.
+namespace detail {
+
+/// The scalar reference of quantize_mx.
 template <mx_element T, class In>
-quantized<T, float8_e8m0fnu> quantize_mx(std::span<const In> x, matrix_shape shape, const mx_params& p) {
+quantized<T, float8_e8m0fnu> quantize_mx_ref(std::span<const In> x, matrix_shape shape, const mx_params& p) {
   quantized<T, float8_e8m0fnu> q;
   q.map = make_scale_map(granularity::mx(), p.side, shape);
-  detail::check_count(x.size(), shape.size(), "input");
-  detail::check_smooth(p.smooth, q.map);
+  check_count(x.size(), shape.size(), "input");
+  check_smooth(p.smooth, q.map);
   std::vector<float> amax(q.map.size(), 0.0f);
   std::vector<bool> bad(q.map.size(), false);
   for (std::size_t r = 0; r < shape.rows; ++r)
     for (std::size_t c = 0; c < shape.cols; ++c) {
-      const float v = detail::smoothed(x, p.smooth, q.map, r, c);
+      const float v = smoothed(x, p.smooth, q.map, r, c);
       const std::size_t s = q.map(r, c);
-      if (!detail::finite(v))
+      if (!finite(v))
         bad[s] = true;
       else if (std::fabs(v) > amax[s])
         amax[s] = std::fabs(v);
     }
   q.scales.resize(q.map.size());
   for (std::size_t s = 0; s < q.map.size(); ++s)
-    q.scales[s] =
-        float8_e8m0fnu::from_bits(bad[s] ? std::uint8_t{0xff} : detail::mx_scale_code<T>(amax[s], p.rule));
+    q.scales[s] = float8_e8m0fnu::from_bits(bad[s] ? std::uint8_t{0xff} : mx_scale_code<T>(amax[s], p.rule));
   const convert_policy pol{p.round, overflow::saturate, nan_policy::zero};
   q.values.resize(shape.size());
   for (std::size_t r = 0; r < shape.rows; ++r)
     for (std::size_t c = 0; c < shape.cols; ++c) {
       const std::size_t s = q.map(r, c);
-      const float v = detail::smoothed(x, p.smooth, q.map, r, c);
+      const float v = smoothed(x, p.smooth, q.map, r, c);
       const int shift = 127 - static_cast<int>(q.scales[s].bits());  // v / 2^(e-127), exact in double
       q.values[r * shape.cols + c] =
           bad[s] ? T{} : convert_exact<T>(std::ldexp(static_cast<double>(v), shift), pol);
     }
   return q;
+}
+
+}  // namespace detail
+
+namespace detail {
+
+/// AVX-512 path of MX quantization for fp4 e2m1 elements of a left operand (blocks along the
+/// contiguous axis), fp32 input, rint: bit-exact to quantize_mx_ref.
+template <mx_element T, class In>
+bool quantize_mx_fast(std::span<const In> x, matrix_shape shape, const mx_params& p,
+                      quantized<T, float8_e8m0fnu>& q) {
+#if defined(LOWBIT_HAS_AVX512)
+  if constexpr (std::is_same_v<T, float4_e2m1fn> && std::is_same_v<In, float>) {
+    if (p.side != operand::left || p.round != rounding::rint || !p.smooth.empty()) return false;
+    const std::size_t rows = shape.rows, cols = shape.cols, nb = q.map.grid.cols;
+    auto* codes = reinterpret_cast<std::uint8_t*>(q.values.data());
+    const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t j = 0; j < nb; ++j) {
+        const std::size_t c0 = 32 * j, len = std::min<std::size_t>(32, cols - c0);
+        const float* xp = x.data() + r * cols + c0;
+        const __mmask16 t0 = avx512::tail_mask(len), t1 = avx512::tail_mask(len > 16 ? len - 16 : 0);
+        const __m512 v0 = _mm512_maskz_loadu_ps(t0, xp), v1 = _mm512_maskz_loadu_ps(t1, xp + 16);
+        const __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1);
+        const bool bad =
+            (_mm512_cmp_ps_mask(a0, inf, _CMP_NLT_UQ) | _mm512_cmp_ps_mask(a1, inf, _CMP_NLT_UQ)) != 0;
+        std::uint8_t code = 0xff;
+        if (!bad) code = mx_scale_code<T>(_mm512_reduce_max_ps(_mm512_max_ps(a0, a1)), p.rule);
+        if (!bad && code > 253) return false;  // 2^(127 - code) would not be a normal float
+        q.scales[r * nb + j] = float8_e8m0fnu::from_bits(code);
+        std::uint8_t* out = codes + r * cols + c0;
+        if (bad) {
+          std::memset(out, 0, len);
+          continue;
+        }
+        const __m512 inv =
+            _mm512_castsi512_ps(_mm512_set1_epi32((254 - code) << 23));  // 2^(127 - code), exact
+        _mm_mask_storeu_epi8(out, t0, avx512::to_e2m1_rint_sat(_mm512_mul_ps(v0, inv)));
+        if (len > 16) _mm_mask_storeu_epi8(out + 16, t1, avx512::to_e2m1_rint_sat(_mm512_mul_ps(v1, inv)));
+      }
+    return true;
+  }
+#endif
+  (void)x, (void)shape, (void)p, (void)q;
+  return false;
+}
+
+}  // namespace detail
+
+/// MX quantization (OCP MX v1.0 / CANN DynamicMxQuant, spec §2.5): blocks of 32 along k.
+///   ocp rule:  scale = 2^(floor(log2 amax) - emax_elem), clamped to >= 2^-127
+///   ceil rule: see mx_scale_rule
+///   elements:  cast(v / scale), exact scaling by a power of two, then one rounding with
+///              p.round; elements always saturate and NaN gives 0.
+/// A block holding NaN or +-Inf gets the NaN scale 0xff and zero elements; an all-zero block
+/// gets 0x00 (2^-127) and zero elements. Scales are returned in the natural layout
+/// (m, ceil(k/32)) or (ceil(k/32), n); see mx_scales_to_cann for CANN's layout. fp4 e2m1 of a
+/// left fp32 operand with rint takes the AVX-512 path (bit-exact).
+template <mx_element T, class In>
+quantized<T, float8_e8m0fnu> quantize_mx(std::span<const In> x, matrix_shape shape, const mx_params& p) {
+  quantized<T, float8_e8m0fnu> q;
+  q.map = make_scale_map(granularity::mx(), p.side, shape);
+  detail::check_count(x.size(), shape.size(), "input");
+  q.scales.resize(q.map.size());
+  q.values.resize(shape.size());
+  if (detail::quantize_mx_fast<T, In>(x, shape, p, q)) return q;
+  return detail::quantize_mx_ref<T, In>(x, shape, p);
 }
 
 /// Natural MX scale layout -> CANN's pair layout (spec §2.5): the block count along k is

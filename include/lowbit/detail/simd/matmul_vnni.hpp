@@ -1,0 +1,131 @@
+// int8 x int8 -> int32 with AVX-512 VNNI (vpdpbusd), exact. vpdpbusd multiplies unsigned by
+// signed bytes, so x1 is stored as u = x1 + 128 and the compensation 128 * colsum(x2) is
+// subtracted: sum_k u*b - 128 * sum_k b = sum_k x1*b. Every lane accumulates exactly in int32
+// while k <= 65536 (|u*b| <= 255*128, sum < 2^31); callers use the reference beyond that.
+//
+// x2 is packed once into panels of 64 columns: for each group of 4 k, 64 columns x 4 bytes
+// (the VNNI layout), zero-padded in k and n. The micro-kernel keeps MR x 64 int32 sums in
+// registers (MR <= 6, 24 accumulators) and streams the whole k. Panels are distributed over
+// OpenMP threads; each output is computed by one thread, so results do not depend on the
+// thread count.
+#pragma once
+
+#include "../../config.hpp"
+
+#if defined(LOWBIT_HAS_AVX512_VNNI)
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace lowbit::inline v0::detail::vnni {
+
+inline constexpr std::size_t nr = 64;        // columns per panel
+inline constexpr std::size_t max_k = 65536;  // exact int32 accumulation bound
+inline constexpr std::size_t mr = 6;         // rows per micro-kernel call
+
+/// x2 (k, n) re-laid out in VNNI panels, with column sums for the compensation.
+struct packed_b {
+  std::size_t k = 0, n = 0, kq = 0, panels = 0;
+  std::vector<std::int8_t> data;     // panels x kq x 64 x 4
+  std::vector<std::int32_t> colsum;  // panels * 64
+
+  /// b(k, j) gives the int8 value of x2 at row k, column j.
+  template <class Get>
+  packed_b(std::size_t k_, std::size_t n_, Get&& b)
+      : k(k_), n(n_), kq((k_ + 3) / 4), panels((n_ + nr - 1) / nr) {
+    data.assign(panels * kq * nr * 4, 0);
+    colsum.assign(panels * nr, 0);
+    for (std::size_t kk = 0; kk < k; ++kk)
+      for (std::size_t j = 0; j < n; ++j) {
+        const std::int8_t v = b(kk, j);
+        const std::size_t p = j / nr, c = j % nr;
+        data[((p * kq + kk / 4) * nr + c) * 4 + kk % 4] = v;
+        colsum[j] += v;
+      }
+  }
+  const std::int8_t* panel(std::size_t p) const { return data.data() + p * kq * nr * 4; }
+};
+
+/// Rows of x1 as u8 (x + 128), zero-padded (value 0 <=> u8 128) to a multiple of 4 in k.
+template <class Get>
+std::vector<std::uint8_t> pack_a(std::size_t m, std::size_t k, Get&& a) {
+  const std::size_t kp = (k + 3) / 4 * 4;
+  std::vector<std::uint8_t> u(m * kp, 128);
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t kk = 0; kk < k; ++kk) u[i * kp + kk] = static_cast<std::uint8_t>(a(i, kk) + 128);
+  return u;
+}
+
+/// acc[r][0..64) = exact sum_k x1[r, k] * x2[k, panel column] for MR rows.
+template <std::size_t MR>
+inline void kernel(const std::uint8_t* __restrict a, std::size_t lda, const std::int8_t* __restrict b,
+                   std::size_t kq, const std::int32_t* __restrict colsum,
+                   std::int32_t (*__restrict acc)[nr]) {
+  __m512i c[MR][4];
+  for (std::size_t r = 0; r < MR; ++r)
+    for (int j = 0; j < 4; ++j) c[r][j] = _mm512_setzero_si512();
+  for (std::size_t q = 0; q < kq; ++q) {
+    const std::int8_t* bq = b + q * nr * 4;
+    const __m512i b0 = _mm512_loadu_si512(bq), b1 = _mm512_loadu_si512(bq + 64),
+                  b2 = _mm512_loadu_si512(bq + 128), b3 = _mm512_loadu_si512(bq + 192);
+    for (std::size_t r = 0; r < MR; ++r) {
+      std::int32_t word;
+      std::memcpy(&word, a + r * lda + 4 * q, 4);
+      const __m512i av = _mm512_set1_epi32(word);
+      c[r][0] = _mm512_dpbusd_epi32(c[r][0], av, b0);
+      c[r][1] = _mm512_dpbusd_epi32(c[r][1], av, b1);
+      c[r][2] = _mm512_dpbusd_epi32(c[r][2], av, b2);
+      c[r][3] = _mm512_dpbusd_epi32(c[r][3], av, b3);
+    }
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512i comp = _mm512_slli_epi32(_mm512_loadu_si512(colsum + 16 * j), 7);  // 128 * colsum
+    for (std::size_t r = 0; r < MR; ++r)
+      _mm512_storeu_si512(acc[r] + 16 * j, _mm512_sub_epi32(c[r][j], comp));
+  }
+}
+
+/// Runs the exact int32 product over all rows and panels and hands each row's 64 sums of a
+/// panel to epilogue(row, first column, count, const int32_t* sums).
+template <class Epilogue>
+void gemm(const std::vector<std::uint8_t>& a, std::size_t m, const packed_b& b, Epilogue&& epilogue) {
+  const std::size_t lda = b.kq * 4;
+  const long panels = static_cast<long>(b.panels);
+#pragma omp parallel for schedule(static)
+  for (long p = 0; p < panels; ++p) {
+    alignas(64) std::int32_t acc[mr][nr];
+    const std::size_t n0 = static_cast<std::size_t>(p) * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr;
+    const std::int8_t* bp = b.panel(static_cast<std::size_t>(p));
+    const std::int32_t* cs = b.colsum.data() + n0;
+    for (std::size_t i = 0; i < m; i += mr) {
+      const std::uint8_t* ai = a.data() + i * lda;
+      switch (m - i >= mr ? mr : m - i) {
+        case 6:
+          kernel<6>(ai, lda, bp, b.kq, cs, acc);
+          break;
+        case 5:
+          kernel<5>(ai, lda, bp, b.kq, cs, acc);
+          break;
+        case 4:
+          kernel<4>(ai, lda, bp, b.kq, cs, acc);
+          break;
+        case 3:
+          kernel<3>(ai, lda, bp, b.kq, cs, acc);
+          break;
+        case 2:
+          kernel<2>(ai, lda, bp, b.kq, cs, acc);
+          break;
+        default:
+          kernel<1>(ai, lda, bp, b.kq, cs, acc);
+          break;
+      }
+      for (std::size_t r = 0; r < mr && i + r < m; ++r) epilogue(i + r, n0, cnt, acc[r]);
+    }
+  }
+}
+
+}  // namespace lowbit::inline v0::detail::vnni
+#endif

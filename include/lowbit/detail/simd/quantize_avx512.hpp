@@ -1,0 +1,145 @@
+// AVX-512 quantize / dequantize kernels, bit-exact to the scalar reference (quantize.hpp,
+// dequantize.hpp) for the cases they accept; the callers fall back to the reference otherwise.
+// Every float operation is the reference's: the same fp32 division, comparisons and rounding
+// (vroundscaleps with round-to-nearest-even, the FP add "magic number" rounding below relies on
+// the default MXCSR: round to nearest, no FTZ/DAZ, which lowbit never changes).
+#pragma once
+
+#include "../../config.hpp"
+
+#if defined(LOWBIT_HAS_AVX512)
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+namespace lowbit::inline v0::detail::avx512 {
+
+inline __mmask16 tail_mask(std::size_t n) noexcept {
+  return n >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << n) - 1);
+}
+
+/// max |x| over the finite x of p[0, n) (NaN and +-Inf skipped), 0 when none.
+inline float finite_amax(const float* __restrict p, std::size_t n) noexcept {
+  const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  __m512 m0 = _mm512_setzero_ps(), m1 = _mm512_setzero_ps();
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512 a = _mm512_abs_ps(_mm512_loadu_ps(p + i)), b = _mm512_abs_ps(_mm512_loadu_ps(p + i + 16));
+    m0 = _mm512_mask_max_ps(m0, _mm512_cmp_ps_mask(a, inf, _CMP_LT_OQ), m0, a);
+    m1 = _mm512_mask_max_ps(m1, _mm512_cmp_ps_mask(b, inf, _CMP_LT_OQ), m1, b);
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 t = tail_mask(n - i);
+    const __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(t, p + i));
+    m0 = _mm512_mask_max_ps(m0, _mm512_cmp_ps_mask(a, inf, _CMP_LT_OQ), m0, a);
+  }
+  return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+}
+
+/// Column-wise max |x| of finite values: colmax[c] = max(colmax[c], |row[c]|).
+inline void finite_amax_columns(const float* __restrict row, float* __restrict colmax,
+                                std::size_t n) noexcept {
+  const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 t = tail_mask(n - i);
+    const __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(t, row + i));
+    const __m512 m = _mm512_maskz_loadu_ps(t, colmax + i);
+    _mm512_mask_storeu_ps(colmax + i, t, _mm512_mask_max_ps(m, _mm512_cmp_ps_mask(a, inf, _CMP_LT_OQ), m, a));
+  }
+}
+
+/// t = x / s for each lane, with the reference's zero-scale rule: a finite x over a zero scale
+/// gives +0 (0 / 0 and x / 0 are not computed for them).
+inline __m512 divide_by_scale(__m512 x, __m512 s) noexcept {
+  const __m512 t = _mm512_div_ps(x, s);
+  const __mmask16 zero_scale = _mm512_cmp_ps_mask(s, _mm512_setzero_ps(), _CMP_EQ_OQ);
+  const __mmask16 finite = _mm512_cmp_ps_mask(
+      _mm512_abs_ps(x), _mm512_set1_ps(std::numeric_limits<float>::infinity()), _CMP_LT_OQ);
+  return _mm512_mask_mov_ps(t, zero_scale & finite, _mm512_setzero_ps());
+}
+
+/// Integer cast with rint: clamp to [lo, hi], NaN -> 0, round to nearest even; 16 int32 lanes.
+inline __m512i to_int_rint(__m512 t, float lo, float hi) noexcept {
+  const __mmask16 nan = _mm512_cmp_ps_mask(t, t, _CMP_UNORD_Q);
+  t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
+  t = _mm512_mask_mov_ps(t, nan, _mm512_setzero_ps());
+  return _mm512_cvtps_epi32(_mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+/// fp32 -> fp8 e4m3fn codes with the default policy {rint, saturate, NaN -> +0}.
+inline __m128i to_e4m3_rint_sat(__m512 t) noexcept {
+  const __m512i bits = _mm512_castps_si512(t);
+  const __m512i sign = _mm512_and_si512(_mm512_srli_epi32(bits, 24), _mm512_set1_epi32(0x80));
+  const __mmask16 nan = _mm512_cmp_ps_mask(t, t, _CMP_UNORD_Q);
+  const __m512 a = _mm512_min_ps(_mm512_abs_ps(t), _mm512_set1_ps(448.0f));  // saturate (and Inf)
+  const __m512i ab = _mm512_castps_si512(a);
+  // normal: round the 23-bit mantissa to 3 bits, ties to even, and rebias 127 -> 7
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(ab, 20), _mm512_set1_epi32(1));
+  const __m512i r = _mm512_add_epi32(_mm512_add_epi32(ab, _mm512_set1_epi32(0x7ffff)), odd);
+  const __m512i normal = _mm512_sub_epi32(_mm512_srli_epi32(r, 20), _mm512_set1_epi32((127 - 7) << 3));
+  // below 2^-6: count quanta of 2^-9 by an FP add that rounds at that quantum (RNE)
+  const __m512 magic = _mm512_set1_ps(16384.0f);  // 2^14: its ulp is 2^-9
+  const __m512i sub =
+      _mm512_sub_epi32(_mm512_castps_si512(_mm512_add_ps(a, magic)), _mm512_castps_si512(magic));
+  const __mmask16 small = _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1p-6f), _CMP_LT_OQ);
+  __m512i code = _mm512_or_si512(_mm512_mask_mov_epi32(normal, small, sub), sign);
+  code = _mm512_mask_mov_epi32(code, nan, _mm512_setzero_si512());
+  return _mm512_cvtepi32_epi8(code);
+}
+
+/// fp32 -> fp4 e2m1fn codes (rint, saturate) for |t| finite: the number of rounding boundaries
+/// passed, ties to the even code (0.25 -> 0, 0.75 -> 1, 1.25 -> 1, 1.75 -> 2, 2.5 -> 2,
+/// 3.5 -> 4, 5 -> 4), sign in bit 3.
+inline __m128i to_e2m1_rint_sat(__m512 t) noexcept {
+  const __m512 a = _mm512_abs_ps(t);
+  const __m512i one = _mm512_set1_epi32(1);
+  __m512i c = _mm512_setzero_si512();
+  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.25f), _CMP_GT_OQ), c, one);
+  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.75f), _CMP_GE_OQ), c, one);
+  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(1.25f), _CMP_GT_OQ), c, one);
+  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(1.75f), _CMP_GE_OQ), c, one);
+  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(2.5f), _CMP_GT_OQ), c, one);
+  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(3.5f), _CMP_GE_OQ), c, one);
+  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(5.0f), _CMP_GT_OQ), c, one);
+  const __m512i sign = _mm512_and_si512(_mm512_srli_epi32(_mm512_castps_si512(t), 28), _mm512_set1_epi32(8));
+  return _mm512_cvtepi32_epi8(_mm512_or_si512(c, sign));
+}
+
+/// One row segment: out[i] = cast(x[i] / scale[i]) for 16-lane blocks, with per-element scales.
+/// Code is int8 (lo/hi = -128/127 or -8/7; int4 stores its nibble) or e4m3fn.
+enum class code_kind { int8, int4, e4m3 };
+
+template <code_kind K>
+inline void quantize_row(const float* __restrict x, const float* __restrict scale,
+                         std::uint8_t* __restrict out, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 t = tail_mask(n - i);
+    const __m512 q = divide_by_scale(_mm512_maskz_loadu_ps(t, x + i),
+                                     _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), t, scale + i));
+    __m128i b;
+    if constexpr (K == code_kind::int8)
+      b = _mm512_cvtepi32_epi8(to_int_rint(q, -128.0f, 127.0f));
+    else if constexpr (K == code_kind::int4)
+      b = _mm_and_si128(_mm512_cvtepi32_epi8(to_int_rint(q, -8.0f, 7.0f)), _mm_set1_epi8(0xf));
+    else
+      b = to_e4m3_rint_sat(q);
+    _mm_mask_storeu_epi8(out + i, t, b);
+  }
+}
+
+/// out[i] = (float(q[i]) - offset[i]) * scale[i] (offset may be null); q as signed bytes.
+inline void dequantize_row_int(const std::int8_t* __restrict q, const float* __restrict scale,
+                               const float* __restrict offset, float* __restrict out,
+                               std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 t = tail_mask(n - i);
+    __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(t, q + i)));
+    if (offset) v = _mm512_sub_ps(v, _mm512_maskz_loadu_ps(t, offset + i));
+    _mm512_mask_storeu_ps(out + i, t, _mm512_mul_ps(v, _mm512_maskz_loadu_ps(t, scale + i)));
+  }
+}
+
+}  // namespace lowbit::inline v0::detail::avx512
+#endif
