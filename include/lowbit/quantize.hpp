@@ -256,14 +256,28 @@ bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_par
         std::fill(colmax.begin(), colmax.end(), 0.0f);
         for (std::size_t r = b0; r < b1; ++r)
           avx512::finite_amax_columns(x.data() + r * cols, colmax.data(), cols);
-        for (std::size_t c = 0; c < cols; ++c) amax[c / map.bc] = std::max(amax[c / map.bc], colmax[c]);
+        for (std::size_t j = 0, c = 0; j < gc; ++j)
+          for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c)
+            amax[j] = std::max(amax[j], colmax[c]);
       }
       for (std::size_t j = 0; j < gc; ++j) {
         float scale = amax[j] * inv;
         if (p.min_scale > 0) scale = std::fmin(scale, 1.0f / p.min_scale);
         out.scales[band * gc + j] = scale;
       }
-      for (std::size_t c = 0; c < cols; ++c) colscale[c] = out.scales[band * gc + c / map.bc];
+      if (map.bc >= 16) {  // one scale per segment of at least a vector
+        for (std::size_t r = b0; r < b1; ++r)
+          for (std::size_t j = 0; j < gc; ++j) {
+            const std::size_t c0 = j * map.bc;
+            avx512::quantize_segment<kind>(x.data() + r * cols + c0, out.scales[band * gc + j],
+                                           codes + r * cols + c0, std::min(map.bc, cols - c0));
+          }
+        continue;
+      }
+      for (std::size_t j = 0; j < gc; ++j)  // the scale of each column (no division in the loop)
+        std::fill(colscale.begin() + static_cast<std::ptrdiff_t>(j * map.bc),
+                  colscale.begin() + static_cast<std::ptrdiff_t>(std::min((j + 1) * map.bc, cols)),
+                  out.scales[band * gc + j]);
       for (std::size_t r = b0; r < b1; ++r)
         avx512::quantize_row<kind>(x.data() + r * cols, colscale.data(), codes + r * cols, cols);
     }

@@ -24,7 +24,7 @@ namespace lowbit::inline v0::detail::vnni {
 
 inline constexpr std::size_t nr = 64;        // columns per panel
 inline constexpr std::size_t max_k = 65536;  // exact int32 accumulation bound
-inline constexpr std::size_t mr = 6;         // rows per micro-kernel call
+inline constexpr std::size_t mr = 6;         // rows per micro-kernel call: 24 accumulators
 
 /// x2 (k, n) re-laid out in VNNI panels, with column sums for the compensation.
 struct packed_b {
@@ -59,33 +59,65 @@ std::vector<std::uint8_t> pack_a(std::size_t m, std::size_t k, Get&& a) {
   return u;
 }
 
-/// acc[r][0..64) = exact sum_k x1[r, k] * x2[k, panel column] for MR rows.
+/// acc += dot4(u8 a, s8 b) per 32-bit lane. GCC 12 folds the B loads into every vpdpbusd and
+/// copies the accumulators around it (half the peak); an asm statement with register operands
+/// gives it the loop clang generates from the intrinsic.
+inline __m512i dpbusd(__m512i acc, __m512i a, __m512i b) noexcept {
+#if defined(__GNUC__) && !defined(__clang__)
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+  return acc;
+#else
+  return _mm512_dpbusd_epi32(acc, a, b);
+#endif
+}
+
+/// acc[r][0..64) = exact sum_k x1[r, k] * x2[k, panel column] for MR rows. The 4 * MR sums live
+/// in named registers (GCC spills an array of vectors to the stack).
 template <std::size_t MR>
 inline void kernel(const std::uint8_t* __restrict a, std::size_t lda, const std::int8_t* __restrict b,
                    std::size_t kq, const std::int32_t* __restrict colsum,
                    std::int32_t (*__restrict acc)[nr]) {
-  __m512i c[MR][4];
-  for (std::size_t r = 0; r < MR; ++r)
-    for (int j = 0; j < 4; ++j) c[r][j] = _mm512_setzero_si512();
-  for (std::size_t q = 0; q < kq; ++q) {
+#define LOWBIT_VNNI_ROW_DECL(r) \
+  __m512i c##r##0 = _mm512_setzero_si512(), c##r##1 = c##r##0, c##r##2 = c##r##0, c##r##3 = c##r##0;
+#define LOWBIT_VNNI_ROW_STEP(r)                 \
+  if constexpr (MR > r) {                       \
+    std::int32_t word;                          \
+    std::memcpy(&word, a + r * lda + 4 * q, 4); \
+    const __m512i av = _mm512_set1_epi32(word); \
+    c##r##0 = dpbusd(c##r##0, av, b0);          \
+    c##r##1 = dpbusd(c##r##1, av, b1);          \
+    c##r##2 = dpbusd(c##r##2, av, b2);          \
+    c##r##3 = dpbusd(c##r##3, av, b3);          \
+  }
+#define LOWBIT_VNNI_ROW_STORE(r)                                        \
+  if constexpr (MR > r) {                                               \
+    _mm512_storeu_si512(acc[r] + 0, _mm512_sub_epi32(c##r##0, comp0));  \
+    _mm512_storeu_si512(acc[r] + 16, _mm512_sub_epi32(c##r##1, comp1)); \
+    _mm512_storeu_si512(acc[r] + 32, _mm512_sub_epi32(c##r##2, comp2)); \
+    _mm512_storeu_si512(acc[r] + 48, _mm512_sub_epi32(c##r##3, comp3)); \
+  }
+  LOWBIT_VNNI_ROW_DECL(0)
+  LOWBIT_VNNI_ROW_DECL(1)
+  LOWBIT_VNNI_ROW_DECL(2) LOWBIT_VNNI_ROW_DECL(3) LOWBIT_VNNI_ROW_DECL(4)
+      LOWBIT_VNNI_ROW_DECL(5) for (std::size_t q = 0; q < kq; ++q) {
     const std::int8_t* bq = b + q * nr * 4;
     const __m512i b0 = _mm512_loadu_si512(bq), b1 = _mm512_loadu_si512(bq + 64),
                   b2 = _mm512_loadu_si512(bq + 128), b3 = _mm512_loadu_si512(bq + 192);
-    for (std::size_t r = 0; r < MR; ++r) {
-      std::int32_t word;
-      std::memcpy(&word, a + r * lda + 4 * q, 4);
-      const __m512i av = _mm512_set1_epi32(word);
-      c[r][0] = _mm512_dpbusd_epi32(c[r][0], av, b0);
-      c[r][1] = _mm512_dpbusd_epi32(c[r][1], av, b1);
-      c[r][2] = _mm512_dpbusd_epi32(c[r][2], av, b2);
-      c[r][3] = _mm512_dpbusd_epi32(c[r][3], av, b3);
-    }
+    LOWBIT_VNNI_ROW_STEP(0)
+    LOWBIT_VNNI_ROW_STEP(1)
+    LOWBIT_VNNI_ROW_STEP(2) LOWBIT_VNNI_ROW_STEP(3) LOWBIT_VNNI_ROW_STEP(4) LOWBIT_VNNI_ROW_STEP(5)
   }
-  for (int j = 0; j < 4; ++j) {
-    const __m512i comp = _mm512_slli_epi32(_mm512_loadu_si512(colsum + 16 * j), 7);  // 128 * colsum
-    for (std::size_t r = 0; r < MR; ++r)
-      _mm512_storeu_si512(acc[r] + 16 * j, _mm512_sub_epi32(c[r][j], comp));
-  }
+  // 128 * colsum: the compensation for storing x1 as x1 + 128
+  const __m512i comp0 = _mm512_slli_epi32(_mm512_loadu_si512(colsum), 7),
+                comp1 = _mm512_slli_epi32(_mm512_loadu_si512(colsum + 16), 7),
+                comp2 = _mm512_slli_epi32(_mm512_loadu_si512(colsum + 32), 7),
+                comp3 = _mm512_slli_epi32(_mm512_loadu_si512(colsum + 48), 7);
+  LOWBIT_VNNI_ROW_STORE(0)
+  LOWBIT_VNNI_ROW_STORE(1)
+  LOWBIT_VNNI_ROW_STORE(2) LOWBIT_VNNI_ROW_STORE(3) LOWBIT_VNNI_ROW_STORE(4) LOWBIT_VNNI_ROW_STORE(5)
+#undef LOWBIT_VNNI_ROW_DECL
+#undef LOWBIT_VNNI_ROW_STEP
+#undef LOWBIT_VNNI_ROW_STORE
 }
 
 /// Runs the exact int32 product over all rows and panels and hands each row's 64 sums of a

@@ -65,7 +65,8 @@ inline __m512i to_int_rint(__m512 t, float lo, float hi) noexcept {
   const __mmask16 nan = _mm512_cmp_ps_mask(t, t, _CMP_UNORD_Q);
   t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
   t = _mm512_mask_mov_ps(t, nan, _mm512_setzero_ps());
-  return _mm512_cvtps_epi32(_mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  return _mm512_cvt_roundps_epi32(t,
+                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);  // RNE, embedded rounding
 }
 
 /// fp32 -> fp8 e4m3fn codes with the default policy {rint, saturate, NaN -> +0}.
@@ -111,21 +112,38 @@ inline __m128i to_e2m1_rint_sat(__m512 t) noexcept {
 /// Code is int8 (lo/hi = -128/127 or -8/7; int4 stores its nibble) or e4m3fn.
 enum class code_kind { int8, int4, e4m3 };
 
+/// Rounds 16 quotients to codes of K and stores the lanes of mask t.
+template <code_kind K>
+inline void store_codes(__m512 q, std::uint8_t* __restrict out, __mmask16 t) noexcept {
+  __m128i b;
+  if constexpr (K == code_kind::int8)
+    b = _mm512_cvtepi32_epi8(to_int_rint(q, -128.0f, 127.0f));
+  else if constexpr (K == code_kind::int4)
+    b = _mm_and_si128(_mm512_cvtepi32_epi8(to_int_rint(q, -8.0f, 7.0f)), _mm_set1_epi8(0xf));
+  else
+    b = to_e4m3_rint_sat(q);
+  _mm_mask_storeu_epi8(out, t, b);
+}
+
+/// Per-element scales (blocks narrower than a vector).
 template <code_kind K>
 inline void quantize_row(const float* __restrict x, const float* __restrict scale,
                          std::uint8_t* __restrict out, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; i += 16) {
     const __mmask16 t = tail_mask(n - i);
-    const __m512 q = divide_by_scale(_mm512_maskz_loadu_ps(t, x + i),
-                                     _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), t, scale + i));
-    __m128i b;
-    if constexpr (K == code_kind::int8)
-      b = _mm512_cvtepi32_epi8(to_int_rint(q, -128.0f, 127.0f));
-    else if constexpr (K == code_kind::int4)
-      b = _mm_and_si128(_mm512_cvtepi32_epi8(to_int_rint(q, -8.0f, 7.0f)), _mm_set1_epi8(0xf));
-    else
-      b = to_e4m3_rint_sat(q);
-    _mm_mask_storeu_epi8(out + i, t, b);
+    const __m512 s = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), t, scale + i);
+    store_codes<K>(divide_by_scale(_mm512_maskz_loadu_ps(t, x + i), s), out + i, t);
+  }
+}
+
+/// One scale for a whole segment.
+template <code_kind K>
+inline void quantize_segment(const float* __restrict x, float scale, std::uint8_t* __restrict out,
+                             std::size_t n) noexcept {
+  const __m512 s = _mm512_set1_ps(scale);
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 t = tail_mask(n - i);
+    store_codes<K>(divide_by_scale(_mm512_maskz_loadu_ps(t, x + i), s), out + i, t);
   }
 }
 

@@ -1,0 +1,265 @@
+// lowbit against its peers, in one run (issue "Fast paths"). Register names:
+//   <op>/<format>/<granularity or mode>/<shape>/<lowbit|onednn>
+// Counters: bytes_per_second for quantize / dequantize (4 B fp32 + 1 B code per element, the
+// STREAM convention of shared/anchors), items_per_second = 2*M*K*N ops for matmul.
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <dnnl.hpp>
+#include <random>
+#include <vector>
+
+#include <lowbit/lowbit.hpp>
+
+using namespace lowbit;
+
+namespace {
+
+constexpr std::size_t R = 4096, C = 4096;
+
+std::vector<float> gaussian(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = g(rng);
+  return v;
+}
+std::vector<std::int8_t> random_int8(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::int8_t> v(n);
+  for (auto& x : v) x = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);
+  return v;
+}
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+/// Writes 256 MiB so that the weights are no longer in any cache (outside the timed region).
+void evict_caches() {
+  static std::vector<char> junk(256u << 20);
+  static char v = 0;
+  std::memset(junk.data(), ++v, junk.size());
+  benchmark::DoNotOptimize(junk.data());
+}
+
+void set_quantize_bytes(benchmark::State& s, std::size_t n, std::size_t out_bytes) {
+  s.SetBytesProcessed(static_cast<std::int64_t>(s.iterations() * n * (4 + out_bytes)));
+}
+
+// ---------------------------------------------------------------- quantize / dequantize
+
+void quantize_int8_token_lowbit(benchmark::State& s) {
+  const auto x = gaussian(R * C, 1);
+  quantized<std::int8_t> q{std::vector<std::int8_t>(R * C), std::vector<float>(R), {}, {}};
+  for (auto _ : s) {
+    quantize_into<std::int8_t, float>(x, {R, C}, {.gran = granularity::token()}, q.span());
+    benchmark::DoNotOptimize(q.values.data());
+  }
+  set_quantize_bytes(s, R * C, 1);
+}
+
+void quantize_int8_token_onednn(benchmark::State& s) {
+  using namespace dnnl;
+  const auto x = gaussian(R * C, 1);
+  std::vector<float> inv(R);  // precomputed per-row scales: oneDNN multiplies by them
+  for (std::size_t r = 0; r < R; ++r) {
+    float amax = 0;
+    for (std::size_t c = 0; c < C; ++c) amax = std::max(amax, std::fabs(x[r * C + c]));
+    inv[r] = 127.0f / amax;
+  }
+  const memory::desc src({R, C}, memory::data_type::f32, memory::format_tag::ab);
+  const memory::desc dst({R, C}, memory::data_type::s8, memory::format_tag::ab);
+  primitive_attr attr;
+  attr.set_output_scales(1 << 0, inv);
+  const reorder::primitive_desc pd(engine(), src, engine(), dst, attr);
+  reorder prim(pd);
+  memory ms(src, engine(), const_cast<float*>(x.data())), md(dst, engine());
+  stream st(engine());
+  for (auto _ : s) {
+    prim.execute(st, ms, md);
+    st.wait();
+  }
+  s.SetLabel(pd.impl_info_str());
+  set_quantize_bytes(s, R * C, 1);
+}
+
+template <class T>
+void quantize_lowbit(benchmark::State& s, granularity g) {
+  const auto x = gaussian(R * C, 2);
+  const auto map = make_scale_map(g, operand::left, {R, C});
+  quantized<T> q{std::vector<T>(R * C), std::vector<float>(map.size()), {}, map};
+  for (auto _ : s) {
+    quantize_into<T, float>(x, {R, C}, {.gran = g}, q.span());
+    benchmark::DoNotOptimize(q.values.data());
+  }
+  set_quantize_bytes(s, R * C, 1);
+}
+
+void quantize_e4m3_block_lowbit(benchmark::State& s) {
+  quantize_lowbit<float8_e4m3fn>(s, granularity::block(128, 128));
+}
+void quantize_int8_group_lowbit(benchmark::State& s) {
+  quantize_lowbit<std::int8_t>(s, granularity::group(128));
+}
+
+void quantize_mxfp4_lowbit(benchmark::State& s) {
+  const auto x = gaussian(R * C, 3);
+  for (auto _ : s) {
+    auto q = quantize_mx<float4_e2m1fn, float>(x, {R, C}, {});
+    benchmark::DoNotOptimize(q.values.data());
+  }
+  set_quantize_bytes(s, R * C, 1);  // one byte per code as stored (unpacked)
+}
+
+void dequantize_int8_channel_lowbit(benchmark::State& s) {
+  const auto q = random_int8(R * C, 4);
+  const auto sc = gaussian(C, 5);
+  const auto map = make_scale_map(granularity::channel(), operand::right, {R, C});
+  std::vector<float> y(R * C);
+  for (auto _ : s) {
+    dequantize_into<std::int8_t, float>(q, map, sc, {}, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_quantize_bytes(s, R * C, 1);
+}
+
+void dequantize_int8_channel_onednn(benchmark::State& s) {
+  using namespace dnnl;
+  const auto q = random_int8(R * C, 4);
+  const auto sc = gaussian(C, 5);
+  const memory::desc src({R, C}, memory::data_type::s8, memory::format_tag::ab);
+  const memory::desc dst({R, C}, memory::data_type::f32, memory::format_tag::ab);
+  primitive_attr attr;
+  attr.set_output_scales(1 << 1, sc);
+  const reorder::primitive_desc pd(engine(), src, engine(), dst, attr);
+  reorder prim(pd);
+  memory ms(src, engine(), const_cast<std::int8_t*>(q.data())), md(dst, engine());
+  stream st(engine());
+  for (auto _ : s) {
+    prim.execute(st, ms, md);
+    st.wait();
+  }
+  s.SetLabel(pd.impl_info_str());
+  set_quantize_bytes(s, R * C, 1);
+}
+
+// ---------------------------------------------------------------- matmul
+
+void set_ops(benchmark::State& s, std::size_t m, std::size_t k, std::size_t n) {
+  s.counters["ops"] =
+      benchmark::Counter(static_cast<double>(2 * m * k * n), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void matmul_int8_kc_lowbit(benchmark::State& s, std::size_t m, bool cold) {
+  const std::size_t k = 4096, n = 4096;
+  const auto a = random_int8(m * k, 6), b = random_int8(k * n, 7);
+  const auto s1 = gaussian(m, 8), s2 = gaussian(n, 9);
+  const packed_weights<std::int8_t> w(b, k, n);  // packed once, outside the timing (as oneDNN's)
+  std::vector<float> y(m * n);
+  for (auto _ : s) {
+    if (cold) {
+      s.PauseTiming();
+      evict_caches();
+      s.ResumeTiming();
+    }
+    matmul_kc<float, std::int8_t, std::int8_t>(a, w, m, s1, s2, {}, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  s.SetLabel(backend_name());
+  set_ops(s, m, k, n);
+}
+
+/// oneDNN s8 x s8 -> f32 in the 3-D form {1,M,K} x {1,K,N} with per-N output scales and a
+/// {1,M,1} binary-mul post-op for the per-token scale (shared/anchors/peers.md §3.2), weights
+/// reordered once to the primitive's layout outside the timing.
+void matmul_onednn(benchmark::State& s, std::size_t m, std::size_t k, std::size_t n, bool bf16, bool cold) {
+  using namespace dnnl;
+  using dt = memory::data_type;
+  using tag = memory::format_tag;
+  const memory::dim M = static_cast<memory::dim>(m), K = static_cast<memory::dim>(k),
+                    N = static_cast<memory::dim>(n);
+  const dt in = bf16 ? dt::bf16 : dt::s8;
+  const memory::desc a_md({1, M, K}, in, tag::abc), b_any({1, K, N}, in, tag::any),
+      b_plain({1, K, N}, in, tag::abc), c_md({1, M, N}, dt::f32, tag::abc),
+      t_md({1, M, 1}, dt::f32, tag::abc);
+  primitive_attr attr;
+  const auto s2 = gaussian(n, 9), s1 = gaussian(m, 8);
+  if (!bf16) {
+    attr.set_output_scales(1 << 2, s2);
+    post_ops po;
+    po.append_binary(algorithm::binary_mul, t_md);
+    attr.set_post_ops(po);
+  }
+  const matmul::primitive_desc pd(matmul::desc(a_md, b_any, c_md), attr, engine());
+  std::vector<std::uint8_t> abuf(m * k * (bf16 ? 2 : 1)), bbuf(k * n * (bf16 ? 2 : 1));
+  {
+    std::mt19937 rng(10);
+    for (auto& v : abuf)
+      v = static_cast<std::uint8_t>(bf16 ? (rng() % 64) : rng());  // bf16: small finite values
+    for (auto& v : bbuf) v = static_cast<std::uint8_t>(bf16 ? (rng() % 64) : rng());
+  }
+  memory am(a_md, engine(), abuf.data()), bplain(b_plain, engine(), bbuf.data()),
+      bm(pd.weights_desc(), engine()), cm(c_md, engine()), tm(t_md, engine(), const_cast<float*>(s1.data()));
+  stream st(engine());
+  reorder(bplain, bm).execute(st, bplain, bm);
+  st.wait();
+  matmul prim(pd);
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
+  if (!bf16) args.insert({DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, tm});
+  for (auto _ : s) {
+    if (cold) {
+      s.PauseTiming();
+      evict_caches();
+      s.ResumeTiming();
+    }
+    prim.execute(st, args);
+    st.wait();
+  }
+  s.SetLabel(pd.impl_info_str());
+  set_ops(s, m, k, n);
+}
+
+}  // namespace
+
+BENCHMARK(quantize_int8_token_lowbit)
+    ->Name("quantize/int8/token/4096x4096/lowbit")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(quantize_int8_token_onednn)
+    ->Name("quantize/int8/token/4096x4096/onednn")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(quantize_e4m3_block_lowbit)
+    ->Name("quantize/fp8_e4m3fn/block128/4096x4096/lowbit")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(quantize_int8_group_lowbit)
+    ->Name("quantize/int8/group128/4096x4096/lowbit")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(quantize_mxfp4_lowbit)->Name("quantize/mxfp4/4096x4096/lowbit")->Unit(benchmark::kMillisecond);
+BENCHMARK(dequantize_int8_channel_lowbit)
+    ->Name("dequantize/int8/channel/4096x4096/lowbit")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(dequantize_int8_channel_onednn)
+    ->Name("dequantize/int8/channel/4096x4096/onednn")
+    ->Unit(benchmark::kMillisecond);
+
+#define LOWBIT_KC(M)                                                  \
+  BENCHMARK_CAPTURE(matmul_int8_kc_lowbit, m##M, M, false)            \
+      ->Name("matmul/int8/K-C/" #M "x4096x4096/lowbit")               \
+      ->Unit(benchmark::kMillisecond);                                \
+  BENCHMARK_CAPTURE(matmul_onednn, m##M, M, 4096, 4096, false, false) \
+      ->Name("matmul/int8/K-C/" #M "x4096x4096/onednn")               \
+      ->Unit(benchmark::kMillisecond);
+LOWBIT_KC(1)
+LOWBIT_KC(16)
+LOWBIT_KC(128)
+LOWBIT_KC(1024)
+
+BENCHMARK_CAPTURE(matmul_onednn, bf16, 128, 4096, 4096, true, false)
+    ->Name("matmul/bf16/128x4096x4096/onednn")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(matmul_onednn, gemv, 1, 4096, 4096, false, true)
+    ->Name("gemv/int8/1x4096x4096/onednn")
+    ->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();
