@@ -96,16 +96,23 @@ inline void kernel(const std::uint8_t* __restrict a, std::size_t lda, const std:
     _mm512_storeu_si512(acc[r] + 32, _mm512_sub_epi32(c##r##2, comp2)); \
     _mm512_storeu_si512(acc[r] + 48, _mm512_sub_epi32(c##r##3, comp3)); \
   }
+  // clang-format off
   LOWBIT_VNNI_ROW_DECL(0)
   LOWBIT_VNNI_ROW_DECL(1)
-  LOWBIT_VNNI_ROW_DECL(2) LOWBIT_VNNI_ROW_DECL(3) LOWBIT_VNNI_ROW_DECL(4)
-      LOWBIT_VNNI_ROW_DECL(5) for (std::size_t q = 0; q < kq; ++q) {
+  LOWBIT_VNNI_ROW_DECL(2)
+  LOWBIT_VNNI_ROW_DECL(3)
+  LOWBIT_VNNI_ROW_DECL(4)
+  LOWBIT_VNNI_ROW_DECL(5)
+  for (std::size_t q = 0; q < kq; ++q) {
     const std::int8_t* bq = b + q * nr * 4;
     const __m512i b0 = _mm512_loadu_si512(bq), b1 = _mm512_loadu_si512(bq + 64),
                   b2 = _mm512_loadu_si512(bq + 128), b3 = _mm512_loadu_si512(bq + 192);
     LOWBIT_VNNI_ROW_STEP(0)
     LOWBIT_VNNI_ROW_STEP(1)
-    LOWBIT_VNNI_ROW_STEP(2) LOWBIT_VNNI_ROW_STEP(3) LOWBIT_VNNI_ROW_STEP(4) LOWBIT_VNNI_ROW_STEP(5)
+    LOWBIT_VNNI_ROW_STEP(2)
+    LOWBIT_VNNI_ROW_STEP(3)
+    LOWBIT_VNNI_ROW_STEP(4)
+    LOWBIT_VNNI_ROW_STEP(5)
   }
   // 128 * colsum: the compensation for storing x1 as x1 + 128
   const __m512i comp0 = _mm512_slli_epi32(_mm512_loadu_si512(colsum), 7),
@@ -114,7 +121,11 @@ inline void kernel(const std::uint8_t* __restrict a, std::size_t lda, const std:
                 comp3 = _mm512_slli_epi32(_mm512_loadu_si512(colsum + 48), 7);
   LOWBIT_VNNI_ROW_STORE(0)
   LOWBIT_VNNI_ROW_STORE(1)
-  LOWBIT_VNNI_ROW_STORE(2) LOWBIT_VNNI_ROW_STORE(3) LOWBIT_VNNI_ROW_STORE(4) LOWBIT_VNNI_ROW_STORE(5)
+  LOWBIT_VNNI_ROW_STORE(2)
+  LOWBIT_VNNI_ROW_STORE(3)
+  LOWBIT_VNNI_ROW_STORE(4)
+  LOWBIT_VNNI_ROW_STORE(5)
+  // clang-format on
 #undef LOWBIT_VNNI_ROW_DECL
 #undef LOWBIT_VNNI_ROW_STEP
 #undef LOWBIT_VNNI_ROW_STORE
