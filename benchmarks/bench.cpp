@@ -221,6 +221,51 @@ void matmul_onednn(benchmark::State& s, std::size_t m, std::size_t k, std::size_
   set_ops(s, m, k, n);
 }
 
+template <class T>
+std::vector<T> random_codes(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<T> v(n);
+  for (auto& c : v) do
+      c = T::from_bits(static_cast<typename T::storage>(rng() & T::mask));
+    while (!std::isfinite(static_cast<float>(c)));
+  return v;
+}
+
+/// fp8 G-B (x1 per 1x128 group, x2 per 128x128 block), the approx (BF16) path.
+void matmul_fp8_gb_lowbit(benchmark::State& s) {
+  const std::size_t m = 128, k = 4096, n = 4096, gs = 128;
+  const auto a = random_codes<float8_e4m3fn>(m * k, 11), b = random_codes<float8_e4m3fn>(k * n, 12);
+  const auto s1 = gaussian(m * (k / gs), 13), s2 = gaussian((k / gs) * (n / gs), 14);
+  const packed_weights<float8_e4m3fn> w(b, k, n);  // packed once, outside the timing (as oneDNN's)
+  std::vector<float> y(m * n);
+  for (auto _ : s) {
+    matmul_gb<float, float8_e4m3fn, float8_e4m3fn>(approx, a, w, m, gs, s1, s2, {}, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_ops(s, m, k, n);
+}
+
+template <class T>
+void matmul_mx_lowbit(benchmark::State& s) {
+  const std::size_t m = 128, k = 4096, n = 4096;
+  const auto a = random_codes<T>(m * k, 15), b = random_codes<T>(k * n, 16);
+  std::vector<float8_e8m0fnu> e1(m * k / 32, float8_e8m0fnu::from_bits(127)),
+      e2(k / 32 * n, float8_e8m0fnu::from_bits(120));
+  const packed_weights<T> w(b, k, n);
+  std::vector<float> y(m * n);
+  for (auto _ : s) {
+    matmul_mx<float, T, T>(approx, a, w, m, e1, e2, {}, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_ops(s, m, k, n);
+}
+void matmul_mxfp8_lowbit(benchmark::State& s) {
+  matmul_mx_lowbit<float8_e4m3fn>(s);
+}
+void matmul_mxfp4_lowbit(benchmark::State& s) {
+  matmul_mx_lowbit<float4_e2m1fn>(s);
+}
+
 }  // namespace
 
 BENCHMARK(quantize_int8_token_lowbit)
@@ -255,6 +300,9 @@ LOWBIT_KC(16)
 LOWBIT_KC(128)
 LOWBIT_KC(1024)
 
+BENCHMARK(matmul_fp8_gb_lowbit)->Name("matmul/fp8/G-B/128x4096x4096/lowbit")->Unit(benchmark::kMillisecond);
+BENCHMARK(matmul_mxfp8_lowbit)->Name("matmul/mxfp8/MX/128x4096x4096/lowbit")->Unit(benchmark::kMillisecond);
+BENCHMARK(matmul_mxfp4_lowbit)->Name("matmul/mxfp4/MX/128x4096x4096/lowbit")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(matmul_onednn, bf16, 128, 4096, 4096, true, false)
     ->Name("matmul/bf16/128x4096x4096/onednn")
     ->Unit(benchmark::kMillisecond);

@@ -3,6 +3,7 @@
 // leaving the scalar reference, which is the specification and is always compiled.
 //   LOWBIT_HAS_AVX512       AVX-512 F/BW/DQ/VL (quantize, dequantize, conversions)
 //   LOWBIT_HAS_AVX512_VNNI  + VNNI (int8 matmul with vpdpbusd)
+//   LOWBIT_HAS_AVX512_BF16  + BF16 (low-bit float matmul with vdpbf16ps, within a stated bound)
 // Fast paths are bit-exact to the reference wherever they are used (tests/fast/).
 #pragma once
 
@@ -11,6 +12,9 @@
 #define LOWBIT_HAS_AVX512 1
 #if defined(__AVX512VNNI__)
 #define LOWBIT_HAS_AVX512_VNNI 1
+#endif
+#if defined(__AVX512BF16__)
+#define LOWBIT_HAS_AVX512_BF16 1
 #endif
 #endif
 

@@ -28,6 +28,7 @@
 
 #include "config.hpp"
 #include "detail/exact_sum.hpp"
+#include "detail/simd/matmul_bf16.hpp"
 #include "detail/simd/matmul_vnni.hpp"
 #include "layout/granularity.hpp"
 #include "numeric/convert.hpp"
@@ -78,6 +79,16 @@ constexpr int offset(std::uint64_t v) noexcept {
 }
 
 }  // namespace fixpipe
+
+/// Execution tag for the fast paths whose results are within a stated bound of the reference
+/// rather than bit-exact: low-bit float block sums accumulated in fp32 by vdpbf16ps
+/// (detail/simd/matmul_bf16.hpp). Like std::execution::par, it is the first argument:
+/// `lowbit::matmul_mx(lowbit::approx, x1, x2, ...)`. Without it every function is exact (integer
+/// fast paths are exact and are always used).
+struct approx_t {
+  explicit approx_t() = default;
+};
+inline constexpr approx_t approx{};
 
 template <class T>
 concept integer_code = std::is_same_v<T, std::int8_t> || std::is_same_v<T, int4>;
@@ -153,6 +164,17 @@ class exact_dot {
   std::vector<double> av_, bv_;
   bool special_ = false;
 };
+
+/// bf16 bits of every code of a low-bit float format (all exactly representable).
+template <class T>
+std::vector<std::uint16_t> bf16_table() {
+  std::vector<std::uint16_t> t(std::size_t{T::mask} + 1);
+  for (std::size_t c = 0; c < t.size(); ++c)
+    t[c] = bfloat16(static_cast<float>(T::from_bits(static_cast<typename T::storage>(c))),
+                    {rounding::rint, overflow::propagate, nan_policy::keep})
+               .bits();
+  return t;
+}
 
 template <class Out>
 Out cast_out(float y) {
@@ -335,20 +357,30 @@ void matmul_kc_ref(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d
 
 }  // namespace detail
 
-/// int8 / int4 weights x2 (k, n) laid out once for the fast integer matmuls, as oneDNN's
-/// reordered weights are: pack once, multiply many times. Keeps the codes for the reference path
-/// (used without VNNI or when k exceeds the exact int32 bound).
-template <integer_code T2>
+/// Weights x2 (k, n) laid out once for the fast matmuls, as oneDNN's reordered weights are: pack
+/// once, multiply many times. int8 / int4 codes get VNNI panels, low-bit float codes bf16 panels
+/// (for the approx paths). Keeps the codes for the reference path (used without the ISA, or when
+/// k exceeds the exact int32 bound).
+template <matmul_code T2>
 class packed_weights {
  public:
   packed_weights(std::span<const T2> x2, std::size_t k, std::size_t n, bool transposed = false)
       : codes_(x2.begin(), x2.end()), k_(k), n_(n), transposed_(transposed) {
     detail::check_count(x2.size(), k * n, "x2 (k x n)");
+    [[maybe_unused]] const auto at = [&](std::size_t kk, std::size_t j) {
+      return codes_[transposed ? j * k + kk : kk * n + j];
+    };
 #if defined(LOWBIT_HAS_AVX512_VNNI)
-    if (k <= detail::vnni::max_k)
-      vnni_.emplace(k, n, [&](std::size_t kk, std::size_t j) {
-        return static_cast<std::int8_t>(int(codes_[transposed ? j * k + kk : kk * n + j]));
-      });
+    if constexpr (integer_code<T2>)
+      if (k <= detail::vnni::max_k)
+        vnni_.emplace(
+            k, n, [&](std::size_t kk, std::size_t j) { return static_cast<std::int8_t>(int(at(kk, j))); });
+#endif
+#if defined(LOWBIT_HAS_AVX512_BF16)
+    if constexpr (float_code<T2>) {
+      const auto t = detail::bf16_table<T2>();
+      bf16_.emplace(k, n, [&](std::size_t kk, std::size_t j) { return t[at(kk, j).bits()]; });
+    }
 #endif
   }
   std::size_t k() const noexcept {
@@ -368,11 +400,19 @@ class packed_weights {
     return vnni_;
   }
 #endif
+#if defined(LOWBIT_HAS_AVX512_BF16)
+  const std::optional<detail::bf16dp::packed_b>& bf16() const noexcept {
+    return bf16_;
+  }
+#endif
 
  private:
   std::vector<T2> codes_;
   std::size_t k_, n_;
   bool transposed_;
+#if defined(LOWBIT_HAS_AVX512_BF16)
+  std::optional<detail::bf16dp::packed_b> bf16_;
+#endif
 #if defined(LOWBIT_HAS_AVX512_VNNI)
   std::optional<detail::vnni::packed_b> vnni_;
 #endif
@@ -464,6 +504,7 @@ void matmul_blockwise(std::span<const T1> x1, std::span<const T2> x2, matmul_dim
                "scale maps do not match the operand shapes");
   detail::need(map1.bc == map2.br, "x1 and x2 scale blocks must cut k the same way");
   const std::size_t kb = map1.bc;
+
   const detail::exact_dot<T1, T2> dot(x1, x2, d);
   for (std::size_t m = 0; m < d.m; ++m)
     for (std::size_t n = 0; n < d.n; ++n) {
@@ -518,6 +559,7 @@ void matmul_mx(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
   detail::check_count(x1_scale.size(), d.m * nb, "x1 e8m0 scale (m x ceil(k/32))");
   detail::check_count(x2_scale.size(), nb * d.n, "x2 e8m0 scale (ceil(k/32) x n)");
   if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+
   const detail::exact_dot<T1, T2> dot(x1, x2, d);
   for (std::size_t m = 0; m < d.m; ++m)
     for (std::size_t n = 0; n < d.n; ++n) {
@@ -531,6 +573,102 @@ void matmul_mx(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
       }
       y[m * d.n + n] = detail::cast_out<Out>(bias.empty() ? acc : acc + bias[n]);
     }
+}
+
+namespace detail {
+
+/// x1 decoded to bf16 rows, times pre-packed bf16 weights, block by block (bf16dp::gemm).
+template <float_output Out, class T1, class RowScale, class ColScale>
+void bf16_blocks([[maybe_unused]] std::span<const T1> x1, [[maybe_unused]] std::size_t m,
+                 [[maybe_unused]] const void* packed, [[maybe_unused]] std::size_t kb,
+                 [[maybe_unused]] RowScale&& rs, [[maybe_unused]] ColScale&& cs,
+                 [[maybe_unused]] std::span<const float> bias, [[maybe_unused]] std::span<Out> y) {
+#if defined(LOWBIT_HAS_AVX512_BF16)
+  const auto& b = *static_cast<const bf16dp::packed_b*>(packed);
+  const auto t1 = bf16_table<T1>();
+  const std::size_t k = b.k, n = b.n;
+  const auto a =
+      bf16dp::pack_a(m, k, [&](std::size_t i, std::size_t kk) { return t1[x1[i * k + kk].bits()]; });
+  bf16dp::gemm(a, m, b, kb, rs, cs, [&](std::size_t i, std::size_t n0, std::size_t cnt, const float* tot) {
+    for (std::size_t c = 0; c < cnt; ++c)
+      y[i * n + n0 + c] = cast_out<Out>(bias.empty() ? tot[c] : tot[c] + bias[n0 + c]);
+  });
+#endif
+}
+
+}  // namespace detail
+
+/// MODE G-B with the approx tag and pre-packed weights: each block sum of low-bit float codes
+/// in fp32 (BF16 path, within (L + 1) * 2^-24 * sum |a*b| of the exactly rounded sum; see
+/// detail/simd/matmul_bf16.hpp), the rest as the reference. Exact (matmul_gb) where the path does
+/// not apply.
+template <float_output Out, matmul_code T1, matmul_code T2>
+void matmul_gb(approx_t, std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m, std::size_t gs,
+               std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
+               std::span<Out> y) {
+  const matmul_dims d{m, x2.k(), x2.n(), x2.transposed()};
+#if defined(LOWBIT_HAS_AVX512_BF16)
+  if constexpr (float_code<T1> && float_code<T2>) {
+    if (gs > 0 && gs % 2 == 0 && x2.bf16()) {
+      const auto map1 = make_scale_map(granularity::group(gs), operand::left, {d.m, d.k});
+      const auto map2 = make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n});
+      detail::check_dims(x1.size(), x2.codes().size(), y.size(), d);
+      detail::check_count(x1_scale.size(), map1.size(), "x1 scale");
+      detail::check_count(x2_scale.size(), map2.size(), "x2 scale");
+      if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+      detail::bf16_blocks<Out, T1>(
+          x1, m, &*x2.bf16(), gs, [&](std::size_t i, std::size_t j) { return x1_scale[map1(i, j * gs)]; },
+          [&](std::size_t j, std::size_t n) { return x2_scale[map2(j * gs, n)]; }, bias, y);
+      return;
+    }
+  }
+#endif
+  matmul_gb<Out, T1, T2>(x1, x2.codes(), d, gs, x1_scale, x2_scale, bias, y);
+}
+
+/// MODE G-B with the approx tag (packs x2 on every call; see the pre-packed overload).
+template <float_output Out, matmul_code T1, matmul_code T2>
+void matmul_gb(approx_t, std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::size_t gs,
+               std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
+               std::span<Out> y) {
+  detail::check_count(x2.size(), d.k * d.n, "x2 (k x n)");
+  matmul_gb<Out, T1, T2>(approx, x1, packed_weights<T2>(x2, d.k, d.n, d.x2_transposed), d.m, gs, x1_scale,
+                         x2_scale, bias, y);
+}
+
+/// MODE MX with the approx tag and pre-packed weights: block sums in fp32 (BF16 path), each
+/// times 2^(e1 - 127) * 2^(e2 - 127) in fp32, blocks added in ascending k; exact where the path
+/// does not apply.
+template <float_output Out, float_code T1, float_code T2>
+void matmul_mx(approx_t, std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
+               std::span<const float8_e8m0fnu> x1_scale, std::span<const float8_e8m0fnu> x2_scale,
+               std::span<const float> bias, std::span<Out> y) {
+  const matmul_dims d{m, x2.k(), x2.n(), x2.transposed()};
+#if defined(LOWBIT_HAS_AVX512_BF16)
+  if (x2.bf16()) {
+    const std::size_t nb = ceil_div(d.k, 32);
+    detail::check_dims(x1.size(), x2.codes().size(), y.size(), d);
+    detail::check_count(x1_scale.size(), d.m * nb, "x1 e8m0 scale (m x ceil(k/32))");
+    detail::check_count(x2_scale.size(), nb * d.n, "x2 e8m0 scale (ceil(k/32) x n)");
+    if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+    detail::bf16_blocks<Out, T1>(
+        x1, m, &*x2.bf16(), 32,
+        [&](std::size_t i, std::size_t j) { return static_cast<float>(x1_scale[i * nb + j]); },
+        [&](std::size_t j, std::size_t n) { return static_cast<float>(x2_scale[j * d.n + n]); }, bias, y);
+    return;
+  }
+#endif
+  matmul_mx<Out, T1, T2>(x1, x2.codes(), d, x1_scale, x2_scale, bias, y);
+}
+
+/// MODE MX with the approx tag (packs x2 on every call; see the pre-packed overload).
+template <float_output Out, float_code T1, float_code T2>
+void matmul_mx(approx_t, std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
+               std::span<const float8_e8m0fnu> x1_scale, std::span<const float8_e8m0fnu> x2_scale,
+               std::span<const float> bias, std::span<Out> y) {
+  detail::check_count(x2.size(), d.k * d.n, "x2 (k x n)");
+  matmul_mx<Out, T1, T2>(approx, x1, packed_weights<T2>(x2, d.k, d.n, d.x2_transposed), d.m, x1_scale,
+                         x2_scale, bias, y);
 }
 
 /// MODE T-CG (spec §4.7): x1 fp8 e4m3fn, x2 fp4 e2m1fn, x2 group scales (ceil(k/32), n) in bf16

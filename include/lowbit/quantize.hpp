@@ -241,45 +241,52 @@ bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_par
     const float qmax = p.dtype_max > 0 ? p.dtype_max : format_traits<T>::dtype_max;
     const float inv = static_cast<float>(1.0 / double(qmax));
     const std::size_t rows = shape.rows, cols = shape.cols, gc = map.grid.cols;
-    std::vector<float> colmax(cols), colscale(cols), amax(gc);
     auto* codes = reinterpret_cast<std::uint8_t*>(out.values.data());
-    for (std::size_t b0 = 0, band = 0; b0 < rows; b0 += map.br, ++band) {
-      const std::size_t b1 = std::min(b0 + map.br, rows);
-      std::fill(amax.begin(), amax.end(), 0.0f);
-      if (map.bc >= 16) {
+    const long bands = static_cast<long>(map.grid.rows);
+    // Bands of scale rows are independent: threads split them, results do not depend on it.
+#pragma omp parallel
+    {
+      std::vector<float> colmax(cols), colscale(cols), amax(gc);
+#pragma omp for schedule(static)
+      for (long bi = 0; bi < bands; ++bi) {
+        const std::size_t band = static_cast<std::size_t>(bi), b0 = band * map.br;
+        const std::size_t b1 = std::min(b0 + map.br, rows);
+        std::fill(amax.begin(), amax.end(), 0.0f);
+        if (map.bc >= 16) {
+          for (std::size_t r = b0; r < b1; ++r)
+            for (std::size_t j = 0; j < gc; ++j) {
+              const std::size_t c0 = j * map.bc, len = std::min(map.bc, cols - c0);
+              amax[j] = std::max(amax[j], avx512::finite_amax(x.data() + r * cols + c0, len));
+            }
+        } else {
+          std::fill(colmax.begin(), colmax.end(), 0.0f);
+          for (std::size_t r = b0; r < b1; ++r)
+            avx512::finite_amax_columns(x.data() + r * cols, colmax.data(), cols);
+          for (std::size_t j = 0, c = 0; j < gc; ++j)
+            for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c)
+              amax[j] = std::max(amax[j], colmax[c]);
+        }
+        for (std::size_t j = 0; j < gc; ++j) {
+          float scale = amax[j] * inv;
+          if (p.min_scale > 0) scale = std::fmin(scale, 1.0f / p.min_scale);
+          out.scales[band * gc + j] = scale;
+        }
+        if (map.bc >= 16) {  // one scale per segment of at least a vector
+          for (std::size_t r = b0; r < b1; ++r)
+            for (std::size_t j = 0; j < gc; ++j) {
+              const std::size_t c0 = j * map.bc;
+              avx512::quantize_segment<kind>(x.data() + r * cols + c0, out.scales[band * gc + j],
+                                             codes + r * cols + c0, std::min(map.bc, cols - c0));
+            }
+          continue;
+        }
+        for (std::size_t j = 0; j < gc; ++j)  // the scale of each column (no division in the loop)
+          std::fill(colscale.begin() + static_cast<std::ptrdiff_t>(j * map.bc),
+                    colscale.begin() + static_cast<std::ptrdiff_t>(std::min((j + 1) * map.bc, cols)),
+                    out.scales[band * gc + j]);
         for (std::size_t r = b0; r < b1; ++r)
-          for (std::size_t j = 0; j < gc; ++j) {
-            const std::size_t c0 = j * map.bc, len = std::min(map.bc, cols - c0);
-            amax[j] = std::max(amax[j], avx512::finite_amax(x.data() + r * cols + c0, len));
-          }
-      } else {
-        std::fill(colmax.begin(), colmax.end(), 0.0f);
-        for (std::size_t r = b0; r < b1; ++r)
-          avx512::finite_amax_columns(x.data() + r * cols, colmax.data(), cols);
-        for (std::size_t j = 0, c = 0; j < gc; ++j)
-          for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c)
-            amax[j] = std::max(amax[j], colmax[c]);
+          avx512::quantize_row<kind>(x.data() + r * cols, colscale.data(), codes + r * cols, cols);
       }
-      for (std::size_t j = 0; j < gc; ++j) {
-        float scale = amax[j] * inv;
-        if (p.min_scale > 0) scale = std::fmin(scale, 1.0f / p.min_scale);
-        out.scales[band * gc + j] = scale;
-      }
-      if (map.bc >= 16) {  // one scale per segment of at least a vector
-        for (std::size_t r = b0; r < b1; ++r)
-          for (std::size_t j = 0; j < gc; ++j) {
-            const std::size_t c0 = j * map.bc;
-            avx512::quantize_segment<kind>(x.data() + r * cols + c0, out.scales[band * gc + j],
-                                           codes + r * cols + c0, std::min(map.bc, cols - c0));
-          }
-        continue;
-      }
-      for (std::size_t j = 0; j < gc; ++j)  // the scale of each column (no division in the loop)
-        std::fill(colscale.begin() + static_cast<std::ptrdiff_t>(j * map.bc),
-                  colscale.begin() + static_cast<std::ptrdiff_t>(std::min((j + 1) * map.bc, cols)),
-                  out.scales[band * gc + j]);
-      for (std::size_t r = b0; r < b1; ++r)
-        avx512::quantize_row<kind>(x.data() + r * cols, colscale.data(), codes + r * cols, cols);
     }
     return true;
   }

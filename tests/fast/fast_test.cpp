@@ -212,3 +212,78 @@ TEST(Fast, ThreadCountDoesNotChangeResults) {
   GTEST_SKIP() << "built without OpenMP";
 #endif
 }
+
+// The approx (BF16) paths: within the stated bound of the exact reference, deterministic.
+template <class T1, class T2>
+void check_approx(bool mx) {
+  struct mkn {
+    std::size_t m, k, n;
+  };
+  const mkn cases[] = {{1, 1, 1}, {1, 64, 3}, {3, 130, 65}, {7, 256, 64}, {13, 300, 70}, {2, 1000, 5}};
+  unsigned seed = 300;
+  for (auto c : cases)
+    for (std::size_t gs : {32, 128}) {
+      if (mx && gs != 32) continue;
+      std::mt19937 rng(seed++);
+      std::vector<T1> a(c.m * c.k);
+      std::vector<T2> b(c.k * c.n);
+      for (auto& v : a) do
+          v = T1::from_bits(static_cast<typename T1::storage>(rng() & T1::mask));
+        while (!std::isfinite(float(v)));
+      for (auto& v : b) do
+          v = T2::from_bits(static_cast<typename T2::storage>(rng() & T2::mask));
+        while (!std::isfinite(float(v)));
+      const std::size_t kb = (c.k + gs - 1) / gs, nbk = (c.n + gs - 1) / gs;
+      std::vector<float> s1(c.m * kb), s2(kb * nbk);
+      std::vector<float8_e8m0fnu> e1(c.m * kb), e2(kb * c.n);
+      for (auto& v : s1) v = 0.5f + float(rng() % 100) / 50.0f;
+      for (auto& v : s2) v = 0.5f + float(rng() % 100) / 50.0f;
+      for (auto& v : e1) v = float8_e8m0fnu::from_bits(static_cast<std::uint8_t>(120 + rng() % 16));
+      for (auto& v : e2) v = float8_e8m0fnu::from_bits(static_cast<std::uint8_t>(120 + rng() % 16));
+      const matmul_dims d{c.m, c.k, c.n};
+      std::vector<float> exact(c.m * c.n), fast(c.m * c.n);
+      if (mx) {
+        matmul_mx<float, T1, T2>(a, b, d, e1, e2, {}, exact);
+        matmul_mx<float, T1, T2>(approx, a, b, d, e1, e2, {}, fast);
+      } else {
+        matmul_gb<float, T1, T2>(a, b, d, gs, s1, s2, {}, exact);
+        matmul_gb<float, T1, T2>(approx, a, b, d, gs, s1, s2, {}, fast);
+      }
+      for (std::size_t i = 0; i < c.m; ++i)
+        for (std::size_t j = 0; j < c.n; ++j) {
+          double bound = 0;  // sum_j |s_j| sum_k |a b|
+          for (std::size_t blk = 0; blk < kb; ++blk) {
+            double sab = 0;
+            for (std::size_t k = blk * gs; k < std::min(c.k, blk * gs + gs); ++k)
+              sab += std::fabs(double(float(a[i * c.k + k])) * double(float(b[k * c.n + j])));
+            const double sj =
+                mx ? std::ldexp(1.0, int(e1[i * kb + blk].bits()) + int(e2[blk * c.n + j].bits()) - 254)
+                   : double(s1[i * kb + blk]) * double(s2[blk * nbk + j / gs]);
+            bound += std::fabs(sj) * sab;
+          }
+          const double tol = double(gs + kb + 4) * 0x1p-24 * bound;
+          ASSERT_LE(std::fabs(double(fast[i * c.n + j]) - double(exact[i * c.n + j])), tol)
+              << c.m << "x" << c.k << "x" << c.n << " gs " << gs;
+        }
+#if defined(_OPENMP)
+      std::vector<float> again(c.m * c.n);
+      omp_set_num_threads(1);
+      if (mx)
+        matmul_mx<float, T1, T2>(approx, a, b, d, e1, e2, {}, again);
+      else
+        matmul_gb<float, T1, T2>(approx, a, b, d, gs, s1, s2, {}, again);
+      omp_set_num_threads(2);
+      ASSERT_EQ(std::memcmp(again.data(), fast.data(), fast.size() * 4), 0);
+#endif
+    }
+}
+
+TEST(Fast, ApproxGbFp8WithinBound) {
+  check_approx<float8_e4m3fn, float8_e5m2>(false);
+}
+TEST(Fast, ApproxGbHiFloat8WithinBound) {
+  check_approx<hifloat8, hifloat8>(false);
+}
+TEST(Fast, ApproxMxWithinBound) {
+  check_approx<float4_e2m1fn, float8_e4m3fn>(true);
+}

@@ -1,0 +1,180 @@
+// Low-bit float codes (fp8, HiFloat8, fp6, fp4) times low-bit float codes with AVX-512 BF16.
+// Every such code is exactly a bf16 value, so both operands are decoded once to bf16 and
+// multiplied with vdpbf16ps (exact products, fp32 sums in a fixed order). The partial sum of a
+// scale block is therefore an fp32 sum rather than the reference's exactly rounded one: for a
+// block of L terms it differs by at most (L + 1) * 2^-24 * sum |a*b| (the fp32 summation bound;
+// tested in tests/fast/). Everything after the block sum -- the scale product, the fp32
+// accumulation over blocks in ascending k, bias, cast -- is the reference's, in its order, and
+// the result does not depend on the thread count.
+#pragma once
+
+#include "../../config.hpp"
+
+#if defined(LOWBIT_HAS_AVX512_BF16)
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace lowbit::inline v0::detail::bf16dp {
+
+inline constexpr std::size_t nr = 64, mr = 6;
+
+/// x2 (k, n) as bf16 in panels of 64 columns, pairs of k interleaved (the vdpbf16ps layout).
+struct packed_b {
+  std::size_t k = 0, n = 0, kp = 0, panels = 0;
+  std::vector<std::uint16_t> data;  // panels x kp x 64 x 2
+  template <class Get>
+  packed_b(std::size_t k_, std::size_t n_, Get&& b)
+      : k(k_), n(n_), kp((k_ + 1) / 2), panels((n_ + nr - 1) / nr) {
+    data.assign(panels * kp * nr * 2, 0);
+    for (std::size_t kk = 0; kk < k; ++kk)
+      for (std::size_t j = 0; j < n; ++j)
+        data[((j / nr * kp + kk / 2) * nr + j % nr) * 2 + kk % 2] = b(kk, j);
+  }
+  const std::uint16_t* panel(std::size_t p) const { return data.data() + p * kp * nr * 2; }
+};
+
+/// Rows of x1 as bf16 bits, zero-padded to an even k.
+template <class Get>
+std::vector<std::uint16_t> pack_a(std::size_t m, std::size_t k, Get&& a) {
+  const std::size_t kp2 = (k + 1) / 2 * 2;
+  std::vector<std::uint16_t> u(m * kp2, 0);
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t kk = 0; kk < k; ++kk) u[i * kp2 + kk] = a(i, kk);
+  return u;
+}
+
+inline __m512 dpbf16(__m512 acc, __m512i a, __m512i b) noexcept {
+#if defined(__GNUC__) && !defined(__clang__)
+  asm("vdpbf16ps %2, %1, %0"
+      : "+v"(acc)
+      : "v"(a), "v"(b));  // keep operands in registers (see matmul_vnni.hpp)
+  return acc;
+#else
+  return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b);
+#endif
+}
+
+/// For MR rows: P = fp32 sum over pairs [q0, q1) of the panel; then total += P * (rs[r] * cs[c]),
+/// the reference's block epilogue (scale product first, one multiply, one add).
+template <std::size_t MR>
+inline void block(const std::uint16_t* __restrict a, std::size_t lda, const std::uint16_t* __restrict b,
+                  std::size_t q0, std::size_t q1, const float* __restrict rs, const float* __restrict cs,
+                  float (*__restrict total)[nr]) {
+#define LOWBIT_BF16_DECL(r) \
+  __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = c##r##0, c##r##2 = c##r##0, c##r##3 = c##r##0;
+#define LOWBIT_BF16_STEP(r)                     \
+  if constexpr (MR > r) {                       \
+    std::int32_t pair;                          \
+    std::memcpy(&pair, a + r * lda + 2 * q, 4); \
+    const __m512i av = _mm512_set1_epi32(pair); \
+    c##r##0 = dpbf16(c##r##0, av, b0);          \
+    c##r##1 = dpbf16(c##r##1, av, b1);          \
+    c##r##2 = dpbf16(c##r##2, av, b2);          \
+    c##r##3 = dpbf16(c##r##3, av, b3);          \
+  }
+#define LOWBIT_BF16_EPI(r)                                                                         \
+  if constexpr (MR > r) {                                                                          \
+    const __m512 s = _mm512_set1_ps(rs[r]);                                                        \
+    _mm512_storeu_ps(total[r] + 0, _mm512_add_ps(_mm512_loadu_ps(total[r] + 0),                    \
+                                                 _mm512_mul_ps(c##r##0, _mm512_mul_ps(s, cs0))));  \
+    _mm512_storeu_ps(total[r] + 16, _mm512_add_ps(_mm512_loadu_ps(total[r] + 16),                  \
+                                                  _mm512_mul_ps(c##r##1, _mm512_mul_ps(s, cs1)))); \
+    _mm512_storeu_ps(total[r] + 32, _mm512_add_ps(_mm512_loadu_ps(total[r] + 32),                  \
+                                                  _mm512_mul_ps(c##r##2, _mm512_mul_ps(s, cs2)))); \
+    _mm512_storeu_ps(total[r] + 48, _mm512_add_ps(_mm512_loadu_ps(total[r] + 48),                  \
+                                                  _mm512_mul_ps(c##r##3, _mm512_mul_ps(s, cs3)))); \
+  }
+  // clang-format off
+  LOWBIT_BF16_DECL(0)
+  LOWBIT_BF16_DECL(1)
+  LOWBIT_BF16_DECL(2)
+  LOWBIT_BF16_DECL(3)
+  LOWBIT_BF16_DECL(4)
+  LOWBIT_BF16_DECL(5)
+  for (std::size_t q = q0; q < q1; ++q) {
+    const std::uint16_t* bq = b + q * nr * 2;
+    const __m512i b0 = _mm512_loadu_si512(bq), b1 = _mm512_loadu_si512(bq + 32),
+                  b2 = _mm512_loadu_si512(bq + 64), b3 = _mm512_loadu_si512(bq + 96);
+    LOWBIT_BF16_STEP(0)
+    LOWBIT_BF16_STEP(1)
+    LOWBIT_BF16_STEP(2)
+    LOWBIT_BF16_STEP(3)
+    LOWBIT_BF16_STEP(4)
+    LOWBIT_BF16_STEP(5)
+  }
+  const __m512 cs0 = _mm512_loadu_ps(cs), cs1 = _mm512_loadu_ps(cs + 16), cs2 = _mm512_loadu_ps(cs + 32),
+               cs3 = _mm512_loadu_ps(cs + 48);
+  LOWBIT_BF16_EPI(0)
+  LOWBIT_BF16_EPI(1)
+  LOWBIT_BF16_EPI(2)
+  LOWBIT_BF16_EPI(3)
+  LOWBIT_BF16_EPI(4)
+  LOWBIT_BF16_EPI(5)
+  // clang-format on
+#undef LOWBIT_BF16_DECL
+#undef LOWBIT_BF16_STEP
+#undef LOWBIT_BF16_EPI
+}
+
+/// Block-scaled product: for each k-block of kb (even) columns, total += P_j * s_j with
+/// s_j = row_scale(i, j) * col_scale(j, n); epilogue(row, n0, count, totals) at the end.
+template <class RowScale, class ColScale, class Epilogue>
+void gemm(const std::vector<std::uint16_t>& a, std::size_t m, const packed_b& b, std::size_t kb,
+          RowScale&& row_scale, ColScale&& col_scale, Epilogue&& epilogue) {
+  const std::size_t lda = b.kp * 2, nblk = (b.k + kb - 1) / kb;
+  std::vector<float> rsc(m * nblk);  // every row scale once, outside the hot loops
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < nblk; ++j) rsc[i * nblk + j] = row_scale(i, j);
+  const long panels = static_cast<long>(b.panels);
+#pragma omp parallel
+  {
+    std::vector<float> csc(nblk * nr);  // this panel's column scales, block by block
+#pragma omp for schedule(static)
+    for (long p = 0; p < panels; ++p) {
+      alignas(64) float total[mr][nr];
+      float rs[mr];
+      const std::size_t n0 = static_cast<std::size_t>(p) * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr;
+      const std::uint16_t* bp = b.panel(static_cast<std::size_t>(p));
+      for (std::size_t j = 0; j < nblk; ++j)
+        for (std::size_t c = 0; c < nr; ++c) csc[j * nr + c] = c < cnt ? col_scale(j, n0 + c) : 0.0f;
+      for (std::size_t i = 0; i < m; i += mr) {
+        const std::size_t rows = m - i < mr ? m - i : mr;
+        std::memset(total, 0, sizeof total);
+        const std::uint16_t* ai = a.data() + i * lda;
+        for (std::size_t j = 0; j < nblk; ++j) {
+          for (std::size_t r = 0; r < rows; ++r) rs[r] = rsc[(i + r) * nblk + j];
+          const std::size_t q0 = j * kb / 2, q1 = std::min((j + 1) * kb, b.k + (b.k & 1)) / 2;
+          const float* cs = csc.data() + j * nr;
+          switch (rows) {
+            case 6:
+              block<6>(ai, lda, bp, q0, q1, rs, cs, total);
+              break;
+            case 5:
+              block<5>(ai, lda, bp, q0, q1, rs, cs, total);
+              break;
+            case 4:
+              block<4>(ai, lda, bp, q0, q1, rs, cs, total);
+              break;
+            case 3:
+              block<3>(ai, lda, bp, q0, q1, rs, cs, total);
+              break;
+            case 2:
+              block<2>(ai, lda, bp, q0, q1, rs, cs, total);
+              break;
+            default:
+              block<1>(ai, lda, bp, q0, q1, rs, cs, total);
+              break;
+          }
+        }
+        for (std::size_t r = 0; r < rows; ++r) epilogue(i + r, n0, cnt, total[r]);
+      }
+    }
+  }
+}
+
+}  // namespace lowbit::inline v0::detail::bf16dp
+#endif
