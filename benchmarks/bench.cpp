@@ -266,6 +266,29 @@ void matmul_mxfp4_lowbit(benchmark::State& s) {
   matmul_mx_lowbit<float4_e2m1fn>(s);
 }
 
+/// int4 weight-only GEMV (bf16 x, per-group-128 scales), weights evicted from the caches before
+/// every iteration; the approx path (fp32 accumulation) on pre-packed weights.
+void gemv_int4_weight_only_lowbit(benchmark::State& s) {
+  const std::size_t k = 4096, n = 4096;
+  std::mt19937 rng(17);
+  std::vector<int4> w(k * n);
+  for (auto& v : w) v = int4::from_bits(static_cast<std::uint8_t>(rng() % 16));
+  std::vector<bfloat16> x(k);
+  for (auto& v : x) v = bfloat16(static_cast<float>(static_cast<int>(rng() % 200) - 100) / 50.0f);
+  const auto sc = gaussian((k / 128) * n, 18);
+  const packed_weights<int4> pw(w, k, n);
+  std::vector<float> y(n);
+  for (auto _ : s) {
+    s.PauseTiming();
+    evict_caches();
+    s.ResumeTiming();
+    matmul_weight_only<float, bfloat16, int4>(approx, x, pw, 1, {granularity::group(128), sc}, {}, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  s.SetBytesProcessed(static_cast<std::int64_t>(s.iterations() * k * n / 2));  // weight bytes
+  set_ops(s, 1, k, n);
+}
+
 }  // namespace
 
 BENCHMARK(quantize_int8_token_lowbit)
@@ -305,6 +328,9 @@ BENCHMARK(matmul_mxfp8_lowbit)->Name("matmul/mxfp8/MX/128x4096x4096/lowbit")->Un
 BENCHMARK(matmul_mxfp4_lowbit)->Name("matmul/mxfp4/MX/128x4096x4096/lowbit")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(matmul_onednn, bf16, 128, 4096, 4096, true, false)
     ->Name("matmul/bf16/128x4096x4096/onednn")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(gemv_int4_weight_only_lowbit)
+    ->Name("gemv/int4/weight-only/1x4096x4096/lowbit")
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(matmul_onednn, gemv, 1, 4096, 4096, false, true)
     ->Name("gemv/int8/1x4096x4096/onednn")

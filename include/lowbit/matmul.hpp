@@ -30,6 +30,7 @@
 #include "detail/exact_sum.hpp"
 #include "detail/simd/matmul_bf16.hpp"
 #include "detail/simd/matmul_vnni.hpp"
+#include "detail/simd/weight_only_avx512.hpp"
 #include "layout/granularity.hpp"
 #include "numeric/convert.hpp"
 #include "quantize.hpp"
@@ -381,7 +382,29 @@ class packed_weights {
       const auto t = detail::bf16_table<T2>();
       bf16_.emplace(k, n, [&](std::size_t kk, std::size_t j) { return t[at(kk, j).bits()]; });
     }
+    if constexpr (integer_code<T2>) {  // natural (k, n) rows: int4 two per byte, low nibble first
+      constexpr bool four = std::is_same_v<T2, int4>;
+      const std::size_t padded = (n + 63) / 64 * 64;  // whole 64-column panels for the kernel
+      row_bytes_ = four ? padded / 2 : padded;
+      rows_.assign(k * row_bytes_, 0);
+      for (std::size_t kk = 0; kk < k; ++kk)
+        for (std::size_t j = 0; j < n; ++j) {
+          const auto v = static_cast<std::uint8_t>(int(at(kk, j)));
+          if constexpr (four)
+            rows_[kk * row_bytes_ + j / 2] |= static_cast<std::uint8_t>((v & 0xf) << (4 * (j % 2)));
+          else
+            rows_[kk * row_bytes_ + j] = v;
+        }
+    }
 #endif
+  }
+  /// Natural-layout code rows (int4 packed two per byte) for the weight-only kernel; empty
+  /// without AVX-512 BF16.
+  std::span<const std::uint8_t> rows() const noexcept {
+    return rows_;
+  }
+  std::size_t row_bytes() const noexcept {
+    return row_bytes_;
   }
   std::size_t k() const noexcept {
     return k_;
@@ -410,6 +433,8 @@ class packed_weights {
   std::vector<T2> codes_;
   std::size_t k_, n_;
   bool transposed_;
+  std::vector<std::uint8_t> rows_;
+  std::size_t row_bytes_ = 0;
 #if defined(LOWBIT_HAS_AVX512_BF16)
   std::optional<detail::bf16dp::packed_b> bf16_;
 #endif
@@ -784,6 +809,63 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
       if constexpr (std::is_same_v<In, bfloat16>) v = static_cast<float>(bfloat16(v));
       y[m * d.n + n] = detail::cast_out<Out>(v);
     }
+}
+
+/// MODE weight-only with the approx tag and pre-packed int4 / int8 weights (per tensor, per
+/// channel or per group, no offset): W is rebuilt exactly as the reference rounds it; the sum over
+/// k is an fp32 FMA chain (detail/simd/weight_only_avx512.hpp), within k * 2^-24 * sum |x W| of
+/// the reference's. Exact (the reference) where the path does not apply.
+template <float_output Out, class In, integer_code T2>
+requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
+         std::is_same_v<In, float16>) void matmul_weight_only(approx_t, std::span<const In> x,
+                                                              const packed_weights<T2>& w, std::size_t m,
+                                                              const weight_scales& s,
+                                                              std::span<const float> bias, std::span<Out> y) {
+  const matmul_dims d{m, w.k(), w.n(), w.transposed()};
+#if defined(LOWBIT_HAS_AVX512_BF16)
+  if (s.gran.kind != granularity_kind::mx && s.offset.empty() && !w.rows().empty()) {
+    detail::check_dims(x.size(), w.codes().size(), y.size(), d);
+    if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+    const scale_map map = make_scale_map(s.gran, operand::right, {d.k, d.n});
+    detail::check_count(s.scale.size(), map.size(), "x2 scale");
+    constexpr auto I = std::is_same_v<In, bfloat16>  ? detail::wo::inter::bf16
+                       : std::is_same_v<In, float16> ? detail::wo::inter::f16
+                                                     : detail::wo::inter::f32;
+    // one row of n scales per scale row of the map, rounded to the inter dtype, and its row per k
+    const std::size_t np = ceil_div(d.n, 64) * 64;  // padded row length
+    std::vector<float> srows(map.grid.rows * np, 0.0f);
+    for (std::size_t g = 0; g < map.grid.rows; ++g) {
+      const std::size_t base = map(g * map.br, 0);
+      for (std::size_t n = 0; n < d.n; ++n) srows[g * np + n] = s.scale[map.bc == 1 ? base + n : base];
+    }
+    detail::wo::round_inter_array<I>(srows.data(), srows.size());
+    std::vector<const float*> row_of(d.k);
+    for (std::size_t k = 0; k < d.k; ++k) row_of[k] = srows.data() + (k / map.br) * np;
+    std::vector<float> xs(x.size()), yf(d.m * d.n);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if constexpr (std::is_same_v<In, bfloat16>)
+        xs[i] = std::bit_cast<float>(std::uint32_t{x[i].bits()} << 16);
+      else
+        xs[i] = static_cast<float>(x[i]);
+    }
+    constexpr bool four = std::is_same_v<T2, int4>;
+    const long panels = static_cast<long>(ceil_div(d.n, 64));
+    const auto scale_row = [&](std::size_t k) { return row_of[k]; };
+#pragma omp parallel for schedule(static)
+    for (long p = 0; p < panels; ++p) {
+      const std::size_t n0 = static_cast<std::size_t>(p) * 64, cnt = std::min<std::size_t>(64, d.n - n0);
+      for (std::size_t i = 0; i < d.m; ++i)
+        detail::wo::panel<I, four>(w.rows().data(), w.row_bytes(), xs.data() + i * d.k, d.k, n0, scale_row,
+                                   yf.data() + i * d.n, cnt);
+    }
+    if (!bias.empty())
+      for (std::size_t i = 0; i < d.m * d.n; ++i) yf[i] = yf[i] + bias[i % d.n];
+    if constexpr (std::is_same_v<In, bfloat16>) detail::wo::round_inter_array<I>(yf.data(), yf.size());
+    for (std::size_t i = 0; i < d.m * d.n; ++i) y[i] = detail::cast_out<Out>(yf[i]);
+    return;
+  }
+#endif
+  matmul_weight_only<Out, In, T2>(x, w.codes(), d, s, bias, y);
 }
 
 }  // namespace lowbit::inline v0

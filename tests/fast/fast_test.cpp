@@ -287,3 +287,56 @@ TEST(Fast, ApproxGbHiFloat8WithinBound) {
 TEST(Fast, ApproxMxWithinBound) {
   check_approx<float4_e2m1fn, float8_e4m3fn>(true);
 }
+
+template <class In, class T2>
+void check_weight_only(granularity g) {
+  struct mkn {
+    std::size_t m, k, n;
+  };
+  const mkn cases[] = {{1, 1, 1}, {1, 64, 64}, {1, 300, 70}, {3, 129, 130}, {5, 256, 63}, {9, 40, 200}};
+  unsigned seed = 500;
+  for (const auto& c : cases) {
+    const std::size_t m = c.m, k = c.k, n = c.n;
+    std::mt19937 rng(seed++);
+    std::vector<In> x(m * k);
+    for (auto& v : x) v = In(static_cast<float>(static_cast<int>(rng() % 2001) - 1000) / 250.0f);
+    std::vector<T2> w(k * n);
+    for (auto& v : w) {
+      if constexpr (std::is_same_v<T2, int4>)
+        v = int4::from_bits(static_cast<std::uint8_t>(rng() % 16));
+      else
+        v = static_cast<std::int8_t>(rng());
+    }
+    const auto map = make_scale_map(g, operand::right, matrix_shape{k, n});
+    std::vector<float> s(map.size()), bias(n);
+    for (auto& v : s) v = static_cast<float>(rng() % 1000 + 1) / 7777.0f;
+    for (auto& v : bias) v = static_cast<float>(static_cast<int>(rng() % 200) - 100) / 64.0f;
+    std::vector<float> exact(m * n), fast(m * n);
+    matmul_weight_only<float, In, T2>(x, w, matmul_dims{m, k, n}, weight_scales{g, s}, bias, exact);
+    matmul_weight_only<float, In, T2>(approx, x, packed_weights<T2>(w, k, n), m, weight_scales{g, s}, bias,
+                                      fast);
+    const auto inter = [](float v) { return std::is_same_v<In, float> ? v : static_cast<float>(In(v)); };
+    for (std::size_t i = 0; i < m; ++i)
+      for (std::size_t j = 0; j < n; ++j) {
+        double sum = 0;
+        for (std::size_t kk = 0; kk < k; ++kk)
+          sum += std::fabs(double(float(x[i * k + kk])) *
+                           double(inter(float(w[kk * n + j]) * inter(s[map(kk, j)]))));
+        double tol = double(k + 2) * 0x1p-24 * sum + 0x1p-24 * std::fabs(double(exact[i * n + j]));
+        if (std::is_same_v<In, bfloat16>)
+          tol += 0x1p-8 * std::fabs(double(exact[i * n + j])) + double(k) * 0x1p-24 * sum;
+        ASSERT_LE(std::fabs(double(fast[i * n + j]) - double(exact[i * n + j])), tol)
+            << m << "x" << k << "x" << n;
+      }
+  }
+}
+
+TEST(Fast, ApproxWeightOnlyInt4Bf16Group) {
+  check_weight_only<bfloat16, int4>(granularity::group(32));
+}
+TEST(Fast, ApproxWeightOnlyInt8Fp16Channel) {
+  check_weight_only<float16, std::int8_t>(granularity::channel());
+}
+TEST(Fast, ApproxWeightOnlyInt4Fp32Tensor) {
+  check_weight_only<float, int4>(granularity::tensor());
+}

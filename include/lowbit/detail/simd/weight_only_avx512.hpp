@@ -1,0 +1,87 @@
+// Weight-only (pseudo-quantized) matmul for small m, AVX-512: y (m, n) = x (m, k) @ W (k, n)
+// with W[k, n] = I(w[k, n] * I(s[g, n])) rebuilt in registers from int4 / int8 codes, exactly as
+// the reference rounds it (I = round to x's dtype: none for fp32, RNE to bf16 or fp16). The sum
+// over k is an fp32 FMA chain in ascending k instead of the reference's double sum rounded once:
+// within k * 2^-24 * sum |x W| of it (tests/fast/), deterministic for any thread count.
+#pragma once
+
+#include "../../config.hpp"
+
+#if defined(LOWBIT_HAS_AVX512_BF16)
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace lowbit::inline v0::detail::wo {
+
+enum class inter { f32, bf16, f16 };
+
+template <inter I>
+inline __m512 round_inter(__m512 v) noexcept {
+  if constexpr (I == inter::bf16) {  // vcvtneps2bf16: round to nearest even, NaN kept
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(v)), 16));
+  } else if constexpr (I == inter::f16)
+    return _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  else
+    return v;
+}
+
+/// p[i] = I(p[i]) in place (hardware RNE conversions; NaN stays NaN).
+template <inter I>
+inline void round_inter_array(float* p, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 t = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(p + i, t, round_inter<I>(_mm512_maskz_loadu_ps(t, p + i)));
+  }
+}
+
+/// 64 int4 codes (32 bytes, element 2i in the low nibble) as four vectors of 16 floats, in order:
+/// the nibbles index a 16-entry table of their two's-complement values (one vpermps each).
+inline void unpack64(const std::uint8_t* p, __m512 out[4]) noexcept {
+  const __m512 values = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i m = _mm256_set1_epi8(0x0f);
+  const __m256i lo = _mm256_and_si256(v, m), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+  const __m256i a = _mm256_unpacklo_epi8(lo, hi), b = _mm256_unpackhi_epi8(lo, hi);  // per 128-bit lane
+  out[0] = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(a)), values);
+  out[1] = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(b)), values);
+  out[2] = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(a, 1)), values);
+  out[3] = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(b, 1)), values);
+}
+
+/// y[n0 .. n0 + 64) of one row x: w rows of ldw bytes, padded so that every 64-column panel can
+/// be loaded whole (int4: 32 bytes, int8: 64 bytes); s_row(k) points at n (padded) inter scales.
+template <inter I, bool Int4, class ScaleRow>
+inline void panel(const std::uint8_t* __restrict w, std::size_t ldw, const float* __restrict x, std::size_t k,
+                  std::size_t n0, ScaleRow&& s_row, float* __restrict y, std::size_t cnt) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (std::size_t kk = 0; kk < k; ++kk) {
+    __m512 q[4];
+    if constexpr (Int4) {
+      unpack64(w + kk * ldw + n0 / 2, q);
+    } else {
+      const std::uint8_t* row = w + kk * ldw + n0;
+      for (int j = 0; j < 4; ++j)
+        q[j] = _mm512_cvtepi32_ps(
+            _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 16 * j))));
+    }
+    const float* s = s_row(kk) + n0;
+    const __m512 xv = _mm512_set1_ps(x[kk]);
+    // W = I(I(w) * I(s)); I(w) is exact for int4 / int8 in every inter dtype
+    a0 = _mm512_fmadd_ps(xv, round_inter<I>(_mm512_mul_ps(q[0], _mm512_loadu_ps(s))), a0);
+    a1 = _mm512_fmadd_ps(xv, round_inter<I>(_mm512_mul_ps(q[1], _mm512_loadu_ps(s + 16))), a1);
+    a2 = _mm512_fmadd_ps(xv, round_inter<I>(_mm512_mul_ps(q[2], _mm512_loadu_ps(s + 32))), a2);
+    a3 = _mm512_fmadd_ps(xv, round_inter<I>(_mm512_mul_ps(q[3], _mm512_loadu_ps(s + 48))), a3);
+  }
+  const __m512 acc[4] = {a0, a1, a2, a3};
+  for (std::size_t j = 0; j < 4 && 16 * j < cnt; ++j) {
+    const std::size_t left = cnt - 16 * j;
+    _mm512_mask_storeu_ps(y + n0 + 16 * j,
+                          left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1), acc[j]);
+  }
+}
+
+}  // namespace lowbit::inline v0::detail::wo
+#endif
