@@ -55,19 +55,30 @@ void dequantize_into(std::span<const T> q, const scale_map& map, std::span<const
     if (!offsets.empty()) detail::check_count(offsets.size(), map.size(), "offset");
     detail::check_count(out.size(), map.data.size(), "dequantize output");
     const std::size_t cols = map.data.cols, gc = map.grid.cols;
-    std::vector<float> cs(cols), co(offsets.empty() ? 0 : cols);
-    for (std::size_t b0 = 0, band = 0; b0 < map.data.rows; b0 += map.br, ++band) {
-      for (std::size_t j = 0, c = 0; j < gc; ++j) {  // per-column scale and offset, no division
-        const std::size_t s = band * gc + j;
-        for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c) {
-          cs[c] = scales[s];
-          if (!co.empty())
-            co[c] = form == dequant_form::antiquant ? -offsets[s] : offsets[s];  // q + o == q - (-o)
+    // Rows in parallel (a band of one scale row may be the whole matrix, as per channel); each
+    // thread rebuilds the per-column scale row when its band changes.
+    const long rows = static_cast<long>(map.data.rows);
+#pragma omp parallel
+    {
+      std::vector<float> cs(cols), co(offsets.empty() ? 0 : cols);
+      std::size_t have = static_cast<std::size_t>(-1);
+#pragma omp for schedule(static)
+      for (long ri = 0; ri < rows; ++ri) {
+        const std::size_t r = static_cast<std::size_t>(ri), band = r / map.br;
+        if (band != have) {
+          have = band;
+          for (std::size_t j = 0, c = 0; j < gc; ++j) {  // per-column scale and offset, no division
+            const std::size_t s = band * gc + j;
+            for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c) {
+              cs[c] = scales[s];
+              if (!co.empty())
+                co[c] = form == dequant_form::antiquant ? -offsets[s] : offsets[s];  // q + o == q - (-o)
+            }
+          }
         }
-      }
-      for (std::size_t r = b0; r < std::min(b0 + map.br, map.data.rows); ++r)
         detail::avx512::dequantize_row_int(q.data() + r * cols, cs.data(), co.empty() ? nullptr : co.data(),
                                            out.data() + r * cols, cols);
+      }
     }
     return;
   }

@@ -459,8 +459,11 @@ bool quantize_mx_fast(std::span<const In> x, matrix_shape shape, const mx_params
     const std::size_t rows = shape.rows, cols = shape.cols, nb = q.map.grid.cols;
     auto* codes = reinterpret_cast<std::uint8_t*>(q.values.data());
     const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
-    for (std::size_t r = 0; r < rows; ++r)
+    bool fallback = false;
+#pragma omp parallel for schedule(static) reduction(|| : fallback)
+    for (long ri = 0; ri < static_cast<long>(rows); ++ri)
       for (std::size_t j = 0; j < nb; ++j) {
+        const std::size_t r = static_cast<std::size_t>(ri);
         const std::size_t c0 = 32 * j, len = std::min<std::size_t>(32, cols - c0);
         const float* xp = x.data() + r * cols + c0;
         const __mmask16 t0 = avx512::tail_mask(len), t1 = avx512::tail_mask(len > 16 ? len - 16 : 0);
@@ -470,7 +473,10 @@ bool quantize_mx_fast(std::span<const In> x, matrix_shape shape, const mx_params
             (_mm512_cmp_ps_mask(a0, inf, _CMP_NLT_UQ) | _mm512_cmp_ps_mask(a1, inf, _CMP_NLT_UQ)) != 0;
         std::uint8_t code = 0xff;
         if (!bad) code = mx_scale_code<T>(_mm512_reduce_max_ps(_mm512_max_ps(a0, a1)), p.rule);
-        if (!bad && code > 253) return false;  // 2^(127 - code) would not be a normal float
+        if (!bad && code > 253) {  // 2^(127 - code) would not be a normal float: use the reference
+          fallback = true;
+          continue;
+        }
         q.scales[r * nb + j] = float8_e8m0fnu::from_bits(code);
         std::uint8_t* out = codes + r * cols + c0;
         if (bad) {
@@ -479,10 +485,10 @@ bool quantize_mx_fast(std::span<const In> x, matrix_shape shape, const mx_params
         }
         const __m512 inv =
             _mm512_castsi512_ps(_mm512_set1_epi32((254 - code) << 23));  // 2^(127 - code), exact
-        _mm_mask_storeu_epi8(out, t0, avx512::to_e2m1_rint_sat(_mm512_mul_ps(v0, inv)));
-        if (len > 16) _mm_mask_storeu_epi8(out + 16, t1, avx512::to_e2m1_rint_sat(_mm512_mul_ps(v1, inv)));
+        avx512::store_bytes(out, t0, avx512::to_e2m1_rint_sat(_mm512_mul_ps(v0, inv)));
+        if (len > 16) avx512::store_bytes(out + 16, t1, avx512::to_e2m1_rint_sat(_mm512_mul_ps(v1, inv)));
       }
-    return true;
+    return !fallback;
   }
 #endif
   (void)x, (void)shape, (void)p, (void)q;

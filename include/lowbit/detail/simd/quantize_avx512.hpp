@@ -20,6 +20,14 @@ inline __mmask16 tail_mask(std::size_t n) noexcept {
   return n >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << n) - 1);
 }
 
+/// Stores the bytes of mask t: a plain store for a full vector (masked stores are slow on Zen 4).
+inline void store_bytes(std::uint8_t* out, __mmask16 t, __m128i b) noexcept {
+  if (t == 0xffff)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), b);
+  else
+    _mm_mask_storeu_epi8(out, t, b);
+}
+
 /// max |x| over the finite x of p[0, n) (NaN and +-Inf skipped), 0 when none.
 inline float finite_amax(const float* __restrict p, std::size_t n) noexcept {
   const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
@@ -122,7 +130,23 @@ inline void store_codes(__m512 q, std::uint8_t* __restrict out, __mmask16 t) noe
     b = _mm_and_si128(_mm512_cvtepi32_epi8(to_int_rint(q, -8.0f, 7.0f)), _mm_set1_epi8(0xf));
   else
     b = to_e4m3_rint_sat(q);
-  _mm_mask_storeu_epi8(out, t, b);
+  store_bytes(out, t, b);
+}
+
+/// 64 int8 codes from four vectors of quotients: NaN -> 0, +-Inf clamped, rounded to nearest
+/// even, then narrowed with saturating packs (vpackssdw / vpacksswb saturate to [-128, 127], the
+/// reference's clamp) and put back in order; one plain 64-byte store.
+inline void store_int8_x64(const __m512 q[4], std::uint8_t* out) noexcept {
+  __m512i v[4];
+  for (int j = 0; j < 4; ++j) {
+    __m512 t = _mm512_min_ps(_mm512_max_ps(q[j], _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f));
+    t = _mm512_mask_mov_ps(t, _mm512_cmp_ps_mask(q[j], q[j], _CMP_UNORD_Q), _mm512_setzero_ps());
+    v[j] = _mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  const __m512i w = _mm512_packs_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3]));
+  // packs interleave per 128-bit lane: dwords of lane l hold [v0 l, v1 l, v2 l, v3 l]
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  _mm512_storeu_si512(out, _mm512_permutexvar_epi32(order, w));
 }
 
 /// Per-element scales (blocks narrower than a vector).
@@ -141,7 +165,15 @@ template <code_kind K>
 inline void quantize_segment(const float* __restrict x, float scale, std::uint8_t* __restrict out,
                              std::size_t n) noexcept {
   const __m512 s = _mm512_set1_ps(scale);
-  for (std::size_t i = 0; i < n; i += 16) {
+  std::size_t i = 0;
+  if constexpr (K == code_kind::int8)
+    for (; i + 64 <= n; i += 64) {
+      const __m512 q[4] = {
+          divide_by_scale(_mm512_loadu_ps(x + i), s), divide_by_scale(_mm512_loadu_ps(x + i + 16), s),
+          divide_by_scale(_mm512_loadu_ps(x + i + 32), s), divide_by_scale(_mm512_loadu_ps(x + i + 48), s)};
+      store_int8_x64(q, out + i);
+    }
+  for (; i < n; i += 16) {
     const __mmask16 t = tail_mask(n - i);
     store_codes<K>(divide_by_scale(_mm512_maskz_loadu_ps(t, x + i), s), out + i, t);
   }
@@ -155,7 +187,11 @@ inline void dequantize_row_int(const std::int8_t* __restrict q, const float* __r
     const __mmask16 t = tail_mask(n - i);
     __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(t, q + i)));
     if (offset) v = _mm512_sub_ps(v, _mm512_maskz_loadu_ps(t, offset + i));
-    _mm512_mask_storeu_ps(out + i, t, _mm512_mul_ps(v, _mm512_maskz_loadu_ps(t, scale + i)));
+    const __m512 y = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(t, scale + i));
+    if (t == 0xffff)
+      _mm512_storeu_ps(out + i, y);  // plain store for full vectors (see store_codes)
+    else
+      _mm512_mask_storeu_ps(out + i, t, y);
   }
 }
 
