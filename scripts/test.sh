@@ -30,7 +30,7 @@ ctest --test-dir "$root/build-asan" -j"$jobs" --output-on-failure
 
 echo "== fuzzers (libFuzzer + ASan/UBSan, ${LOWBIT_FUZZ_SECONDS:-60} s each)"
 CXX=clang++ cmake -S "$root" -B "$root/build-fuzz" -DCMAKE_BUILD_TYPE=Release -DLOWBIT_BUILD_FUZZERS=ON \
-      -DLOWBIT_BUILD_TESTS=OFF -DLOWBIT_BUILD_BENCHMARKS=OFF -DLOWBIT_BUILD_EXAMPLES=OFF \
+      -DLOWBIT_BUILD_TESTS=OFF -DLOWBIT_BUILD_BENCHMARKS=OFF -DLOWBIT_BUILD_EXAMPLES=OFF -DLOWBIT_WERROR=ON \
       -DLOWBIT_FUZZ_SECONDS="${LOWBIT_FUZZ_SECONDS:-60}" >/dev/null
 cmake --build "$root/build-fuzz" -j"$jobs"
 ctest --test-dir "$root/build-fuzz" -j"$jobs" --output-on-failure
