@@ -121,6 +121,7 @@ class Convert(CliCase):
         self.run_fail("convert", "--to", "int8", "--round", "nearest", x, self.p("o.npy"), mentions="--round")
         self.run_fail("convert", "--to", "int8", "--bogus", x, self.p("o.npy"), mentions="--bogus")
         self.run_fail("convert", "--to", "int8", self.p("missing.npy"), self.p("o.npy"), mentions="missing.npy")
+        self.run_fail("convert", "--to", "int8", self.dir, self.p("o.npy"), mentions="not a regular file")  # fuzzer find
         with open(self.p("bad.npy"), "wb") as f:
             f.write(b"not numpy at all")
         self.run_fail("convert", "--to", "int8", self.p("bad.npy"), self.p("o.npy"), mentions="magic", outputs=["o.npy"])

@@ -116,5 +116,12 @@ TEST(Npy, WriteIsAtomicAndReadBack) {
   EXPECT_FALSE(std::filesystem::exists(dir / "a.npy.lowbit-tmp"));
   EXPECT_THROW(npy::write(dir / "no/such/dir/b.npy", npy::array::from<float>({3}, v)), npy::error);
   EXPECT_THROW(npy::read(dir / "missing.npy"), npy::error);
+  // found by the CLI fuzzer: a directory opens as a stream whose size is reported as huge
+  try {
+    npy::read(dir);
+    ADD_FAILURE() << "reading a directory did not throw";
+  } catch (const npy::error& e) {
+    EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos);
+  }
   std::filesystem::remove_all(dir);
 }

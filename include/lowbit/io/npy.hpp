@@ -268,6 +268,10 @@ inline array parse(std::span<const std::byte> bytes, std::string_view what = "<m
 
 /// Reads a .npy file (throws npy::error naming the file on any problem).
 inline array read(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))  // a directory "opens" and reports a huge size
+    throw error(path.string() +
+                (std::filesystem::exists(path, ec) ? ": not a regular file" : ": no such file"));
   std::ifstream f(path, std::ios::binary);
   if (!f) throw error(path.string() + ": cannot open for reading");
   std::vector<std::byte> bytes;
