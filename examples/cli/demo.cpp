@@ -4,10 +4,9 @@
 // the README shows.
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <random>
-
-#include <lowbit/fmt.hpp>
 
 #include "cli.hpp"
 
@@ -216,26 +215,28 @@ int run_demo(int argc, char** argv) {
   });
 
   const bool md = a.has("markdown");
-  fmt::print("lowbit {} demo: x {} x {} (outlier channels), w {} x {}, errors against the fp32 product\n",
-             LOWBIT_VERSION_STRING, M, K, K, N);
-  fmt::print("format maxima: {}, {}, {}, {}, {}, {}, {}\n\n", std::numeric_limits<float8_e4m3fn>::max(),
-             std::numeric_limits<float8_e5m2>::max(), std::numeric_limits<hifloat8>::max(),
-             std::numeric_limits<float6_e2m3fn>::max(), std::numeric_limits<float6_e3m2fn>::max(),
-             std::numeric_limits<float4_e2m1fn>::max(), std::numeric_limits<float4_e1m2fn>::max());
+  std::printf(
+      "lowbit %s demo: x %zu x %zu (outlier channels), w %zu x %zu, errors against the fp32 product\n",
+      LOWBIT_VERSION_STRING, M, K, K, N);
+  const auto top = [](auto t) { return static_cast<double>(static_cast<float>(t)); };
+  std::printf("format maxima: %g, %g, %g, %g, %g, %g, %g\n\n", top(std::numeric_limits<float8_e4m3fn>::max()),
+              top(std::numeric_limits<float8_e5m2>::max()), top(std::numeric_limits<hifloat8>::max()),
+              top(std::numeric_limits<float6_e2m3fn>::max()), top(std::numeric_limits<float6_e3m2fn>::max()),
+              top(std::numeric_limits<float4_e2m1fn>::max()), top(std::numeric_limits<float4_e1m2fn>::max()));
   if (md)
-    fmt::print(
+    std::printf(
         "| step | formats | granularity / scales | SQNR dB | cosine | max abs err | ms |\n"
         "|---|---|---|---:|---:|---:|---:|\n");
   else
-    fmt::print("{:<18} {:<26} {:<40} {:>8} {:>10} {:>12} {:>9}\n", "step", "formats", "granularity / scales",
-               "SQNR dB", "cosine", "max abs err", "ms");
+    std::printf("%-18s %-26s %-40s %8s %10s %12s %9s\n", "step", "formats", "granularity / scales", "SQNR dB",
+                "cosine", "max abs err", "ms");
   for (const auto& r : rows) {
     if (md)
-      fmt::print("| {} | {} | {} | {:.1f} | {:.6f} | {:.3g} | {:.1f} |\n", r.step, r.formats, r.how,
-                 r.s.sqnr_db, r.s.cosine, r.s.max_abs, r.ms);
+      std::printf("| %s | %s | %s | %.1f | %.6f | %.3g | %.1f |\n", r.step.c_str(), r.formats.c_str(),
+                  r.how.c_str(), r.s.sqnr_db, r.s.cosine, r.s.max_abs, r.ms);
     else
-      fmt::print("{:<18} {:<26} {:<40} {:>8.1f} {:>10.6f} {:>12.4g} {:>9.1f}\n", r.step, r.formats, r.how,
-                 r.s.sqnr_db, r.s.cosine, r.s.max_abs, r.ms);
+      std::printf("%-18s %-26s %-40s %8.1f %10.6f %12.4g %9.1f\n", r.step.c_str(), r.formats.c_str(),
+                  r.how.c_str(), r.s.sqnr_db, r.s.cosine, r.s.max_abs, r.ms);
   }
   return 0;
 }

@@ -11,7 +11,7 @@
 namespace {
 
 const char* const usage =
-    "usage: lowbit COMMAND [options] (lowbit COMMAND --help for details)\n"
+    "usage: lowbit COMMAND [options] (lowbit COMMAND --help for details), lowbit --version\n"
     "commands:\n"
     "  convert     high precision -> codes of a format, element-wise\n"
     "  decode      codes -> float32\n"
@@ -29,6 +29,14 @@ int cli::run(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string cmd = argv[1];
+  if (cmd == "--version" || cmd == "version") {
+    const auto& f = lowbit::cpu();
+    std::printf(
+        "lowbit %s\nbackend: %s (chosen at run time; LOWBIT_BACKEND=scalar|avx512 overrides)\n"
+        "cpu: avx512 %s, avx512_bf16 %s\n",
+        LOWBIT_VERSION_STRING, lowbit::backend_name(), f.avx512 ? "yes" : "no", f.avx512_bf16 ? "yes" : "no");
+    return 0;
+  }
   try {
     if (cmd == "convert") return cli::run_convert(argc, argv);
     if (cmd == "decode") return cli::run_decode(argc, argv);

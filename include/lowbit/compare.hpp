@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "detail/fp.hpp"
 #include "types/format.hpp"
 
 namespace lowbit::inline v0 {
@@ -91,7 +92,8 @@ inline error_stats compare(std::span<const double> expected, std::span<const dou
       s.max_abs = std::max(s.max_abs, d);
       if (e != 0) s.max_rel = std::max(s.max_rel, d / std::fabs(e));
       if (f) s.max_ulp = std::max(*s.max_ulp, d / detail::ulp_at(e, mags));
-      dot += e * a, ee += e * e, aa += a * a, err += (e - a) * (e - a);
+      dot += detail::fp::mul(e, a), ee += detail::fp::mul(e, e), aa += detail::fp::mul(a, a),
+          err += detail::fp::mul(e - a, e - a);
     }
     if (same) continue;
     ++s.mismatches;

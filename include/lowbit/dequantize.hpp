@@ -48,41 +48,44 @@ template <class T, class S>
 void dequantize_into(std::span<const T> q, const scale_map& map, std::span<const S> scales,
                      std::span<const float> offsets, std::span<float> out,
                      dequant_form form = dequant_form::subtract_offset) {
-#if defined(LOWBIT_HAS_AVX512)
+#if defined(LOWBIT_X86_64)
   if constexpr (std::is_same_v<T, std::int8_t> && std::is_same_v<S, float>) {
-    detail::check_count(q.size(), map.data.size(), "quantized values");
-    detail::check_count(scales.size(), map.size(), "scale");
-    if (!offsets.empty()) detail::check_count(offsets.size(), map.size(), "offset");
-    detail::check_count(out.size(), map.data.size(), "dequantize output");
-    const std::size_t cols = map.data.cols, gc = map.grid.cols;
-    // Rows in parallel (a band of one scale row may be the whole matrix, as per channel); each
-    // thread rebuilds the per-column scale row when its band changes.
-    const long rows = static_cast<long>(map.data.rows);
-#pragma omp parallel
-    {
-      std::vector<float> cs(cols), co(offsets.empty() ? 0 : cols);
-      std::size_t have = static_cast<std::size_t>(-1);
-#pragma omp for schedule(static)
-      for (long ri = 0; ri < rows; ++ri) {
-        const std::size_t r = static_cast<std::size_t>(ri), band = r / map.br;
-        if (band != have) {
-          have = band;
-          for (std::size_t j = 0, c = 0; j < gc; ++j) {  // per-column scale and offset, no division
-            const std::size_t s = band * gc + j;
-            for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c) {
-              cs[c] = scales[s];
-              if (!co.empty())
-                co[c] = form == dequant_form::antiquant ? -offsets[s] : offsets[s];  // q + o == q - (-o)
-            }
-          }
-        }
-        detail::avx512::dequantize_row_int(q.data() + r * cols, cs.data(), co.empty() ? nullptr : co.data(),
-                                           out.data() + r * cols, cols);
+    if (detail::use_avx512()) {
+      detail::count(true);
+      detail::check_count(q.size(), map.data.size(), "quantized values");
+      detail::check_count(scales.size(), map.size(), "scale");
+      if (!offsets.empty()) detail::check_count(offsets.size(), map.size(), "offset");
+      detail::check_count(out.size(), map.data.size(), "dequantize output");
+      const std::size_t cols = map.data.cols, gc = map.grid.cols;
+      // Rows in parallel (a band of one scale row may be the whole matrix, as per channel); each
+      // thread rebuilds the per-column scale row when its band changes.
+      const long rows = static_cast<long>(map.data.rows);
+      LOWBIT_OMP(omp parallel) {
+        std::vector<float> cs(cols), co(offsets.empty() ? 0 : cols);
+        std::size_t have = static_cast<std::size_t>(-1);
+LOWBIT_OMP(omp for schedule(static))
+for (long ri = 0; ri < rows; ++ri) {
+  const std::size_t r = static_cast<std::size_t>(ri), band = r / map.br;
+  if (band != have) {
+    have = band;
+    for (std::size_t j = 0, c = 0; j < gc; ++j) {  // per-column scale and offset, no division
+      const std::size_t s = band * gc + j;
+      for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c) {
+        cs[c] = scales[s];
+        if (!co.empty())
+          co[c] = form == dequant_form::antiquant ? -offsets[s] : offsets[s];  // q + o == q - (-o)
       }
     }
-    return;
+  }
+  detail::avx512::dequantize_row_int(q.data() + r * cols, cs.data(), co.empty() ? nullptr : co.data(),
+                                     out.data() + r * cols, cols);
+}
+      }
+      return;
+    }
   }
 #endif
+  detail::count(false);
   detail::dequantize_ref_into<T, S>(q, map, scales, offsets, out, form);
 }
 

@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -28,9 +29,10 @@
 
 #include "config.hpp"
 #include "detail/exact_sum.hpp"
-#include "detail/simd/matmul_bf16.hpp"
-#include "detail/simd/matmul_vnni.hpp"
-#include "detail/simd/weight_only_avx512.hpp"
+#include "detail/fp.hpp"
+#include "detail/x86/matmul_bf16.hpp"
+#include "detail/x86/matmul_vnni.hpp"
+#include "detail/x86/weight_only_avx512.hpp"
 #include "layout/granularity.hpp"
 #include "numeric/convert.hpp"
 #include "quantize.hpp"
@@ -83,7 +85,7 @@ constexpr int offset(std::uint64_t v) noexcept {
 
 /// Execution tag for the fast paths whose results are within a stated bound of the reference
 /// rather than bit-exact: low-bit float block sums accumulated in fp32 by vdpbf16ps
-/// (detail/simd/matmul_bf16.hpp). Like std::execution::par, it is the first argument:
+/// (detail/x86/matmul_bf16.hpp). Like std::execution::par, it is the first argument:
 /// `lowbit::matmul_mx(lowbit::approx, x1, x2, ...)`. Without it every function is exact (integer
 /// fast paths are exact and are always used).
 struct approx_t {
@@ -177,12 +179,18 @@ std::vector<std::uint16_t> bf16_table() {
   return t;
 }
 
+/// The output cast of every float mode: fp32 as is, bf16 / fp16 rounded to nearest even (IEEE
+/// overflow to Inf). Every NaN becomes the canonical quiet NaN (+, fp32 0x7fc00000, bf16 0x7fc0,
+/// fp16 0x7e00): which NaN an IEEE operation returns (its sign, its payload) depends on operand
+/// order and on the instruction the compiler picked, so only a canonical NaN is the same bits in
+/// every build.
 template <class Out>
 Out cast_out(float y) {
+  if (y != y) y = std::numeric_limits<float>::quiet_NaN();
   if constexpr (std::is_same_v<Out, float>)
     return y;
   else
-    return Out(y);  // bf16 / fp16: round to nearest even, IEEE overflow
+    return Out(y);
 }
 
 inline float add_f32_bias(float y, const matmul_bias& b, std::size_t n) {
@@ -202,8 +210,9 @@ void matmul_int32(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
     return std::range_error("int32 matmul: y[" + std::to_string(m) + ", " + std::to_string(n) + "] = " +
                             std::to_string(v) + " does not fit int32 (k = " + std::to_string(d.k) + ")");
   };
-#if defined(LOWBIT_HAS_AVX512_VNNI)
-  if (d.k <= detail::vnni::max_k && d.m * d.n > 0) {
+#if defined(LOWBIT_X86_64)
+  if (detail::use_avx512() && d.k <= detail::vnni::max_k && d.m * d.n > 0) {
+    detail::count(true);
     const auto a =
         detail::vnni::pack_a(d.m, d.k, [&](std::size_t i, std::size_t k) { return int(x1[i * d.k + k]); });
     const detail::vnni::packed_b b(d.k, d.n, [&](std::size_t k, std::size_t j) {
@@ -218,7 +227,7 @@ void matmul_int32(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
             const long long v = static_cast<long long>(acc[c]) + (bias.empty() ? 0 : bias[n0 + c]);
             if (v < std::numeric_limits<std::int32_t>::min() ||
                 v > std::numeric_limits<std::int32_t>::max()) {
-#pragma omp critical(lowbit_int32_overflow)
+              LOWBIT_OMP(omp critical(lowbit_int32_overflow))
               if (!overflow) overflow = true, om = i, on = n0 + c, ov = v;
             }
             y[i * d.n + n0 + c] = static_cast<std::int32_t>(v);
@@ -228,6 +237,7 @@ void matmul_int32(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
     return;
   }
 #endif
+  detail::count(false);
   const detail::exact_dot<T1, T2> dot(x1, x2, d);
   for (std::size_t m = 0; m < d.m; ++m)
     for (std::size_t n = 0; n < d.n; ++n) {
@@ -248,6 +258,7 @@ void matmul_int32(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
 template <float_output Out, matmul_code T1, matmul_code T2>
 void matmul_tc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::span<const float> x2_scale,
                std::optional<float> x1_scale, matmul_bias bias, std::span<Out> y) {
+  detail::count(false);  // the reference
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   detail::check_bias(bias, d.n);
   const bool per_tensor = x2_scale.size() == 1;
@@ -264,19 +275,19 @@ void matmul_tc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, st
       if constexpr (integer) {
         const float acc = detail::to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
         if (x1_scale)
-          v = acc * s * *x1_scale;
+          v = detail::fp::mul(detail::fp::mul(acc, s), *x1_scale);
         else if (per_tensor && bias.f32.empty())
           v = acc * fixpipe::trunc19(s);
         else
-          v = acc * s;
+          v = detail::fp::mul(acc, s);
       } else {
         const float acc = dot.sum_f32(m, n, 0, d.k);
         if (x1_scale && per_tensor && bias.f32.empty())
           v = acc * fixpipe::trunc19(s * *x1_scale);
         else if (x1_scale)
-          v = acc * s * *x1_scale;
+          v = detail::fp::mul(detail::fp::mul(acc, s), *x1_scale);
         else
-          v = acc * s;
+          v = detail::fp::mul(acc, s);
       }
       y[m * d.n + n] = detail::cast_out<Out>(detail::add_f32_bias(v, bias, n));
     }
@@ -293,6 +304,7 @@ requires(float_output<Out> ||
                                                           matmul_dims d,
                                                           std::span<const std::uint64_t> x2_scale,
                                                           matmul_bias bias, std::span<Out> y) {
+  detail::count(false);  // the reference
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   detail::check_bias(bias, d.n);
   const bool per_tensor = x2_scale.size() == 1;
@@ -351,7 +363,7 @@ void matmul_kc_ref(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d
         acc = to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
       else
         acc = dot.sum_f32(m, n, 0, d.k);
-      const float v = acc * x2_scale[per_tensor ? 0 : n] * x1_scale[m];
+      const float v = detail::fp::mul(detail::fp::mul(acc, x2_scale[per_tensor ? 0 : n]), x1_scale[m]);
       y[m * d.n + n] = cast_out<Out>(add_f32_bias(v, bias, n));
     }
 }
@@ -371,13 +383,12 @@ class packed_weights {
     [[maybe_unused]] const auto at = [&](std::size_t kk, std::size_t j) {
       return codes_[transposed ? j * k + kk : kk * n + j];
     };
-#if defined(LOWBIT_HAS_AVX512_VNNI)
+    // Panels only for the kernels the active backend runs (the reference reads codes_).
     if constexpr (integer_code<T2>)
-      if (k <= detail::vnni::max_k)
+      if (detail::use_avx512() && k <= detail::vnni::max_k)
         vnni_.emplace(
             k, n, [&](std::size_t kk, std::size_t j) { return static_cast<std::int8_t>(int(at(kk, j))); });
-#endif
-#if defined(LOWBIT_HAS_AVX512_BF16)
+    if (!detail::use_avx512_bf16()) return;
     if constexpr (float_code<T2>) {
       const auto t = detail::bf16_table<T2>();
       bf16_.emplace(k, n, [&](std::size_t kk, std::size_t j) { return t[at(kk, j).bits()]; });
@@ -396,38 +407,17 @@ class packed_weights {
             rows_[kk * row_bytes_ + j] = v;
         }
     }
-#endif
   }
   /// Natural-layout code rows (int4 packed two per byte) for the weight-only kernel; empty
   /// without AVX-512 BF16.
-  std::span<const std::uint8_t> rows() const noexcept {
-    return rows_;
-  }
-  std::size_t row_bytes() const noexcept {
-    return row_bytes_;
-  }
-  std::size_t k() const noexcept {
-    return k_;
-  }
-  std::size_t n() const noexcept {
-    return n_;
-  }
-  bool transposed() const noexcept {
-    return transposed_;
-  }
-  std::span<const T2> codes() const noexcept {
-    return codes_;
-  }
-#if defined(LOWBIT_HAS_AVX512_VNNI)
-  const std::optional<detail::vnni::packed_b>& vnni() const noexcept {
-    return vnni_;
-  }
-#endif
-#if defined(LOWBIT_HAS_AVX512_BF16)
-  const std::optional<detail::bf16dp::packed_b>& bf16() const noexcept {
-    return bf16_;
-  }
-#endif
+  std::span<const std::uint8_t> rows() const noexcept { return rows_; }
+  std::size_t row_bytes() const noexcept { return row_bytes_; }
+  std::size_t k() const noexcept { return k_; }
+  std::size_t n() const noexcept { return n_; }
+  bool transposed() const noexcept { return transposed_; }
+  std::span<const T2> codes() const noexcept { return codes_; }
+  const std::optional<detail::vnni::packed_b>& vnni() const noexcept { return vnni_; }
+  const std::optional<detail::bf16dp::packed_b>& bf16() const noexcept { return bf16_; }
 
  private:
   std::vector<T2> codes_;
@@ -435,12 +425,8 @@ class packed_weights {
   bool transposed_;
   std::vector<std::uint8_t> rows_;
   std::size_t row_bytes_ = 0;
-#if defined(LOWBIT_HAS_AVX512_BF16)
   std::optional<detail::bf16dp::packed_b> bf16_;
-#endif
-#if defined(LOWBIT_HAS_AVX512_VNNI)
   std::optional<detail::vnni::packed_b> vnni_;
-#endif
 };
 
 /// MODE K-C / K-T (spec §4.3) with pre-packed integer weights; m rows of x1.
@@ -451,8 +437,8 @@ void matmul_kc(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t
                std::span<const float> x1_scale, std::span<const float> x2_scale, matmul_bias bias,
                std::span<Out> y) {
   const matmul_dims d{m, x2.k(), x2.n(), x2.transposed()};
-#if defined(LOWBIT_HAS_AVX512_VNNI)
-  if (x2.vnni()) {
+#if defined(LOWBIT_X86_64)
+  if (detail::use_avx512() && x2.vnni()) {
     detail::check_dims(x1.size(), x2.codes().size(), y.size(), d);
     detail::check_bias(bias, d.n);
     detail::check_count(x1_scale.size(), d.m, "x1 scale (m, per token)");
@@ -460,6 +446,7 @@ void matmul_kc(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t
     detail::need(per_tensor || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
                                                            " elements, expected n = " + std::to_string(d.n) +
                                                            " or 1");
+    detail::count(true);
     const auto a =
         detail::vnni::pack_a(d.m, d.k, [&](std::size_t i, std::size_t k) { return int(x1[i * d.k + k]); });
     detail::vnni::gemm(
@@ -467,29 +454,23 @@ void matmul_kc(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t
           const float s1 = x1_scale[i];
           Out* yr = y.data() + i * d.n + n0;
           if constexpr (std::is_same_v<Out, float>) {
-            if (bias.i32.empty()) {  // vector epilogue: cvt (exact below 2^24, RNE above), * x2s, * x1s, + b
-              for (std::size_t c = 0; c < cnt; c += 16) {
-                const __mmask16 t = detail::avx512::tail_mask(cnt - c);
-                __m512 v = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(t, acc + c));
-                v = _mm512_mul_ps(v, per_tensor ? _mm512_set1_ps(x2_scale[0])
-                                                : _mm512_maskz_loadu_ps(t, x2_scale.data() + n0 + c));
-                v = _mm512_mul_ps(v, _mm512_set1_ps(s1));
-                if (!bias.f32.empty())
-                  v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(t, bias.f32.data() + n0 + c));
-                _mm512_mask_storeu_ps(yr + c, t, v);
-              }
+            if (bias.i32.empty()) {
+              detail::vnni::kc_epilogue_f32(acc, cnt, x2_scale.data() + (per_tensor ? 0 : n0), per_tensor, s1,
+                                            bias.f32.empty() ? nullptr : bias.f32.data() + n0, yr);
               return;
             }
           }
           for (std::size_t c = 0; c < cnt; ++c) {
             const long long a64 = static_cast<long long>(acc[c]) + (bias.i32.empty() ? 0 : bias.i32[n0 + c]);
-            const float v = static_cast<float>(a64) * x2_scale[per_tensor ? 0 : n0 + c] * s1;
+            const float v = detail::fp::mul(
+                detail::fp::mul(static_cast<float>(a64), x2_scale[per_tensor ? 0 : n0 + c]), s1);
             yr[c] = detail::cast_out<Out>(detail::add_f32_bias(v, bias, n0 + c));
           }
         });
     return;
   }
 #endif
+  detail::count(false);
   detail::matmul_kc_ref<Out, T1, T2>(x1, x2.codes(), d, x1_scale, x2_scale, bias, y);
 }
 
@@ -500,15 +481,16 @@ void matmul_kc(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t
 template <float_output Out, matmul_code T1, matmul_code T2>
 void matmul_kc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::span<const float> x1_scale,
                std::span<const float> x2_scale, matmul_bias bias, std::span<Out> y) {
-#if defined(LOWBIT_HAS_AVX512_VNNI)
+#if defined(LOWBIT_X86_64)
   if constexpr (integer_code<T1> && integer_code<T2>) {
-    if (d.k <= detail::vnni::max_k && d.m * d.n > 0 && x2.size() == d.k * d.n) {
+    if (detail::use_avx512() && d.k <= detail::vnni::max_k && d.m * d.n > 0 && x2.size() == d.k * d.n) {
       matmul_kc<Out, T1, T2>(x1, packed_weights<T2>(x2, d.k, d.n, d.x2_transposed), d.m, x1_scale, x2_scale,
                              bias, y);
       return;
     }
   }
 #endif
+  detail::count(false);
   detail::matmul_kc_ref<Out, T1, T2>(x1, x2, d, x1_scale, x2_scale, bias, y);
 }
 
@@ -521,6 +503,7 @@ template <float_output Out, matmul_code T1, matmul_code T2>
 void matmul_blockwise(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
                       std::span<const float> x1_scale, const scale_map& map1, std::span<const float> x2_scale,
                       const scale_map& map2, std::span<const float> bias, std::span<Out> y) {
+  detail::count(false);  // the reference
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   detail::check_count(x1_scale.size(), map1.size(), "x1 scale");
   detail::check_count(x2_scale.size(), map2.size(), "x2 scale");
@@ -539,7 +522,7 @@ void matmul_blockwise(std::span<const T1> x1, std::span<const T2> x2, matmul_dim
         const float p =
             integer_code<T1> ? detail::to_float(dot.sum(m, n, k0, k1), 0) : dot.sum_f32(m, n, k0, k1);
         const float s = x1_scale[map1(m, k0)] * x2_scale[map2(k0, n)];
-        const float t = p * s;
+        const float t = detail::fp::mul(p, s);
         acc = acc + t;
       }
       y[m * d.n + n] = detail::cast_out<Out>(bias.empty() ? acc : acc + bias[n]);
@@ -579,6 +562,7 @@ template <float_output Out, float_code T1, float_code T2>
 void matmul_mx(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
                std::span<const float8_e8m0fnu> x1_scale, std::span<const float8_e8m0fnu> x2_scale,
                std::span<const float> bias, std::span<Out> y) {
+  detail::count(false);  // the reference
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   const std::size_t nb = ceil_div(d.k, 32);
   detail::check_count(x1_scale.size(), d.m * nb, "x1 e8m0 scale (m x ceil(k/32))");
@@ -605,11 +589,10 @@ namespace detail {
 /// x1 decoded to bf16 rows, times pre-packed bf16 weights, block by block (bf16dp::gemm).
 template <float_output Out, class T1, class RowScale, class ColScale>
 void bf16_blocks([[maybe_unused]] std::span<const T1> x1, [[maybe_unused]] std::size_t m,
-                 [[maybe_unused]] const void* packed, [[maybe_unused]] std::size_t kb,
+                 [[maybe_unused]] const bf16dp::packed_b& b, [[maybe_unused]] std::size_t kb,
                  [[maybe_unused]] RowScale&& rs, [[maybe_unused]] ColScale&& cs,
                  [[maybe_unused]] std::span<const float> bias, [[maybe_unused]] std::span<Out> y) {
-#if defined(LOWBIT_HAS_AVX512_BF16)
-  const auto& b = *static_cast<const bf16dp::packed_b*>(packed);
+#if defined(LOWBIT_X86_64)
   const auto t1 = bf16_table<T1>();
   const std::size_t k = b.k, n = b.n;
   const auto a =
@@ -625,24 +608,25 @@ void bf16_blocks([[maybe_unused]] std::span<const T1> x1, [[maybe_unused]] std::
 
 /// MODE G-B with the approx tag and pre-packed weights: each block sum of low-bit float codes
 /// in fp32 (BF16 path, within (L + 1) * 2^-24 * sum |a*b| of the exactly rounded sum; see
-/// detail/simd/matmul_bf16.hpp), the rest as the reference. Exact (matmul_gb) where the path does
+/// detail/x86/matmul_bf16.hpp), the rest as the reference. Exact (matmul_gb) where the path does
 /// not apply.
 template <float_output Out, matmul_code T1, matmul_code T2>
 void matmul_gb(approx_t, std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m, std::size_t gs,
                std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
                std::span<Out> y) {
   const matmul_dims d{m, x2.k(), x2.n(), x2.transposed()};
-#if defined(LOWBIT_HAS_AVX512_BF16)
+#if defined(LOWBIT_X86_64)
   if constexpr (float_code<T1> && float_code<T2>) {
-    if (gs > 0 && gs % 2 == 0 && x2.bf16()) {
+    if (detail::use_avx512_bf16() && gs > 0 && gs % 2 == 0 && x2.bf16()) {
       const auto map1 = make_scale_map(granularity::group(gs), operand::left, {d.m, d.k});
       const auto map2 = make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n});
       detail::check_dims(x1.size(), x2.codes().size(), y.size(), d);
       detail::check_count(x1_scale.size(), map1.size(), "x1 scale");
       detail::check_count(x2_scale.size(), map2.size(), "x2 scale");
       if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+      detail::count(true);
       detail::bf16_blocks<Out, T1>(
-          x1, m, &*x2.bf16(), gs, [&](std::size_t i, std::size_t j) { return x1_scale[map1(i, j * gs)]; },
+          x1, m, *x2.bf16(), gs, [&](std::size_t i, std::size_t j) { return x1_scale[map1(i, j * gs)]; },
           [&](std::size_t j, std::size_t n) { return x2_scale[map2(j * gs, n)]; }, bias, y);
       return;
     }
@@ -669,15 +653,16 @@ void matmul_mx(approx_t, std::span<const T1> x1, const packed_weights<T2>& x2, s
                std::span<const float8_e8m0fnu> x1_scale, std::span<const float8_e8m0fnu> x2_scale,
                std::span<const float> bias, std::span<Out> y) {
   const matmul_dims d{m, x2.k(), x2.n(), x2.transposed()};
-#if defined(LOWBIT_HAS_AVX512_BF16)
-  if (x2.bf16()) {
+#if defined(LOWBIT_X86_64)
+  if (detail::use_avx512_bf16() && x2.bf16()) {
     const std::size_t nb = ceil_div(d.k, 32);
     detail::check_dims(x1.size(), x2.codes().size(), y.size(), d);
     detail::check_count(x1_scale.size(), d.m * nb, "x1 e8m0 scale (m x ceil(k/32))");
     detail::check_count(x2_scale.size(), nb * d.n, "x2 e8m0 scale (ceil(k/32) x n)");
     if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+    detail::count(true);
     detail::bf16_blocks<Out, T1>(
-        x1, m, &*x2.bf16(), 32,
+        x1, m, *x2.bf16(), 32,
         [&](std::size_t i, std::size_t j) { return static_cast<float>(x1_scale[i * nb + j]); },
         [&](std::size_t j, std::size_t n) { return static_cast<float>(x2_scale[j * d.n + n]); }, bias, y);
     return;
@@ -705,6 +690,7 @@ template <float_output Out, class S>
 requires(std::is_same_v<S, bfloat16> || std::is_same_v<S, float16>) void matmul_tcg(
     std::span<const float8_e4m3fn> x1, std::span<const float4_e2m1fn> x2, matmul_dims d,
     std::span<const S> x2_scale, std::span<const std::uint64_t> y_scale, std::span<Out> y) {
+  detail::count(false);  // the reference
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   const std::size_t ng = ceil_div(d.k, 32);
   detail::check_count(x2_scale.size(), ng * d.n, "x2 group scale (ceil(k/32) x n)");
@@ -732,6 +718,7 @@ template <float_output Out, integer_code T1, integer_code T2>
 void matmul_kg(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::size_t gs,
                std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
                std::span<Out> y) {
+  detail::count(false);  // the reference
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   detail::need(gs > 0, "group size must be at least 1");
   const std::size_t ng = ceil_div(d.k, gs);
@@ -743,11 +730,11 @@ void matmul_kg(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, st
     for (std::size_t n = 0; n < d.n; ++n) {
       float acc = 0.0f;
       for (std::size_t g = 0; g < ng; ++g) {
-        const float t =
-            detail::to_float(dot.sum(m, n, g * gs, std::min(g * gs + gs, d.k)), 0) * x2_scale[g * d.n + n];
+        const float t = detail::fp::mul(
+            detail::to_float(dot.sum(m, n, g * gs, std::min(g * gs + gs, d.k)), 0), x2_scale[g * d.n + n]);
         acc = acc + t;
       }
-      const float v = x1_scale[m] * acc;
+      const float v = detail::fp::mul(x1_scale[m], acc);
       y[m * d.n + n] = detail::cast_out<Out>(bias.empty() ? v : v + bias[n]);
     }
 }
@@ -773,6 +760,7 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
          std::is_same_v<In, float16>) void matmul_weight_only(std::span<const In> x, std::span<const T2> w,
                                                               matmul_dims d, const weight_scales& s,
                                                               std::span<const float> bias, std::span<Out> y) {
+  detail::count(false);  // the reference
   detail::check_dims(x.size(), w.size(), y.size(), d);
   if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
   const auto inter = [](float v) { return std::is_same_v<In, float> ? v : static_cast<float>(In(v)); };
@@ -813,7 +801,7 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
 
 /// MODE weight-only with the approx tag and pre-packed int4 / int8 weights (per tensor, per
 /// channel or per group, no offset): W is rebuilt exactly as the reference rounds it; the sum over
-/// k is an fp32 FMA chain (detail/simd/weight_only_avx512.hpp), within k * 2^-24 * sum |x W| of
+/// k is an fp32 FMA chain (detail/x86/weight_only_avx512.hpp), within k * 2^-24 * sum |x W| of
 /// the reference's. Exact (the reference) where the path does not apply.
 template <float_output Out, class In, integer_code T2>
 requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
@@ -822,8 +810,9 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
                                                               const weight_scales& s,
                                                               std::span<const float> bias, std::span<Out> y) {
   const matmul_dims d{m, w.k(), w.n(), w.transposed()};
-#if defined(LOWBIT_HAS_AVX512_BF16)
-  if (s.gran.kind != granularity_kind::mx && s.offset.empty() && !w.rows().empty()) {
+#if defined(LOWBIT_X86_64)
+  if (detail::use_avx512_bf16() && s.gran.kind != granularity_kind::mx && s.offset.empty() &&
+      !w.rows().empty()) {
     detail::check_dims(x.size(), w.codes().size(), y.size(), d);
     if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
     const scale_map map = make_scale_map(s.gran, operand::right, {d.k, d.n});
@@ -851,18 +840,19 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
     constexpr bool four = std::is_same_v<T2, int4>;
     const long panels = static_cast<long>(ceil_div(d.n, 64));
     const auto scale_row = [&](std::size_t k) { return row_of[k]; };
-#pragma omp parallel for schedule(static)
-    for (long p = 0; p < panels; ++p) {
-      const std::size_t n0 = static_cast<std::size_t>(p) * 64, cnt = std::min<std::size_t>(64, d.n - n0);
-      for (std::size_t i = 0; i < d.m; ++i)
-        detail::wo::panel<I, four>(w.rows().data(), w.row_bytes(), xs.data() + i * d.k, d.k, n0, scale_row,
-                                   yf.data() + i * d.n, cnt);
-    }
-    if (!bias.empty())
-      for (std::size_t i = 0; i < d.m * d.n; ++i) yf[i] = yf[i] + bias[i % d.n];
-    if constexpr (std::is_same_v<In, bfloat16>) detail::wo::round_inter_array<I>(yf.data(), yf.size());
-    for (std::size_t i = 0; i < d.m * d.n; ++i) y[i] = detail::cast_out<Out>(yf[i]);
-    return;
+LOWBIT_OMP(omp parallel for schedule(static))
+for (long p = 0; p < panels; ++p) {
+  const std::size_t n0 = static_cast<std::size_t>(p) * 64, cnt = std::min<std::size_t>(64, d.n - n0);
+  for (std::size_t i = 0; i < d.m; ++i)
+    detail::wo::panel<I, four>(w.rows().data(), w.row_bytes(), xs.data() + i * d.k, d.k, n0, scale_row,
+                               yf.data() + i * d.n, cnt);
+}
+if (!bias.empty())
+  for (std::size_t i = 0; i < d.m * d.n; ++i) yf[i] = yf[i] + bias[i % d.n];
+detail::count(true);
+if constexpr (std::is_same_v<In, bfloat16>) detail::wo::round_inter_array<I>(yf.data(), yf.size());
+for (std::size_t i = 0; i < d.m * d.n; ++i) y[i] = detail::cast_out<Out>(yf[i]);
+return;
   }
 #endif
   matmul_weight_only<Out, In, T2>(x, w.codes(), d, s, bias, y);

@@ -38,7 +38,8 @@
 #include <vector>
 
 #include "config.hpp"
-#include "detail/simd/quantize_avx512.hpp"
+#include "detail/fp.hpp"
+#include "detail/x86/quantize_avx512.hpp"
 #include "layout/granularity.hpp"
 #include "numeric/convert.hpp"
 #include "types/format.hpp"
@@ -230,11 +231,11 @@ namespace detail {
 template <low_bit_type T, class In>
 bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_params& p, const scale_map& map,
                    const convert_policy& pol, quantized_span<T> out) {
-#if defined(LOWBIT_HAS_AVX512)
+#if defined(LOWBIT_X86_64)
   constexpr bool is8 = std::is_same_v<T, std::int8_t>, is4 = std::is_same_v<T, int4>,
                  ise4 = std::is_same_v<T, float8_e4m3fn>;
   if constexpr (std::is_same_v<In, float> && (is8 || is4 || ise4)) {
-    if (p.asymmetric || !p.smooth.empty() || pol.round != rounding::rint) return false;
+    if (!use_avx512() || p.asymmetric || !p.smooth.empty() || pol.round != rounding::rint) return false;
     if (ise4 && (pol.on_overflow != overflow::saturate || pol.on_nan != nan_policy::zero)) return false;
     constexpr auto kind =
         is8 ? avx512::code_kind::int8 : (is4 ? avx512::code_kind::int4 : avx512::code_kind::e4m3);
@@ -244,49 +245,48 @@ bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_par
     auto* codes = reinterpret_cast<std::uint8_t*>(out.values.data());
     const long bands = static_cast<long>(map.grid.rows);
     // Bands of scale rows are independent: threads split them, results do not depend on it.
-#pragma omp parallel
-    {
+    LOWBIT_OMP(omp parallel) {
       std::vector<float> colmax(cols), colscale(cols), amax(gc);
-#pragma omp for schedule(static)
-      for (long bi = 0; bi < bands; ++bi) {
-        const std::size_t band = static_cast<std::size_t>(bi), b0 = band * map.br;
-        const std::size_t b1 = std::min(b0 + map.br, rows);
-        std::fill(amax.begin(), amax.end(), 0.0f);
-        if (map.bc >= 16) {
-          for (std::size_t r = b0; r < b1; ++r)
-            for (std::size_t j = 0; j < gc; ++j) {
-              const std::size_t c0 = j * map.bc, len = std::min(map.bc, cols - c0);
-              amax[j] = std::max(amax[j], avx512::finite_amax(x.data() + r * cols + c0, len));
-            }
-        } else {
-          std::fill(colmax.begin(), colmax.end(), 0.0f);
-          for (std::size_t r = b0; r < b1; ++r)
-            avx512::finite_amax_columns(x.data() + r * cols, colmax.data(), cols);
-          for (std::size_t j = 0, c = 0; j < gc; ++j)
-            for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c)
-              amax[j] = std::max(amax[j], colmax[c]);
-        }
-        for (std::size_t j = 0; j < gc; ++j) {
-          float scale = amax[j] * inv;
-          if (p.min_scale > 0) scale = std::fmin(scale, 1.0f / p.min_scale);
-          out.scales[band * gc + j] = scale;
-        }
-        if (map.bc >= 16) {  // one scale per segment of at least a vector
-          for (std::size_t r = b0; r < b1; ++r)
-            for (std::size_t j = 0; j < gc; ++j) {
-              const std::size_t c0 = j * map.bc;
-              avx512::quantize_segment<kind>(x.data() + r * cols + c0, out.scales[band * gc + j],
-                                             codes + r * cols + c0, std::min(map.bc, cols - c0));
-            }
-          continue;
-        }
-        for (std::size_t j = 0; j < gc; ++j)  // the scale of each column (no division in the loop)
-          std::fill(colscale.begin() + static_cast<std::ptrdiff_t>(j * map.bc),
-                    colscale.begin() + static_cast<std::ptrdiff_t>(std::min((j + 1) * map.bc, cols)),
-                    out.scales[band * gc + j]);
-        for (std::size_t r = b0; r < b1; ++r)
-          avx512::quantize_row<kind>(x.data() + r * cols, colscale.data(), codes + r * cols, cols);
+LOWBIT_OMP(omp for schedule(static))
+for (long bi = 0; bi < bands; ++bi) {
+  const std::size_t band = static_cast<std::size_t>(bi), b0 = band * map.br;
+  const std::size_t b1 = std::min(b0 + map.br, rows);
+  std::fill(amax.begin(), amax.end(), 0.0f);
+  if (map.bc >= 16) {
+    for (std::size_t r = b0; r < b1; ++r)
+      for (std::size_t j = 0; j < gc; ++j) {
+        const std::size_t c0 = j * map.bc, len = std::min(map.bc, cols - c0);
+        amax[j] = std::max(amax[j], avx512::finite_amax(x.data() + r * cols + c0, len));
       }
+  } else {
+    std::fill(colmax.begin(), colmax.end(), 0.0f);
+    for (std::size_t r = b0; r < b1; ++r)
+      avx512::finite_amax_columns(x.data() + r * cols, colmax.data(), cols);
+    for (std::size_t j = 0, c = 0; j < gc; ++j)
+      for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c)
+        amax[j] = std::max(amax[j], colmax[c]);
+  }
+  for (std::size_t j = 0; j < gc; ++j) {
+    float scale = amax[j] * inv;
+    if (p.min_scale > 0) scale = std::fmin(scale, 1.0f / p.min_scale);
+    out.scales[band * gc + j] = scale;
+  }
+  if (map.bc >= 16) {  // one scale per segment of at least a vector
+    for (std::size_t r = b0; r < b1; ++r)
+      for (std::size_t j = 0; j < gc; ++j) {
+        const std::size_t c0 = j * map.bc;
+        avx512::quantize_segment<kind>(x.data() + r * cols + c0, out.scales[band * gc + j],
+                                       codes + r * cols + c0, std::min(map.bc, cols - c0));
+      }
+    continue;
+  }
+  for (std::size_t j = 0; j < gc; ++j)  // the scale of each column (no division in the loop)
+    std::fill(colscale.begin() + static_cast<std::ptrdiff_t>(j * map.bc),
+              colscale.begin() + static_cast<std::ptrdiff_t>(std::min((j + 1) * map.bc, cols)),
+              out.scales[band * gc + j]);
+  for (std::size_t r = b0; r < b1; ++r)
+    avx512::quantize_row<kind>(x.data() + r * cols, colscale.data(), codes + r * cols, cols);
+}
     }
     return true;
   }
@@ -319,8 +319,10 @@ void quantize_into(std::span<const In> x, matrix_shape shape, const quantize_par
   const convert_policy pol = p.policy.value_or(default_policy_v<T>);
   if (detail::quantize_fast<T, In>(x, shape, p, map, pol, out)) {
     out.map = map;
+    detail::count(true);
     return;
   }
+  detail::count(false);
   detail::quantize_ref_into<T, In>(x, shape, p, out);
 }
 
@@ -352,6 +354,7 @@ quantized<T> quantize_static(std::span<const In> x, matrix_shape shape, const st
   if (!p.offsets.empty()) detail::check_count(p.offsets.size(), q.map.size(), "static offset");
   detail::check_smooth(p.smooth, q.map);
   const convert_policy pol = p.policy.value_or(default_policy_v<T>);
+  detail::count(false);
   q.scales.assign(p.scales.begin(), p.scales.end());
   q.offsets.assign(p.offsets.begin(), p.offsets.end());
   q.values.resize(shape.size());
@@ -359,7 +362,7 @@ quantized<T> quantize_static(std::span<const In> x, matrix_shape shape, const st
     for (std::size_t c = 0; c < shape.cols; ++c) {
       const float v = detail::smoothed(x, p.smooth, q.map, r, c);
       const std::size_t s = q.map(r, c);
-      float t = p.form == static_form::divide ? v / p.scales[s] : v * p.scales[s];
+      float t = p.form == static_form::divide ? v / p.scales[s] : detail::fp::mul(v, p.scales[s]);
       if (!p.offsets.empty()) t = t + p.offsets[s];
       q.values[r * shape.cols + c] = convert<T>(t, pol);
     }
@@ -453,42 +456,34 @@ namespace detail {
 template <mx_element T, class In>
 bool quantize_mx_fast(std::span<const In> x, matrix_shape shape, const mx_params& p,
                       quantized<T, float8_e8m0fnu>& q) {
-#if defined(LOWBIT_HAS_AVX512)
+#if defined(LOWBIT_X86_64)
   if constexpr (std::is_same_v<T, float4_e2m1fn> && std::is_same_v<In, float>) {
-    if (p.side != operand::left || p.round != rounding::rint || !p.smooth.empty()) return false;
+    if (!use_avx512() || p.side != operand::left || p.round != rounding::rint || !p.smooth.empty())
+      return false;
     const std::size_t rows = shape.rows, cols = shape.cols, nb = q.map.grid.cols;
     auto* codes = reinterpret_cast<std::uint8_t*>(q.values.data());
-    const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
     bool fallback = false;
-#pragma omp parallel for schedule(static) reduction(|| : fallback)
-    for (long ri = 0; ri < static_cast<long>(rows); ++ri)
-      for (std::size_t j = 0; j < nb; ++j) {
-        const std::size_t r = static_cast<std::size_t>(ri);
-        const std::size_t c0 = 32 * j, len = std::min<std::size_t>(32, cols - c0);
-        const float* xp = x.data() + r * cols + c0;
-        const __mmask16 t0 = avx512::tail_mask(len), t1 = avx512::tail_mask(len > 16 ? len - 16 : 0);
-        const __m512 v0 = _mm512_maskz_loadu_ps(t0, xp), v1 = _mm512_maskz_loadu_ps(t1, xp + 16);
-        const __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1);
-        const bool bad =
-            (_mm512_cmp_ps_mask(a0, inf, _CMP_NLT_UQ) | _mm512_cmp_ps_mask(a1, inf, _CMP_NLT_UQ)) != 0;
-        std::uint8_t code = 0xff;
-        if (!bad) code = mx_scale_code<T>(_mm512_reduce_max_ps(_mm512_max_ps(a0, a1)), p.rule);
-        if (!bad && code > 253) {  // 2^(127 - code) would not be a normal float: use the reference
-          fallback = true;
-          continue;
-        }
-        q.scales[r * nb + j] = float8_e8m0fnu::from_bits(code);
-        std::uint8_t* out = codes + r * cols + c0;
-        if (bad) {
-          std::memset(out, 0, len);
-          continue;
-        }
-        const __m512 inv =
-            _mm512_castsi512_ps(_mm512_set1_epi32((254 - code) << 23));  // 2^(127 - code), exact
-        avx512::store_bytes(out, t0, avx512::to_e2m1_rint_sat(_mm512_mul_ps(v0, inv)));
-        if (len > 16) avx512::store_bytes(out + 16, t1, avx512::to_e2m1_rint_sat(_mm512_mul_ps(v1, inv)));
-      }
-    return !fallback;
+LOWBIT_OMP(omp parallel for schedule(static) reduction(|| : fallback))
+for (long ri = 0; ri < static_cast<long>(rows); ++ri)
+  for (std::size_t j = 0; j < nb; ++j) {
+    const std::size_t r = static_cast<std::size_t>(ri);
+    const std::size_t c0 = 32 * j, len = std::min<std::size_t>(32, cols - c0);
+    const float* xp = x.data() + r * cols + c0;
+    bool bad = false;
+    const float amax = avx512::block_amax32(xp, len, bad);
+    const std::uint8_t code = bad ? std::uint8_t{0xff} : mx_scale_code<T>(amax, p.rule);
+    if (!bad && code > 253) {  // 2^(127 - code) would not be a normal float: use the reference
+      fallback = true;
+      continue;
+    }
+    q.scales[r * nb + j] = float8_e8m0fnu::from_bits(code);
+    std::uint8_t* out = codes + r * cols + c0;
+    if (bad)
+      std::memset(out, 0, len);
+    else
+      avx512::e2m1_block32(xp, len, code, out);
+  }
+return !fallback;
   }
 #endif
   (void)x, (void)shape, (void)p, (void)q;
@@ -513,8 +508,9 @@ quantized<T, float8_e8m0fnu> quantize_mx(std::span<const In> x, matrix_shape sha
   detail::check_count(x.size(), shape.size(), "input");
   q.scales.resize(q.map.size());
   q.values.resize(shape.size());
-  if (detail::quantize_mx_fast<T, In>(x, shape, p, q)) return q;
-  return detail::quantize_mx_ref<T, In>(x, shape, p);
+  const bool fast = detail::quantize_mx_fast<T, In>(x, shape, p, q);
+  detail::count(fast);
+  return fast ? q : detail::quantize_mx_ref<T, In>(x, shape, p);
 }
 
 /// Natural MX scale layout -> CANN's pair layout (spec §2.5): the block count along k is

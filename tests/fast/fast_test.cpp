@@ -1,7 +1,7 @@
 // Every fast path against the scalar reference, bit for bit, over the ruy-style shape list
 // (sizes 1..10, 15/16/17, 31/33, 63/65, odd triples, deep k), every granularity, data with
-// outliers, zeros, NaN, Inf and subnormals. Runs whatever backend this build compiled
-// (lowbit::backend_name()); a LOWBIT_FORCE_SCALAR build runs the same assertions trivially.
+// outliers, zeros, NaN, Inf and subnormals. Runs the backend chosen at run time
+// (lowbit::backend_name()); under LOWBIT_BACKEND=scalar the same assertions hold trivially.
 #include <gtest/gtest.h>
 
 #include <cmath>

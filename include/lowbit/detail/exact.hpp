@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "../numeric/policy.hpp"
+#include "fp.hpp"
 
 namespace lowbit::inline v0::detail {
 

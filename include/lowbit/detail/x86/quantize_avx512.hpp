@@ -5,23 +5,23 @@
 // the default MXCSR: round to nearest, no FTZ/DAZ, which lowbit never changes).
 #pragma once
 
-#include "../../config.hpp"
+#include "target.hpp"
 
-#if defined(LOWBIT_HAS_AVX512)
-#include <immintrin.h>
+#if defined(LOWBIT_X86_64)
 
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 
+LOWBIT_KERNELS_BEGIN
 namespace lowbit::inline v0::detail::avx512 {
 
-inline __mmask16 tail_mask(std::size_t n) noexcept {
+LOWBIT_TARGET_AVX512 inline __mmask16 tail_mask(std::size_t n) noexcept {
   return n >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << n) - 1);
 }
 
 /// Stores the bytes of mask t: a plain store for a full vector (masked stores are slow on Zen 4).
-inline void store_bytes(std::uint8_t* out, __mmask16 t, __m128i b) noexcept {
+LOWBIT_TARGET_AVX512 inline void store_bytes(std::uint8_t* out, __mmask16 t, __m128i b) noexcept {
   if (t == 0xffff)
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out), b);
   else
@@ -29,7 +29,7 @@ inline void store_bytes(std::uint8_t* out, __mmask16 t, __m128i b) noexcept {
 }
 
 /// max |x| over the finite x of p[0, n) (NaN and +-Inf skipped), 0 when none.
-inline float finite_amax(const float* __restrict p, std::size_t n) noexcept {
+LOWBIT_TARGET_AVX512 inline float finite_amax(const float* __restrict p, std::size_t n) noexcept {
   const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
   __m512 m0 = _mm512_setzero_ps(), m1 = _mm512_setzero_ps();
   std::size_t i = 0;
@@ -47,8 +47,8 @@ inline float finite_amax(const float* __restrict p, std::size_t n) noexcept {
 }
 
 /// Column-wise max |x| of finite values: colmax[c] = max(colmax[c], |row[c]|).
-inline void finite_amax_columns(const float* __restrict row, float* __restrict colmax,
-                                std::size_t n) noexcept {
+LOWBIT_TARGET_AVX512 inline void finite_amax_columns(const float* __restrict row, float* __restrict colmax,
+                                                     std::size_t n) noexcept {
   const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
   for (std::size_t i = 0; i < n; i += 16) {
     const __mmask16 t = tail_mask(n - i);
@@ -60,7 +60,7 @@ inline void finite_amax_columns(const float* __restrict row, float* __restrict c
 
 /// t = x / s for each lane, with the reference's zero-scale rule: a finite x over a zero scale
 /// gives +0 (0 / 0 and x / 0 are not computed for them).
-inline __m512 divide_by_scale(__m512 x, __m512 s) noexcept {
+LOWBIT_TARGET_AVX512 inline __m512 divide_by_scale(__m512 x, __m512 s) noexcept {
   const __m512 t = _mm512_div_ps(x, s);
   const __mmask16 zero_scale = _mm512_cmp_ps_mask(s, _mm512_setzero_ps(), _CMP_EQ_OQ);
   const __mmask16 finite = _mm512_cmp_ps_mask(
@@ -69,7 +69,7 @@ inline __m512 divide_by_scale(__m512 x, __m512 s) noexcept {
 }
 
 /// Integer cast with rint: clamp to [lo, hi], NaN -> 0, round to nearest even; 16 int32 lanes.
-inline __m512i to_int_rint(__m512 t, float lo, float hi) noexcept {
+LOWBIT_TARGET_AVX512 inline __m512i to_int_rint(__m512 t, float lo, float hi) noexcept {
   const __mmask16 nan = _mm512_cmp_ps_mask(t, t, _CMP_UNORD_Q);
   t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
   t = _mm512_mask_mov_ps(t, nan, _mm512_setzero_ps());
@@ -78,7 +78,7 @@ inline __m512i to_int_rint(__m512 t, float lo, float hi) noexcept {
 }
 
 /// fp32 -> fp8 e4m3fn codes with the default policy {rint, saturate, NaN -> +0}.
-inline __m128i to_e4m3_rint_sat(__m512 t) noexcept {
+LOWBIT_TARGET_AVX512 inline __m128i to_e4m3_rint_sat(__m512 t) noexcept {
   const __m512i bits = _mm512_castps_si512(t);
   const __m512i sign = _mm512_and_si512(_mm512_srli_epi32(bits, 24), _mm512_set1_epi32(0x80));
   const __mmask16 nan = _mm512_cmp_ps_mask(t, t, _CMP_UNORD_Q);
@@ -101,7 +101,7 @@ inline __m128i to_e4m3_rint_sat(__m512 t) noexcept {
 /// fp32 -> fp4 e2m1fn codes (rint, saturate) for |t| finite: the number of rounding boundaries
 /// passed, ties to the even code (0.25 -> 0, 0.75 -> 1, 1.25 -> 1, 1.75 -> 2, 2.5 -> 2,
 /// 3.5 -> 4, 5 -> 4), sign in bit 3.
-inline __m128i to_e2m1_rint_sat(__m512 t) noexcept {
+LOWBIT_TARGET_AVX512 inline __m128i to_e2m1_rint_sat(__m512 t) noexcept {
   const __m512 a = _mm512_abs_ps(t);
   const __m512i one = _mm512_set1_epi32(1);
   __m512i c = _mm512_setzero_si512();
@@ -122,7 +122,7 @@ enum class code_kind { int8, int4, e4m3 };
 
 /// Rounds 16 quotients to codes of K and stores the lanes of mask t.
 template <code_kind K>
-inline void store_codes(__m512 q, std::uint8_t* __restrict out, __mmask16 t) noexcept {
+LOWBIT_TARGET_AVX512 inline void store_codes(__m512 q, std::uint8_t* __restrict out, __mmask16 t) noexcept {
   __m128i b;
   if constexpr (K == code_kind::int8)
     b = _mm512_cvtepi32_epi8(to_int_rint(q, -128.0f, 127.0f));
@@ -136,7 +136,7 @@ inline void store_codes(__m512 q, std::uint8_t* __restrict out, __mmask16 t) noe
 /// 64 int8 codes from four vectors of quotients: NaN -> 0, +-Inf clamped, rounded to nearest
 /// even, then narrowed with saturating packs (vpackssdw / vpacksswb saturate to [-128, 127], the
 /// reference's clamp) and put back in order; one plain 64-byte store.
-inline void store_int8_x64(const __m512 q[4], std::uint8_t* out) noexcept {
+LOWBIT_TARGET_AVX512 inline void store_int8_x64(const __m512 q[4], std::uint8_t* out) noexcept {
   __m512i v[4];
   for (int j = 0; j < 4; ++j) {
     __m512 t = _mm512_min_ps(_mm512_max_ps(q[j], _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f));
@@ -151,8 +151,8 @@ inline void store_int8_x64(const __m512 q[4], std::uint8_t* out) noexcept {
 
 /// Per-element scales (blocks narrower than a vector).
 template <code_kind K>
-inline void quantize_row(const float* __restrict x, const float* __restrict scale,
-                         std::uint8_t* __restrict out, std::size_t n) noexcept {
+LOWBIT_TARGET_AVX512 inline void quantize_row(const float* __restrict x, const float* __restrict scale,
+                                              std::uint8_t* __restrict out, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; i += 16) {
     const __mmask16 t = tail_mask(n - i);
     const __m512 s = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), t, scale + i);
@@ -162,8 +162,8 @@ inline void quantize_row(const float* __restrict x, const float* __restrict scal
 
 /// One scale for a whole segment.
 template <code_kind K>
-inline void quantize_segment(const float* __restrict x, float scale, std::uint8_t* __restrict out,
-                             std::size_t n) noexcept {
+LOWBIT_TARGET_AVX512 inline void quantize_segment(const float* __restrict x, float scale,
+                                                  std::uint8_t* __restrict out, std::size_t n) noexcept {
   const __m512 s = _mm512_set1_ps(scale);
   std::size_t i = 0;
   if constexpr (K == code_kind::int8)
@@ -180,9 +180,10 @@ inline void quantize_segment(const float* __restrict x, float scale, std::uint8_
 }
 
 /// out[i] = (float(q[i]) - offset[i]) * scale[i] (offset may be null); q as signed bytes.
-inline void dequantize_row_int(const std::int8_t* __restrict q, const float* __restrict scale,
-                               const float* __restrict offset, float* __restrict out,
-                               std::size_t n) noexcept {
+LOWBIT_TARGET_AVX512 inline void dequantize_row_int(const std::int8_t* __restrict q,
+                                                    const float* __restrict scale,
+                                                    const float* __restrict offset, float* __restrict out,
+                                                    std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; i += 16) {
     const __mmask16 t = tail_mask(n - i);
     __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(t, q + i)));
@@ -195,5 +196,28 @@ inline void dequantize_row_int(const std::int8_t* __restrict q, const float* __r
   }
 }
 
+/// max |x| over a block of len <= 32 floats; bad = the block holds NaN or +-Inf.
+LOWBIT_TARGET_AVX512 inline float block_amax32(const float* __restrict xp, std::size_t len,
+                                               bool& bad) noexcept {
+  const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  const __mmask16 t0 = tail_mask(len), t1 = tail_mask(len > 16 ? len - 16 : 0);
+  const __m512 a0 = _mm512_abs_ps(_mm512_maskz_loadu_ps(t0, xp)),
+               a1 = _mm512_abs_ps(_mm512_maskz_loadu_ps(t1, xp + 16));
+  bad = (_mm512_cmp_ps_mask(a0, inf, _CMP_NLT_UQ) | _mm512_cmp_ps_mask(a1, inf, _CMP_NLT_UQ)) != 0;
+  return _mm512_reduce_max_ps(_mm512_max_ps(a0, a1));
+}
+
+/// fp4 e2m1 codes of a block of len <= 32 finite floats scaled by 2^(127 - code) (exact for
+/// code <= 253), rint, saturating.
+LOWBIT_TARGET_AVX512 inline void e2m1_block32(const float* __restrict xp, std::size_t len, std::uint8_t code,
+                                              std::uint8_t* __restrict out) noexcept {
+  const __mmask16 t0 = tail_mask(len), t1 = tail_mask(len > 16 ? len - 16 : 0);
+  const __m512 inv = _mm512_castsi512_ps(_mm512_set1_epi32((254 - code) << 23));  // 2^(127 - code)
+  store_bytes(out, t0, to_e2m1_rint_sat(_mm512_mul_ps(_mm512_maskz_loadu_ps(t0, xp), inv)));
+  if (len > 16)
+    store_bytes(out + 16, t1, to_e2m1_rint_sat(_mm512_mul_ps(_mm512_maskz_loadu_ps(t1, xp + 16), inv)));
+}
+
 }  // namespace lowbit::inline v0::detail::avx512
+LOWBIT_KERNELS_END
 #endif

@@ -5,21 +5,20 @@
 // within k * 2^-24 * sum |x W| of it (tests/fast/), deterministic for any thread count.
 #pragma once
 
-#include "../../config.hpp"
+#include "target.hpp"
 
-#if defined(LOWBIT_HAS_AVX512_BF16)
-#include <immintrin.h>
-
+#if defined(LOWBIT_X86_64)
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+LOWBIT_KERNELS_BEGIN
 namespace lowbit::inline v0::detail::wo {
 
 enum class inter { f32, bf16, f16 };
 
 template <inter I>
-inline __m512 round_inter(__m512 v) noexcept {
+LOWBIT_TARGET_AVX512_BF16 inline __m512 round_inter(__m512 v) noexcept {
   if constexpr (I == inter::bf16) {  // vcvtneps2bf16: round to nearest even, NaN kept
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(v)), 16));
   } else if constexpr (I == inter::f16)
@@ -30,7 +29,7 @@ inline __m512 round_inter(__m512 v) noexcept {
 
 /// p[i] = I(p[i]) in place (hardware RNE conversions; NaN stays NaN).
 template <inter I>
-inline void round_inter_array(float* p, std::size_t n) noexcept {
+LOWBIT_TARGET_AVX512_BF16 inline void round_inter_array(float* p, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; i += 16) {
     const __mmask16 t = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
     _mm512_mask_storeu_ps(p + i, t, round_inter<I>(_mm512_maskz_loadu_ps(t, p + i)));
@@ -39,7 +38,7 @@ inline void round_inter_array(float* p, std::size_t n) noexcept {
 
 /// 64 int4 codes (32 bytes, element 2i in the low nibble) as four vectors of 16 floats, in order:
 /// the nibbles index a 16-entry table of their two's-complement values (one vpermps each).
-inline void unpack64(const std::uint8_t* p, __m512 out[4]) noexcept {
+LOWBIT_TARGET_AVX512_BF16 inline void unpack64(const std::uint8_t* p, __m512 out[4]) noexcept {
   const __m512 values = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
   const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   const __m256i m = _mm256_set1_epi8(0x0f);
@@ -54,8 +53,9 @@ inline void unpack64(const std::uint8_t* p, __m512 out[4]) noexcept {
 /// y[n0 .. n0 + 64) of one row x: w rows of ldw bytes, padded so that every 64-column panel can
 /// be loaded whole (int4: 32 bytes, int8: 64 bytes); s_row(k) points at n (padded) inter scales.
 template <inter I, bool Int4, class ScaleRow>
-inline void panel(const std::uint8_t* __restrict w, std::size_t ldw, const float* __restrict x, std::size_t k,
-                  std::size_t n0, ScaleRow&& s_row, float* __restrict y, std::size_t cnt) {
+LOWBIT_TARGET_AVX512_BF16 inline void panel(const std::uint8_t* __restrict w, std::size_t ldw,
+                                            const float* __restrict x, std::size_t k, std::size_t n0,
+                                            ScaleRow&& s_row, float* __restrict y, std::size_t cnt) {
   __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   for (std::size_t kk = 0; kk < k; ++kk) {
     __m512 q[4];
@@ -84,4 +84,5 @@ inline void panel(const std::uint8_t* __restrict w, std::size_t ldw, const float
 }
 
 }  // namespace lowbit::inline v0::detail::wo
+LOWBIT_KERNELS_END
 #endif

@@ -10,15 +10,12 @@
 // thread count.
 #pragma once
 
-#include "../../config.hpp"
-
-#if defined(LOWBIT_HAS_AVX512_VNNI)
-#include <immintrin.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <vector>
+
+#include "target.hpp"
 
 namespace lowbit::inline v0::detail::vnni {
 
@@ -59,10 +56,13 @@ std::vector<std::uint8_t> pack_a(std::size_t m, std::size_t k, Get&& a) {
   return u;
 }
 
+#if defined(LOWBIT_X86_64)
+LOWBIT_KERNELS_BEGIN
+
 /// acc += dot4(u8 a, s8 b) per 32-bit lane. GCC 12 folds the B loads into every vpdpbusd and
 /// copies the accumulators around it (half the peak); an asm statement with register operands
 /// gives it the loop clang generates from the intrinsic.
-inline __m512i dpbusd(__m512i acc, __m512i a, __m512i b) noexcept {
+LOWBIT_TARGET_AVX512 inline __m512i dpbusd(__m512i acc, __m512i a, __m512i b) noexcept {
 #if defined(__GNUC__) && !defined(__clang__)
   asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
   return acc;
@@ -74,9 +74,10 @@ inline __m512i dpbusd(__m512i acc, __m512i a, __m512i b) noexcept {
 /// acc[r][0..64) = exact sum_k x1[r, k] * x2[k, panel column] for MR rows. The 4 * MR sums live
 /// in named registers (GCC spills an array of vectors to the stack).
 template <std::size_t MR>
-inline void kernel(const std::uint8_t* __restrict a, std::size_t lda, const std::int8_t* __restrict b,
-                   std::size_t kq, const std::int32_t* __restrict colsum,
-                   std::int32_t (*__restrict acc)[nr]) {
+LOWBIT_TARGET_AVX512 inline void kernel(const std::uint8_t* __restrict a, std::size_t lda,
+                                        const std::int8_t* __restrict b, std::size_t kq,
+                                        const std::int32_t* __restrict colsum,
+                                        std::int32_t (*__restrict acc)[nr]) {
 #define LOWBIT_VNNI_ROW_DECL(r) \
   __m512i c##r##0 = _mm512_setzero_si512(), c##r##1 = c##r##0, c##r##2 = c##r##0, c##r##3 = c##r##0;
 #define LOWBIT_VNNI_ROW_STEP(r)                 \
@@ -131,44 +132,75 @@ inline void kernel(const std::uint8_t* __restrict a, std::size_t lda, const std:
 #undef LOWBIT_VNNI_ROW_STORE
 }
 
-/// Runs the exact int32 product over all rows and panels and hands each row's 64 sums of a
-/// panel to epilogue(row, first column, count, const int32_t* sums).
+/// The exact int32 products of one panel (64 columns) with every row of a, MR rows at a time;
+/// hands each row's sums to epilogue(row, first column, count, const int32_t* sums).
 template <class Epilogue>
-void gemm(const std::vector<std::uint8_t>& a, std::size_t m, const packed_b& b, Epilogue&& epilogue) {
+LOWBIT_TARGET_AVX512 inline void gemm_panel(const std::uint8_t* a, std::size_t m, const packed_b& b,
+                                            std::size_t p, Epilogue& epilogue) {
+  alignas(64) std::int32_t acc[mr][nr];
   const std::size_t lda = b.kq * 4;
-  const long panels = static_cast<long>(b.panels);
-#pragma omp parallel for schedule(static)
-  for (long p = 0; p < panels; ++p) {
-    alignas(64) std::int32_t acc[mr][nr];
-    const std::size_t n0 = static_cast<std::size_t>(p) * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr;
-    const std::int8_t* bp = b.panel(static_cast<std::size_t>(p));
-    const std::int32_t* cs = b.colsum.data() + n0;
-    for (std::size_t i = 0; i < m; i += mr) {
-      const std::uint8_t* ai = a.data() + i * lda;
-      switch (m - i >= mr ? mr : m - i) {
-        case 6:
-          kernel<6>(ai, lda, bp, b.kq, cs, acc);
-          break;
-        case 5:
-          kernel<5>(ai, lda, bp, b.kq, cs, acc);
-          break;
-        case 4:
-          kernel<4>(ai, lda, bp, b.kq, cs, acc);
-          break;
-        case 3:
-          kernel<3>(ai, lda, bp, b.kq, cs, acc);
-          break;
-        case 2:
-          kernel<2>(ai, lda, bp, b.kq, cs, acc);
-          break;
-        default:
-          kernel<1>(ai, lda, bp, b.kq, cs, acc);
-          break;
-      }
-      for (std::size_t r = 0; r < mr && i + r < m; ++r) epilogue(i + r, n0, cnt, acc[r]);
+  const std::size_t n0 = p * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr;
+  const std::int8_t* bp = b.panel(p);
+  const std::int32_t* cs = b.colsum.data() + n0;
+  for (std::size_t i = 0; i < m; i += mr) {
+    const std::uint8_t* ai = a + i * lda;
+    switch (m - i >= mr ? mr : m - i) {
+      case 6:
+        kernel<6>(ai, lda, bp, b.kq, cs, acc);
+        break;
+      case 5:
+        kernel<5>(ai, lda, bp, b.kq, cs, acc);
+        break;
+      case 4:
+        kernel<4>(ai, lda, bp, b.kq, cs, acc);
+        break;
+      case 3:
+        kernel<3>(ai, lda, bp, b.kq, cs, acc);
+        break;
+      case 2:
+        kernel<2>(ai, lda, bp, b.kq, cs, acc);
+        break;
+      default:
+        kernel<1>(ai, lda, bp, b.kq, cs, acc);
+        break;
     }
+    for (std::size_t r = 0; r < mr && i + r < m; ++r) epilogue(i + r, n0, cnt, acc[r]);
   }
 }
 
+/// y = fp32(acc) * x2s * s1 (+ bias), canonical NaN: the K-C epilogue of cnt outputs, 16 at a
+/// time, the same fp32 operations as detail::matmul_kc_ref (no fusion: see detail/fp.hpp).
+/// x2s is one scale (per_tensor) or cnt scales; bias may be null.
+LOWBIT_TARGET_AVX512 inline void kc_epilogue_f32(const std::int32_t* acc, std::size_t cnt, const float* x2s,
+                                                 bool per_tensor, float s1, const float* bias,
+                                                 float* y) noexcept {
+  for (std::size_t c = 0; c < cnt; c += 16) {
+    const __mmask16 t = cnt - c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (cnt - c)) - 1);
+    __m512 v = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(t, acc + c));  // exact below 2^24, RNE above
+    v = _mm512_mul_ps(v, per_tensor ? _mm512_set1_ps(x2s[0]) : _mm512_maskz_loadu_ps(t, x2s + c));
+    v = _mm512_mul_ps(v, _mm512_set1_ps(s1));
+    asm("" : "+v"(v));  // never fused with the bias add
+    if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(t, bias + c));
+    v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q),
+                           _mm512_castsi512_ps(_mm512_set1_epi32(0x7fc00000)));  // canonical NaN
+    if (t == 0xffff)
+      _mm512_storeu_ps(y + c, v);
+    else
+      _mm512_mask_storeu_ps(y + c, t, v);
+  }
+}
+
+/// Every panel, in parallel over panels: each output is computed by one thread, so results do
+/// not depend on the thread count. (Generic code: the OpenMP region must not sit in a function
+/// with a target attribute, see target.hpp.)
+template <class Epilogue>
+void gemm(const std::vector<std::uint8_t>& a, std::size_t m, const packed_b& b, Epilogue&& epilogue) {
+  const long panels = static_cast<long>(b.panels);
+LOWBIT_OMP(omp parallel for schedule(static))
+for (long p = 0; p < panels; ++p) gemm_panel(a.data(), m, b, static_cast<std::size_t>(p), epilogue);
+}
+
+LOWBIT_KERNELS_END
+#endif  // LOWBIT_X86_64
+
 }  // namespace lowbit::inline v0::detail::vnni
-#endif

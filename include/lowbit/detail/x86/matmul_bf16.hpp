@@ -8,15 +8,13 @@
 // the result does not depend on the thread count.
 #pragma once
 
-#include "../../config.hpp"
-
-#if defined(LOWBIT_HAS_AVX512_BF16)
-#include <immintrin.h>
-
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <vector>
+
+#include "target.hpp"
 
 namespace lowbit::inline v0::detail::bf16dp {
 
@@ -47,7 +45,10 @@ std::vector<std::uint16_t> pack_a(std::size_t m, std::size_t k, Get&& a) {
   return u;
 }
 
-inline __m512 dpbf16(__m512 acc, __m512i a, __m512i b) noexcept {
+#if defined(LOWBIT_X86_64)
+LOWBIT_KERNELS_BEGIN
+
+LOWBIT_TARGET_AVX512_BF16 inline __m512 dpbf16(__m512 acc, __m512i a, __m512i b) noexcept {
 #if defined(__GNUC__) && !defined(__clang__)
   asm("vdpbf16ps %2, %1, %0"
       : "+v"(acc)
@@ -61,9 +62,10 @@ inline __m512 dpbf16(__m512 acc, __m512i a, __m512i b) noexcept {
 /// For MR rows: P = fp32 sum over pairs [q0, q1) of the panel; then total += P * (rs[r] * cs[c]),
 /// the reference's block epilogue (scale product first, one multiply, one add).
 template <std::size_t MR>
-inline void block(const std::uint16_t* __restrict a, std::size_t lda, const std::uint16_t* __restrict b,
-                  std::size_t q0, std::size_t q1, const float* __restrict rs, const float* __restrict cs,
-                  float (*__restrict total)[nr]) {
+LOWBIT_TARGET_AVX512_BF16 inline void block(const std::uint16_t* __restrict a, std::size_t lda,
+                                            const std::uint16_t* __restrict b, std::size_t q0, std::size_t q1,
+                                            const float* __restrict rs, const float* __restrict cs,
+                                            float (*__restrict total)[nr]) {
 #define LOWBIT_BF16_DECL(r) \
   __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = c##r##0, c##r##2 = c##r##0, c##r##3 = c##r##0;
 #define LOWBIT_BF16_STEP(r)                     \
@@ -120,61 +122,71 @@ inline void block(const std::uint16_t* __restrict a, std::size_t lda, const std:
 #undef LOWBIT_BF16_EPI
 }
 
-/// Block-scaled product: for each k-block of kb (even) columns, total += P_j * s_j with
-/// s_j = row_scale(i, j) * col_scale(j, n); epilogue(row, n0, count, totals) at the end.
+/// One panel (64 columns) for every row of a: for each k-block of kb (even) columns,
+/// total += P_j * s_j with s_j = rsc[i, j] * csc[j, c]; epilogue(row, n0, count, totals) at the end.
+template <class Epilogue>
+LOWBIT_TARGET_AVX512_BF16 inline void gemm_panel(const std::uint16_t* a, std::size_t m, const packed_b& b,
+                                                 std::size_t p, std::size_t kb, const float* rsc,
+                                                 const float* csc, Epilogue& epilogue) {
+  const std::size_t lda = b.kp * 2, nblk = (b.k + kb - 1) / kb;
+  alignas(64) float total[mr][nr];
+  float rs[mr];
+  const std::size_t n0 = p * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr;
+  const std::uint16_t* bp = b.panel(p);
+  for (std::size_t i = 0; i < m; i += mr) {
+    const std::size_t rows = m - i < mr ? m - i : mr;
+    std::memset(total, 0, sizeof total);
+    const std::uint16_t* ai = a + i * lda;
+    for (std::size_t j = 0; j < nblk; ++j) {
+      for (std::size_t r = 0; r < rows; ++r) rs[r] = rsc[(i + r) * nblk + j];
+      const std::size_t q0 = j * kb / 2, q1 = std::min((j + 1) * kb, b.k + (b.k & 1)) / 2;
+      const float* cs = csc + j * nr;
+      switch (rows) {
+        case 6:
+          block<6>(ai, lda, bp, q0, q1, rs, cs, total);
+          break;
+        case 5:
+          block<5>(ai, lda, bp, q0, q1, rs, cs, total);
+          break;
+        case 4:
+          block<4>(ai, lda, bp, q0, q1, rs, cs, total);
+          break;
+        case 3:
+          block<3>(ai, lda, bp, q0, q1, rs, cs, total);
+          break;
+        case 2:
+          block<2>(ai, lda, bp, q0, q1, rs, cs, total);
+          break;
+        default:
+          block<1>(ai, lda, bp, q0, q1, rs, cs, total);
+          break;
+      }
+    }
+    for (std::size_t r = 0; r < rows; ++r) epilogue(i + r, n0, cnt, total[r]);
+  }
+}
+
+/// Block-scaled product over every panel, in parallel over panels (generic code: see
+/// target.hpp); row_scale(i, j) and col_scale(j, n) give the block scales.
 template <class RowScale, class ColScale, class Epilogue>
 void gemm(const std::vector<std::uint16_t>& a, std::size_t m, const packed_b& b, std::size_t kb,
           RowScale&& row_scale, ColScale&& col_scale, Epilogue&& epilogue) {
-  const std::size_t lda = b.kp * 2, nblk = (b.k + kb - 1) / kb;
+  const std::size_t nblk = (b.k + kb - 1) / kb;
   std::vector<float> rsc(m * nblk);  // every row scale once, outside the hot loops
   for (std::size_t i = 0; i < m; ++i)
     for (std::size_t j = 0; j < nblk; ++j) rsc[i * nblk + j] = row_scale(i, j);
   const long panels = static_cast<long>(b.panels);
-#pragma omp parallel
-  {
-    std::vector<float> csc(nblk * nr);  // this panel's column scales, block by block
-#pragma omp for schedule(static)
-    for (long p = 0; p < panels; ++p) {
-      alignas(64) float total[mr][nr];
-      float rs[mr];
-      const std::size_t n0 = static_cast<std::size_t>(p) * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr;
-      const std::uint16_t* bp = b.panel(static_cast<std::size_t>(p));
-      for (std::size_t j = 0; j < nblk; ++j)
-        for (std::size_t c = 0; c < nr; ++c) csc[j * nr + c] = c < cnt ? col_scale(j, n0 + c) : 0.0f;
-      for (std::size_t i = 0; i < m; i += mr) {
-        const std::size_t rows = m - i < mr ? m - i : mr;
-        std::memset(total, 0, sizeof total);
-        const std::uint16_t* ai = a.data() + i * lda;
-        for (std::size_t j = 0; j < nblk; ++j) {
-          for (std::size_t r = 0; r < rows; ++r) rs[r] = rsc[(i + r) * nblk + j];
-          const std::size_t q0 = j * kb / 2, q1 = std::min((j + 1) * kb, b.k + (b.k & 1)) / 2;
-          const float* cs = csc.data() + j * nr;
-          switch (rows) {
-            case 6:
-              block<6>(ai, lda, bp, q0, q1, rs, cs, total);
-              break;
-            case 5:
-              block<5>(ai, lda, bp, q0, q1, rs, cs, total);
-              break;
-            case 4:
-              block<4>(ai, lda, bp, q0, q1, rs, cs, total);
-              break;
-            case 3:
-              block<3>(ai, lda, bp, q0, q1, rs, cs, total);
-              break;
-            case 2:
-              block<2>(ai, lda, bp, q0, q1, rs, cs, total);
-              break;
-            default:
-              block<1>(ai, lda, bp, q0, q1, rs, cs, total);
-              break;
-          }
-        }
-        for (std::size_t r = 0; r < rows; ++r) epilogue(i + r, n0, cnt, total[r]);
-      }
-    }
-  }
+LOWBIT_OMP(omp parallel for schedule(static))
+for (long pl = 0; pl < panels; ++pl) {
+  const std::size_t p = static_cast<std::size_t>(pl), n0 = p * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr;
+  std::vector<float> csc(nblk * nr);  // this panel's column scales, block by block
+  for (std::size_t j = 0; j < nblk; ++j)
+    for (std::size_t c = 0; c < nr; ++c) csc[j * nr + c] = c < cnt ? col_scale(j, n0 + c) : 0.0f;
+  gemm_panel(a.data(), m, b, p, kb, rsc.data(), csc.data(), epilogue);
+}
 }
 
+LOWBIT_KERNELS_END
+#endif  // LOWBIT_X86_64
+
 }  // namespace lowbit::inline v0::detail::bf16dp
-#endif

@@ -1,0 +1,34 @@
+// Per-function ISA targets for the x86-64 kernels (README "Backends"). A kernel carries its ISA
+// in its own attribute, so it is compiled the same way in every translation unit whatever the
+// consumer's -march, and runs only after detail::use_avx512() has checked the CPU at run time.
+// Kernels take plain pointers and sizes: no vector type crosses from generic code into them,
+// and no OpenMP region lives inside them (Clang would outline it without the attribute).
+#pragma once
+
+#include "../../backend.hpp"
+#include "../omp.hpp"
+
+#if defined(LOWBIT_X86_64)
+#include <immintrin.h>
+
+// AVX-512 F/BW/DQ/VL + VNNI (and the AVX2/FMA/F16C/BMI they imply on every such CPU)
+#define LOWBIT_TARGET_AVX512                                                                           \
+  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c,bmi,bmi2,popcnt," \
+                        "lzcnt")))
+// + AVX-512 BF16 (vdpbf16ps, vcvtneps2bf16): only behind detail::use_avx512_bf16()
+// GCC 12 reports the `__Y` of its own _mm512_undefined_* helpers as uninitialized when they are
+// inlined into our kernels (GCC bug 105593, a false positive): silenced around the kernels only.
+#if defined(__GNUC__) && !defined(__clang__)
+#define LOWBIT_KERNELS_BEGIN                                                           \
+  _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wuninitialized\"") \
+      _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"")
+#define LOWBIT_KERNELS_END _Pragma("GCC diagnostic pop")
+#else
+#define LOWBIT_KERNELS_BEGIN
+#define LOWBIT_KERNELS_END
+#endif
+#define LOWBIT_TARGET_AVX512_BF16                                                                      \
+  __attribute__((                                                                                      \
+      target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,avx2,fma,f16c,bmi,bmi2,popcnt," \
+             "lzcnt")))
+#endif
