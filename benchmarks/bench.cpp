@@ -4,6 +4,7 @@
 // STREAM convention of shared/anchors), items_per_second = 2*M*K*N ops for matmul.
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <cstring>
 #include <dnnl.hpp>
 #include <random>
@@ -171,6 +172,46 @@ void matmul_int8_kc_lowbit(benchmark::State& s, std::size_t m, bool cold) {
   set_ops(s, m, k, n);
 }
 
+/// The other integer modes on the same int8 128 x 4096 x 4096 product as K-C, weights packed once
+/// (with the mode's k-blocks), to compare each mode's epilogue cost with K-C's (issue "Compute
+/// core": each at >= 0.9x the speed of K-C). mode: 0 T-C, 1 T-C requant (int8 out), 2 G-B (group
+/// 128), 3 K-G (int4 weights, group 128).
+void matmul_int8_mode_lowbit(benchmark::State& s, int mode) {
+  const std::size_t m = 128, k = 4096, n = 4096, gs = 128;
+  const auto a = random_int8(m * k, 6), b = random_int8(k * n, 7);
+  const auto s2 = gaussian(n, 9), gx = gaussian(m * (k / gs), 10), gw = gaussian((k / gs) * (n / gs), 11),
+             gk = gaussian((k / gs) * n, 12), s1 = gaussian(m, 8);
+  std::vector<int4> b4(b.size());
+  for (std::size_t i = 0; i < b.size(); ++i) b4[i] = int4(static_cast<float>(b[i] % 8));
+  std::vector<std::uint64_t> u(n);
+  for (std::size_t i = 0; i < n; ++i) u[i] = fixpipe::pack(std::abs(s2[i]) * 1e-4f, 3.0f);
+  const packed_weights<std::int8_t> w(b, k, n, false, mode == 2 ? gs : 0);
+  const packed_weights<int4> w4(b4, k, n, false, gs);
+  std::vector<float> y(m * n);
+  std::vector<std::int8_t> y8(m * n);
+  for (auto _ : s) {
+    switch (mode) {
+      case 0:
+        matmul_tc<float, std::int8_t, std::int8_t>(a, w, m, s2, std::nullopt, {}, y);
+        break;
+      case 1:
+        matmul_tc<std::int8_t, std::int8_t, std::int8_t>(a, w, m, std::span<const std::uint64_t>(u), {},
+                                                         std::span<std::int8_t>(y8));
+        break;
+      case 2:
+        matmul_gb<float, std::int8_t, std::int8_t>(a, w, m, gs, gx, gw, {}, y);
+        break;
+      default:
+        matmul_kg<float, std::int8_t, int4>(a, w4, m, gs, s1, gk, {}, y);
+        break;
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::DoNotOptimize(y8.data());
+  }
+  s.SetLabel(backend_name());
+  set_ops(s, m, k, n);
+}
+
 /// oneDNN s8 x s8 -> f32 in the 3-D form {1,M,K} x {1,K,N} with per-N output scales and a
 /// {1,M,1} binary-mul post-op for the per-token scale (shared/anchors/peers.md §3.2), weights
 /// reordered once to the primitive's layout outside the timing.
@@ -322,6 +363,18 @@ LOWBIT_KC(1)
 LOWBIT_KC(16)
 LOWBIT_KC(128)
 LOWBIT_KC(1024)
+BENCHMARK_CAPTURE(matmul_int8_mode_lowbit, tc, 0)
+    ->Name("matmul/int8/T-C/128x4096x4096/lowbit")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(matmul_int8_mode_lowbit, requant, 1)
+    ->Name("matmul/int8/T-C-requant/128x4096x4096/lowbit")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(matmul_int8_mode_lowbit, gb, 2)
+    ->Name("matmul/int8/G-B/128x4096x4096/lowbit")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(matmul_int8_mode_lowbit, kg, 3)
+    ->Name("matmul/int8/K-G/128x4096x4096/lowbit")
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK(matmul_fp8_gb_lowbit)->Name("matmul/fp8/G-B/128x4096x4096/lowbit")->Unit(benchmark::kMillisecond);
 BENCHMARK(matmul_mxfp8_lowbit)->Name("matmul/mxfp8/MX/128x4096x4096/lowbit")->Unit(benchmark::kMillisecond);

@@ -60,27 +60,31 @@ void dequantize_into(std::span<const T> q, const scale_map& map, std::span<const
       // Rows in parallel (a band of one scale row may be the whole matrix, as per channel); each
       // thread rebuilds the per-column scale row when its band changes.
       const long rows = static_cast<long>(map.data.rows);
-      LOWBIT_OMP(omp parallel) {
+      const auto row_of = [&](long ri, std::vector<float>& cs, std::vector<float>& co, std::size_t& have) {
+        const std::size_t r = static_cast<std::size_t>(ri), band = r / map.br;
+        if (band != have) {
+          have = band;
+          for (std::size_t j = 0, c = 0; j < gc; ++j) {  // per-column scale and offset, no division
+            const std::size_t s = band * gc + j;
+            for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c) {
+              cs[c] = scales[s];
+              if (!co.empty())
+                co[c] = form == dequant_form::antiquant ? -offsets[s] : offsets[s];  // q + o == q - (-o)
+            }
+          }
+        }
+        detail::avx512::dequantize_row_int(q.data() + r * cols, cs.data(), co.empty() ? nullptr : co.data(),
+                                           out.data() + r * cols, cols);
+      };
+      // clang-format off
+      LOWBIT_OMP(omp parallel)
+      {
         std::vector<float> cs(cols), co(offsets.empty() ? 0 : cols);
         std::size_t have = static_cast<std::size_t>(-1);
-LOWBIT_OMP(omp for schedule(static))
-for (long ri = 0; ri < rows; ++ri) {
-  const std::size_t r = static_cast<std::size_t>(ri), band = r / map.br;
-  if (band != have) {
-    have = band;
-    for (std::size_t j = 0, c = 0; j < gc; ++j) {  // per-column scale and offset, no division
-      const std::size_t s = band * gc + j;
-      for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c) {
-        cs[c] = scales[s];
-        if (!co.empty())
-          co[c] = form == dequant_form::antiquant ? -offsets[s] : offsets[s];  // q + o == q - (-o)
+        LOWBIT_OMP(omp for schedule(static))
+        for (long ri = 0; ri < rows; ++ri) row_of(ri, cs, co, have);
       }
-    }
-  }
-  detail::avx512::dequantize_row_int(q.data() + r * cols, cs.data(), co.empty() ? nullptr : co.data(),
-                                     out.data() + r * cols, cols);
-}
-      }
+      // clang-format on
       return;
     }
   }

@@ -16,6 +16,7 @@
 // through the fixpipe requantization, int32 only for matmul_int32.
 #pragma once
 
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -197,197 +198,247 @@ inline float add_f32_bias(float y, const matmul_bias& b, std::size_t n) {
   return b.f32.empty() ? y : y + b.f32[n];
 }
 
-}  // namespace detail
+// ---------------------------------------------------------------------------------------------
+// Integer modes: one accumulate stage, one epilogue per mode (issue "Compute core", item 1).
+//
+// The accumulate stage produces, for each output (i, n), the exact sums P_j of x1[i, k] * x2[k, n]
+// over the k-blocks j = [j kb, (j + 1) kb) of the mode (one block: kb = k), in ascending j. The
+// reference makes them with exact_dot (int128), the VNNI kernel in int32 (exact for k <= 65536).
+// An epilogue turns them into y in the mode's fp32 order; it never knows who made the sums.
+// one() (single-block modes) and step()/last() (the blocked modes) are the rule for one output,
+// in scalar fp32, and the reference runs exactly them. A kernel calls single(i, n0, cnt, P) or,
+// for epi_blocks, performs step() itself in registers (vnni::kernel_blocks) and calls
+// finish(i, n0, cnt, tot); those may use vector code of the active backend, which performs the
+// same fp32 operations in the same order (tested bit for bit in tests/fast/ and tests/flags/).
+// ---------------------------------------------------------------------------------------------
 
-/// MODE int32: y = x1 @ x2 + bias (int32), exact. A result outside int32 is an error
-/// (std::range_error naming the element), never wrapped.
-template <integer_code T1, integer_code T2>
-void matmul_int32(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
-                  std::span<const std::int32_t> bias, std::span<std::int32_t> y) {
-  detail::check_dims(x1.size(), x2.size(), y.size(), d);
-  if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
-  const auto range_error = [&](std::size_t m, std::size_t n, long long v) {
-    return std::range_error("int32 matmul: y[" + std::to_string(m) + ", " + std::to_string(n) + "] = " +
-                            std::to_string(v) + " does not fit int32 (k = " + std::to_string(d.k) + ")");
-  };
-#if defined(LOWBIT_X86_64)
-  if (detail::use_avx512() && d.k <= detail::vnni::max_k && d.m * d.n > 0) {
-    detail::count(true);
-    const auto a =
-        detail::vnni::pack_a(d.m, d.k, [&](std::size_t i, std::size_t k) { return int(x1[i * d.k + k]); });
-    const detail::vnni::packed_b b(d.k, d.n, [&](std::size_t k, std::size_t j) {
-      return static_cast<std::int8_t>(int(x2[d.x2_transposed ? j * d.k + k : k * d.n + j]));
-    });
-    bool overflow = false;  // reported after the parallel region (no throw inside OpenMP)
-    std::size_t om = 0, on = 0;
-    long long ov = 0;
-    detail::vnni::gemm(
-        a, d.m, b, [&](std::size_t i, std::size_t n0, std::size_t cnt, const std::int32_t* acc) {
-          for (std::size_t c = 0; c < cnt; ++c) {
-            const long long v = static_cast<long long>(acc[c]) + (bias.empty() ? 0 : bias[n0 + c]);
-            if (v < std::numeric_limits<std::int32_t>::min() ||
-                v > std::numeric_limits<std::int32_t>::max()) {
-              LOWBIT_OMP(omp critical(lowbit_int32_overflow))
-              if (!overflow) overflow = true, om = i, on = n0 + c, ov = v;
-            }
-            y[i * d.n + n0 + c] = static_cast<std::int32_t>(v);
-          }
-        });
-    if (overflow) throw range_error(om, on, ov);
-    return;
+/// K-C / K-T and T-C / T-T with fp32 scales (spec §4.2-4.3):
+///   y = cast(fp32(P + bias_i32[n]) * s2[n] (* s1[i]) (+ bias_f32[n]))
+/// s2 is per channel or one value (T-C's fixpipe truncation is applied by the caller); s1 is per
+/// row (K-C), one value (T-C's x1 scale) or absent. Two fp32 multiplies, in this order.
+template <class Out>
+struct epi_scale {
+  static constexpr bool blocked = false;
+  const float* s2 = nullptr;
+  bool s2_one = false;
+  const float* s1 = nullptr;  // null: no x1 scale
+  bool s1_one = false;
+  matmul_bias bias{};
+  Out* y = nullptr;
+  std::size_t ldy = 0;
+
+  float sc2(std::size_t n) const { return s2[s2_one ? 0 : n]; }
+  template <class I>
+  Out one(std::size_t i, std::size_t n, I P) const {
+    const float acc = to_float(int128{P} + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
+    float v = s1 ? fp::mul(fp::mul(acc, sc2(n)), s1[s1_one ? 0 : i]) : fp::mul(acc, sc2(n));
+    return cast_out<Out>(add_f32_bias(v, bias, n));
   }
+  [[gnu::always_inline]] void single(std::size_t i, std::size_t n0, std::size_t cnt,
+                                     const std::int32_t* P) const {
+#if defined(LOWBIT_X86_64)
+    if constexpr (std::is_same_v<Out, float>)
+      if (bias.i32.empty() && use_avx512()) {  // s1 absent: times 1.0f, exact
+        vnni::kc_epilogue_f32(P, cnt, s2 + (s2_one ? 0 : n0), s2_one, s1 ? s1[s1_one ? 0 : i] : 1.0f,
+                              bias.f32.empty() ? nullptr : bias.f32.data() + n0, y + i * ldy + n0);
+        return;
+      }
 #endif
-  detail::count(false);
-  const detail::exact_dot<T1, T2> dot(x1, x2, d);
-  for (std::size_t m = 0; m < d.m; ++m)
-    for (std::size_t n = 0; n < d.n; ++n) {
-      const detail::int128 v = dot.sum(m, n, 0, d.k) + (bias.empty() ? 0 : bias[n]);
-      if (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max())
-        throw range_error(m, n, static_cast<long long>(v));
-      y[m * d.n + n] = static_cast<std::int32_t>(v);
-    }
-}
+    for (std::size_t c = 0; c < cnt; ++c) y[i * ldy + n0 + c] = one(i, n0 + c, P[c]);
+  }
+};
 
-/// MODE T-C / T-T with fp32 scales (spec §4.2, cli.md). x2_scale has n entries (per channel)
-/// or 1 (per tensor); x1_scale is the optional per-tensor x1 scale.
-///   integer codes: y = fp32(acc + bias_i32) * x2s[n] (* x1s) (+ bias_f32); a per-tensor x2
-///                  scale without x1 scale and without float bias goes through the fixpipe and
-///                  is truncated to 19 bits first.
-///   float codes:   with x1s, T-T and no bias: y = acc * trunc19(x2s * x1s) (merged scale);
-///                  otherwise y = acc * x2s[n] (* x1s) (+ bias_f32), separate fp32 multiplies.
-template <float_output Out, matmul_code T1, matmul_code T2>
-void matmul_tc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::span<const float> x2_scale,
-               std::optional<float> x1_scale, matmul_bias bias, std::span<Out> y) {
-  detail::count(false);  // the reference
-  detail::check_dims(x1.size(), x2.size(), y.size(), d);
-  detail::check_bias(bias, d.n);
-  const bool per_tensor = x2_scale.size() == 1;
-  detail::need(per_tensor || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
-                                                         " elements, expected n = " + std::to_string(d.n) +
-                                                         " (per channel) or 1 (per tensor)");
-  constexpr bool integer = integer_code<T1>;
-  detail::need(integer || bias.i32.empty(), "float inputs take a float bias, not int32");
-  const detail::exact_dot<T1, T2> dot(x1, x2, d);
-  for (std::size_t m = 0; m < d.m; ++m)
-    for (std::size_t n = 0; n < d.n; ++n) {
-      const float s = x2_scale[per_tensor ? 0 : n];
-      float v;
-      if constexpr (integer) {
-        const float acc = detail::to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
-        if (x1_scale)
-          v = detail::fp::mul(detail::fp::mul(acc, s), *x1_scale);
-        else if (per_tensor && bias.f32.empty())
-          v = acc * fixpipe::trunc19(s);
-        else
-          v = detail::fp::mul(acc, s);
-      } else {
-        const float acc = dot.sum_f32(m, n, 0, d.k);
-        if (x1_scale && per_tensor && bias.f32.empty())
-          v = acc * fixpipe::trunc19(s * *x1_scale);
-        else if (x1_scale)
-          v = detail::fp::mul(detail::fp::mul(acc, s), *x1_scale);
-        else
-          v = detail::fp::mul(acc, s);
+/// T-C / T-T with packed uint64 fixpipe scales, integer codes (spec §4.2):
+///   int8 output (requant): t = clamp(rint(fp32(P + bias_i32) * s19[n]), -256, 255),
+///                          y = clamp(t + offset9[n], -128, 127)
+///   float output:          y = cast(fp32(P + bias_i32) * s19[n])
+template <class Out>
+struct epi_fixpipe {
+  static constexpr bool blocked = false;
+  std::span<const std::uint64_t> u;
+  std::span<const std::int32_t> bias;
+  Out* y = nullptr;
+  std::size_t ldy = 0;
+  std::vector<float> s19;         // per column: fixpipe::scale(u[n]) (filled by prepare())
+  std::vector<std::int32_t> off;  // per column: fixpipe::offset(u[n])
+
+  /// Unpacks the per-column scales and offsets once (the vector epilogue reads them).
+  epi_fixpipe& prepare(std::size_t n) {
+    s19.resize(n);
+    off.resize(n);
+    for (std::size_t c = 0; c < n; ++c) {
+      s19[c] = fixpipe::scale(u[u.size() == 1 ? 0 : c]);
+      off[c] = fixpipe::offset(u[u.size() == 1 ? 0 : c]);
+    }
+    return *this;
+  }
+
+  template <class I>
+  Out one(std::size_t, std::size_t n, I P) const {
+    const std::uint64_t packed = u[u.size() == 1 ? 0 : n];
+    const float acc = to_float(int128{P} + (bias.empty() ? 0 : bias[n]), 0);
+    const float v = acc * fixpipe::scale(packed);
+    if constexpr (std::is_same_v<Out, std::int8_t>) {
+      const int o = round_clamp(v, rounding::rint, -256, 255) + fixpipe::offset(packed);
+      return static_cast<std::int8_t>(o < -128 ? -128 : (o > 127 ? 127 : o));
+    } else {
+      return cast_out<Out>(v);
+    }
+  }
+  [[gnu::always_inline]] void single(std::size_t i, std::size_t n0, std::size_t cnt,
+                                     const std::int32_t* P) const {
+#if defined(LOWBIT_X86_64)
+    if constexpr (std::is_same_v<Out, std::int8_t> || std::is_same_v<Out, float>)
+      if (use_avx512() && !s19.empty()) {
+        vnni::fixpipe_epilogue(P, bias.empty() ? nullptr : bias.data() + n0, s19.data() + n0, off.data() + n0,
+                               std::is_same_v<Out, std::int8_t>, y + i * ldy + n0, cnt);
+        return;
       }
-      y[m * d.n + n] = detail::cast_out<Out>(detail::add_f32_bias(v, bias, n));
-    }
-}
+#endif
+    for (std::size_t c = 0; c < cnt; ++c) y[i * ldy + n0 + c] = one(i, n0 + c, P[c]);
+  }
+};
 
-/// MODE T-C / T-T with packed uint64 fixpipe scales (n or 1 entries; spec §4.2).
-///   integer codes, int8 output (requant): t = clamp(rint(fp32(acc + bias_i32) * s19[n]), -256, 255),
-///                                         y = clamp(t + offset9[n], -128, 127)
-///   integer codes, float output:          y = fp32(acc + bias_i32) * s19[n]
-///   float codes:                          y = (acc + bias_f32) * s19[n]   (bias before scaling)
-template <class Out, matmul_code T1, matmul_code T2>
-requires(float_output<Out> ||
-         std::is_same_v<Out, std::int8_t>) void matmul_tc(std::span<const T1> x1, std::span<const T2> x2,
-                                                          matmul_dims d,
-                                                          std::span<const std::uint64_t> x2_scale,
-                                                          matmul_bias bias, std::span<Out> y) {
-  detail::count(false);  // the reference
-  detail::check_dims(x1.size(), x2.size(), y.size(), d);
-  detail::check_bias(bias, d.n);
-  const bool per_tensor = x2_scale.size() == 1;
-  detail::need(per_tensor || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
-                                                         " elements, expected n = " + std::to_string(d.n) +
-                                                         " or 1");
-  constexpr bool integer = integer_code<T1>;
-  detail::need(integer ? bias.f32.empty() : bias.i32.empty(),
-               integer ? "integer inputs with a uint64 scale take an int32 bias"
-                       : "float inputs take a float bias, not int32");
-  if constexpr (std::is_same_v<Out, std::int8_t>)
-    detail::need(integer, "int8 output (requantization) needs int8 or int4 inputs");
-  const detail::exact_dot<T1, T2> dot(x1, x2, d);
-  for (std::size_t m = 0; m < d.m; ++m)
-    for (std::size_t n = 0; n < d.n; ++n) {
-      const std::uint64_t packed = x2_scale[per_tensor ? 0 : n];
-      const float s = fixpipe::scale(packed);
-      if constexpr (integer) {
-        const float acc = detail::to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
-        if constexpr (std::is_same_v<Out, std::int8_t>) {
-          const int t = detail::round_clamp(acc * s, rounding::rint, -256, 255);
-          const int o = t + fixpipe::offset(packed);
-          y[m * d.n + n] = static_cast<std::int8_t>(o < -128 ? -128 : (o > 127 ? 127 : o));
-        } else {
-          y[m * d.n + n] = detail::cast_out<Out>(acc * s);
-        }
-      } else {
-        if constexpr (!std::is_same_v<Out, std::int8_t>)
-          y[m * d.n + n] =
-              detail::cast_out<Out>(detail::add_f32_bias(dot.sum_f32(m, n, 0, d.k), bias, n) * s);
+/// int32 (spec §4.1): y = P + bias; a value outside int32 is an error. The overflow reported is
+/// the one with the smallest row-major index, whatever the thread count.
+struct epi_int32 {
+  static constexpr bool blocked = false;
+  std::span<const std::int32_t> bias;
+  std::int32_t* y = nullptr;
+  std::size_t ldy = 0;
+  std::atomic<std::size_t>* first_overflow = nullptr;  // row-major index, SIZE_MAX: none
+
+  template <class I>
+  std::int32_t one(std::size_t i, std::size_t n, I P) const {
+    const int128 v = int128{P} + (bias.empty() ? 0 : bias[n]);
+    if (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max()) {
+      std::size_t idx = i * ldy + n, cur = first_overflow->load(std::memory_order_relaxed);
+      while (idx < cur && !first_overflow->compare_exchange_weak(cur, idx, std::memory_order_relaxed)) {
       }
+      return 0;
     }
-}
+    return static_cast<std::int32_t>(v);
+  }
+  void single(std::size_t i, std::size_t n0, std::size_t cnt, const std::int32_t* P) const {
+    for (std::size_t c = 0; c < cnt; ++c) y[i * ldy + n0 + c] = one(i, n0 + c, P[c]);
+  }
+};
 
-namespace detail {
+/// G-B, B-B and K-G (spec §4.4, §4.5, §4.8), blocks of kb along k:
+///   tot = sum_j fp32(P_j) * (a[i, j] * b[j, n])   (fp32, j ascending; the scale product first)
+///   y   = cast((s1[i] * tot) (+ bias[n]))        (s1 only for K-G)
+/// a[i, j] is x1's block scale (G-B, B-B) or 1 (K-G: 1 * b is exact); b[j, n] is x2's.
+template <class Out>
+struct epi_blocks {
+  static constexpr bool blocked = true;
+  std::size_t nblk = 0, n = 0;
+  std::vector<float> a;       // m x nblk
+  std::vector<float> b;       // nblk x n (x2's scale of each block and column)
+  const float* s1 = nullptr;  // K-G: x1's per-token scale; null otherwise
+  bool a_one = false;         // every a is 1 (K-G): 1 * b is b exactly, the kernel skips it
+  bool b_uniform64 = false;   // b is constant over each aligned run of 64 columns
+  std::span<const float> bias;
+  Out* y = nullptr;
+  std::size_t ldy = 0;  // n
 
-/// The scalar reference of matmul_kc (K-C / K-T).
-///   y = fp32(acc + bias_i32) * x2s[n] * x1s[m] (+ bias_f32)   -- two fp32 multiplies, in order
-template <float_output Out, matmul_code T1, matmul_code T2>
-void matmul_kc_ref(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
-                   std::span<const float> x1_scale, std::span<const float> x2_scale, matmul_bias bias,
-                   std::span<Out> y) {
-  check_dims(x1.size(), x2.size(), y.size(), d);
-  check_bias(bias, d.n);
-  check_count(x1_scale.size(), d.m, "x1 scale (m, per token)");
-  const bool per_tensor = x2_scale.size() == 1;
-  need(per_tensor || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
-                                                 " elements, expected n = " + std::to_string(d.n) + " or 1");
-  constexpr bool integer = integer_code<T1>;
-  need(integer || bias.i32.empty(), "float inputs take a float bias, not int32");
+  void step(std::size_t i, std::size_t nn, std::size_t j, float p, float& tot) const {
+    const float s = a[i * nblk + j] * b[j * n + nn];
+    tot = tot + fp::mul(p, s);
+  }
+  Out last(std::size_t i, std::size_t nn, float tot) const {
+    const float v = s1 ? fp::mul(s1[i], tot) : tot;
+    return cast_out<Out>(bias.empty() ? v : v + bias[nn]);
+  }
+  [[gnu::always_inline]] void finish(std::size_t i, std::size_t n0, std::size_t cnt, const float* tot) const {
+#if defined(LOWBIT_X86_64)
+    if constexpr (std::is_same_v<Out, float>)
+      if (use_avx512())
+        return vnni::finish_f32(tot, s1 != nullptr, s1 ? s1[i] : 0.0f,
+                                bias.empty() ? nullptr : bias.data() + n0, y + i * ldy + n0, cnt);
+#endif
+    for (std::size_t c = 0; c < cnt; ++c) y[i * ldy + n0 + c] = last(i, n0 + c, tot[c]);
+  }
+};
+
+/// x2 as the accumulate stage sees it: the codes, and the VNNI panels when they were packed
+/// (packed_weights). With panels, d.x2_transposed is the layout of `codes`.
+template <class T2>
+struct weights_ref {
+  std::span<const T2> codes;
+  const vnni::packed_b* packed = nullptr;
+};
+
+/// The reference accumulate stage for integer codes: exact sums per block (exact_dot), then the
+/// epilogue's one-output rule.
+template <class T1, class T2, class Epi>
+void accumulate_reference(std::span<const T1> x1, std::span<const T2> x2, const matmul_dims& d,
+                          std::size_t kb, const Epi& epi) {
   const exact_dot<T1, T2> dot(x1, x2, d);
   for (std::size_t m = 0; m < d.m; ++m)
     for (std::size_t n = 0; n < d.n; ++n) {
-      float acc;
-      if constexpr (integer)
-        acc = to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
-      else
-        acc = dot.sum_f32(m, n, 0, d.k);
-      const float v = detail::fp::mul(detail::fp::mul(acc, x2_scale[per_tensor ? 0 : n]), x1_scale[m]);
-      y[m * d.n + n] = cast_out<Out>(add_f32_bias(v, bias, n));
+      if constexpr (Epi::blocked) {
+        float tot = 0.0f;
+        for (std::size_t j = 0, k0 = 0; k0 < d.k; ++j, k0 += kb)
+          epi.step(m, n, j, to_float(dot.sum(m, n, k0, std::min(k0 + kb, d.k)), 0), tot);
+        epi.y[m * epi.ldy + n] = epi.last(m, n, tot);
+      } else {
+        epi.y[m * epi.ldy + n] = epi.one(m, n, static_cast<std::int64_t>(dot.sum(m, n, 0, d.k)));
+      }
     }
+}
+
+/// The accumulate stage for integer codes, blocks of kb along k (kb >= k: one block): the VNNI
+/// kernel when the backend has it and the sums fit int32 exactly (k <= 65536, blocks of a
+/// multiple of 4), on x2's panels when they were packed with these blocks (else packed here),
+/// otherwise the reference. Counts the call (dispatch_counts).
+template <class T1, class T2, class Epi>
+void accumulate(std::span<const T1> x1, weights_ref<T2> x2, const matmul_dims& d, std::size_t kb,
+                const Epi& epi) {
+#if defined(LOWBIT_X86_64)
+  if (use_avx512() && d.k > 0 && d.k <= vnni::max_k && d.m * d.n > 0 && vnni::packed_b::blocks_fit(d.k, kb)) {
+    count(true);
+    const auto a = vnni::pack_a(d.m, d.k, [&](std::size_t i, std::size_t k) { return int(x1[i * d.k + k]); });
+    if (x2.packed && (!Epi::blocked || x2.packed->has_blocks(kb))) {
+      vnni::gemm(a, d.m, *x2.packed, epi);
+      return;
+    }
+    const vnni::packed_b b(d.k, d.n, kb, [&](std::size_t k, std::size_t j) {
+      return static_cast<std::int8_t>(int(x2.codes[d.x2_transposed ? j * d.k + k : k * d.n + j]));
+    });
+    vnni::gemm(a, d.m, b, epi);
+    return;
+  }
+#endif
+  count(false);
+  accumulate_reference(x1, x2.codes, d, kb, epi);
 }
 
 }  // namespace detail
 
 /// Weights x2 (k, n) laid out once for the fast matmuls, as oneDNN's reordered weights are: pack
 /// once, multiply many times. int8 / int4 codes get VNNI panels, low-bit float codes bf16 panels
-/// (for the approx paths). Keeps the codes for the reference path (used without the ISA, or when
-/// k exceeds the exact int32 bound).
+/// (for the approx paths), when the active backend runs those kernels. Keeps the codes for the
+/// reference path (used without the ISA, or when k exceeds the exact int32 bound). The layout is
+/// the same in every translation unit.
 template <matmul_code T2>
 class packed_weights {
  public:
-  packed_weights(std::span<const T2> x2, std::size_t k, std::size_t n, bool transposed = false)
+  /// block_k: the k-block of the mode the weights serve (G-B / B-B / K-G group size); 0 for
+  /// the single-block modes (K-C, T-C, int32). Panels packed for blocks also serve those.
+  packed_weights(std::span<const T2> x2, std::size_t k, std::size_t n, bool transposed = false,
+                 std::size_t block_k = 0)
       : codes_(x2.begin(), x2.end()), k_(k), n_(n), transposed_(transposed) {
     detail::check_count(x2.size(), k * n, "x2 (k x n)");
     [[maybe_unused]] const auto at = [&](std::size_t kk, std::size_t j) {
       return codes_[transposed ? j * k + kk : kk * n + j];
     };
     // Panels only for the kernels the active backend runs (the reference reads codes_).
+    const std::size_t kb = block_k == 0 ? k : block_k;
     if constexpr (integer_code<T2>)
-      if (detail::use_avx512() && k <= detail::vnni::max_k)
-        vnni_.emplace(
-            k, n, [&](std::size_t kk, std::size_t j) { return static_cast<std::int8_t>(int(at(kk, j))); });
+      if (detail::use_avx512() && k <= detail::vnni::max_k && detail::vnni::packed_b::blocks_fit(k, kb))
+        vnni_.emplace(k, n, kb, [&](std::size_t kk, std::size_t j) {
+          return static_cast<std::int8_t>(int(at(kk, j)));
+        });
     if (!detail::use_avx512_bf16()) return;
     if constexpr (float_code<T2>) {
       const auto t = detail::bf16_table<T2>();
@@ -417,6 +468,8 @@ class packed_weights {
   bool transposed() const noexcept { return transposed_; }
   std::span<const T2> codes() const noexcept { return codes_; }
   const std::optional<detail::vnni::packed_b>& vnni() const noexcept { return vnni_; }
+  detail::weights_ref<T2> ref() const noexcept { return {codes_, vnni_ ? &*vnni_ : nullptr}; }
+  matmul_dims dims(std::size_t m) const noexcept { return {m, k_, n_, transposed_}; }
   const std::optional<detail::bf16dp::packed_b>& bf16() const noexcept { return bf16_; }
 
  private:
@@ -429,81 +482,260 @@ class packed_weights {
   std::optional<detail::vnni::packed_b> vnni_;
 };
 
+namespace detail {
+
+template <integer_code T1, integer_code T2>
+void int32_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d, std::span<const std::int32_t> bias,
+                std::span<std::int32_t> y) {
+  const std::span<const T2> x2 = w.codes;
+  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+  std::atomic<std::size_t> first{std::numeric_limits<std::size_t>::max()};
+  detail::accumulate(x1, w, d, d.k, detail::epi_int32{bias, y.data(), d.n, &first});
+  if (const std::size_t idx = first.load(); idx != std::numeric_limits<std::size_t>::max()) {
+    const std::size_t m = idx / d.n, n = idx % d.n;
+    long long v = bias.empty() ? 0 : bias[n];
+    for (std::size_t k = 0; k < d.k; ++k)
+      v +=
+          static_cast<long long>(int(x1[m * d.k + k])) * int(x2[d.x2_transposed ? n * d.k + k : k * d.n + n]);
+    throw std::range_error("int32 matmul: y[" + std::to_string(m) + ", " + std::to_string(n) + "] = " +
+                           std::to_string(v) + " does not fit int32 (k = " + std::to_string(d.k) + ")");
+  }
+}
+
+}  // namespace detail
+
+/// MODE int32: y = x1 @ x2 + bias (int32), exact. A result outside int32 is an error
+/// (std::range_error naming the element), never wrapped.
+template <integer_code T1, integer_code T2>
+void matmul_int32(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
+                  std::span<const std::int32_t> bias, std::span<std::int32_t> y) {
+  detail::int32_impl<T1, T2>(x1, detail::weights_ref<T2>{x2}, d, bias, y);
+}
+
+/// MODE int32 with pre-packed weights (packed_weights); m rows of x1.
+template <integer_code T1, integer_code T2>
+void matmul_int32(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
+                  std::span<const std::int32_t> bias, std::span<std::int32_t> y) {
+  detail::int32_impl<T1, T2>(x1, x2.ref(), x2.dims(m), bias, y);
+}
+
+namespace detail {
+
+template <float_output Out, matmul_code T1, matmul_code T2>
+void tc_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d, std::span<const float> x2_scale,
+             const float* x1p, matmul_bias bias, std::span<Out> y) {
+  // x1's optional scale arrives as a pointer (null: none): GCC 12 reports copies of a disengaged
+  // std::optional<float> as maybe-uninitialized in consumers' -O3 -Werror builds
+  const std::span<const T2> x2 = w.codes;
+  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  detail::check_bias(bias, d.n);
+  const bool per_tensor = x2_scale.size() == 1;
+  detail::need(per_tensor || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
+                                                         " elements, expected n = " + std::to_string(d.n) +
+                                                         " (per channel) or 1 (per tensor)");
+  constexpr bool integer = integer_code<T1>;
+  detail::need(integer || bias.i32.empty(), "float inputs take a float bias, not int32");
+  if constexpr (integer_code<T1> && integer_code<T2>) {
+    // per-tensor x2 scale, no x1 scale, no float bias: the fixpipe truncates it to 19 bits
+    const float s19 = fixpipe::trunc19(x2_scale[0]);
+    const bool fixpipe19 = !x1p && per_tensor && bias.f32.empty();
+    detail::accumulate(x1, w, d, d.k,
+                       detail::epi_scale<Out>{fixpipe19 ? &s19 : x2_scale.data(), per_tensor, x1p, true, bias,
+                                              y.data(), d.n});
+    return;
+  }
+  detail::count(false);  // the reference
+  const detail::exact_dot<T1, T2> dot(x1, x2, d);
+  for (std::size_t m = 0; m < d.m; ++m)
+    for (std::size_t n = 0; n < d.n; ++n) {
+      const float s = x2_scale[per_tensor ? 0 : n];
+      float v;
+      if constexpr (integer) {
+        const float acc = detail::to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
+        v = x1p ? detail::fp::mul(detail::fp::mul(acc, s), *x1p) : detail::fp::mul(acc, s);
+      } else {
+        const float acc = dot.sum_f32(m, n, 0, d.k);
+        if (x1p && per_tensor && bias.f32.empty())
+          v = acc * fixpipe::trunc19(s * *x1p);
+        else if (x1p)
+          v = detail::fp::mul(detail::fp::mul(acc, s), *x1p);
+        else
+          v = detail::fp::mul(acc, s);
+      }
+      y[m * d.n + n] = detail::cast_out<Out>(detail::add_f32_bias(v, bias, n));
+    }
+}
+
+}  // namespace detail
+
+/// MODE T-C / T-T with fp32 scales (spec §4.2, cli.md). x2_scale has n entries (per channel)
+/// or 1 (per tensor); x1_scale is the optional per-tensor x1 scale.
+///   integer codes: y = fp32(acc + bias_i32) * x2s[n] (* x1s) (+ bias_f32); a per-tensor x2
+///                  scale without x1 scale and without float bias goes through the fixpipe and
+///                  is truncated to 19 bits first.
+///   float codes:   with x1s, T-T and no bias: y = acc * trunc19(x2s * x1s) (merged scale);
+///                  otherwise y = acc * x2s[n] (* x1s) (+ bias_f32), separate fp32 multiplies.
+template <float_output Out, matmul_code T1, matmul_code T2>
+void matmul_tc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::span<const float> x2_scale,
+               std::optional<float> x1_scale, matmul_bias bias, std::span<Out> y) {
+  const float x1v = x1_scale.value_or(0.0f);
+  detail::tc_impl<Out, T1, T2>(x1, detail::weights_ref<T2>{x2}, d, x2_scale, x1_scale ? &x1v : nullptr, bias,
+                               y);
+}
+
+/// MODE T-C / T-T with fp32 scales and pre-packed integer weights; m rows of x1.
+template <float_output Out, integer_code T1, integer_code T2>
+void matmul_tc(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
+               std::span<const float> x2_scale, std::optional<float> x1_scale, matmul_bias bias,
+               std::span<Out> y) {
+  const float x1v = x1_scale.value_or(0.0f);
+  detail::tc_impl<Out, T1, T2>(x1, x2.ref(), x2.dims(m), x2_scale, x1_scale ? &x1v : nullptr, bias, y);
+}
+
+namespace detail {
+
+template <class Out, class T1, class T2>
+void tc_u64_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d,
+                 std::span<const std::uint64_t> x2_scale, matmul_bias bias, std::span<Out> y) {
+  const std::span<const T2> x2 = w.codes;
+  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  detail::check_bias(bias, d.n);
+  const bool per_tensor = x2_scale.size() == 1;
+  detail::need(per_tensor || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
+                                                         " elements, expected n = " + std::to_string(d.n) +
+                                                         " or 1");
+  constexpr bool integer = integer_code<T1>;
+  detail::need(integer ? bias.f32.empty() : bias.i32.empty(),
+               integer ? "integer inputs with a uint64 scale take an int32 bias"
+                       : "float inputs take a float bias, not int32");
+  if constexpr (std::is_same_v<Out, std::int8_t>)
+    detail::need(integer, "int8 output (requantization) needs int8 or int4 inputs");
+  if constexpr (integer_code<T1> && integer_code<T2>) {
+    detail::accumulate(x1, w, d, d.k,
+                       detail::epi_fixpipe<Out>{x2_scale, bias.i32, y.data(), d.n, {}, {}}.prepare(d.n));
+  } else if constexpr (!std::is_same_v<Out, std::int8_t>) {
+    detail::count(false);  // the reference
+    const detail::exact_dot<T1, T2> dot(x1, x2, d);
+    for (std::size_t m = 0; m < d.m; ++m)
+      for (std::size_t n = 0; n < d.n; ++n) {
+        const float s = fixpipe::scale(x2_scale[per_tensor ? 0 : n]);
+        y[m * d.n + n] = detail::cast_out<Out>(detail::add_f32_bias(dot.sum_f32(m, n, 0, d.k), bias, n) * s);
+      }
+  }
+}
+
+}  // namespace detail
+
+/// MODE T-C / T-T with packed uint64 fixpipe scales (n or 1 entries; spec §4.2).
+///   integer codes, int8 output (requant): t = clamp(rint(fp32(acc + bias_i32) * s19[n]), -256, 255),
+///                                         y = clamp(t + offset9[n], -128, 127)
+///   integer codes, float output:          y = fp32(acc + bias_i32) * s19[n]
+///   float codes:                          y = (acc + bias_f32) * s19[n]   (bias before scaling)
+template <class Out, matmul_code T1, matmul_code T2>
+requires(float_output<Out> ||
+         std::is_same_v<Out, std::int8_t>) void matmul_tc(std::span<const T1> x1, std::span<const T2> x2,
+                                                          matmul_dims d,
+                                                          std::span<const std::uint64_t> x2_scale,
+                                                          matmul_bias bias, std::span<Out> y) {
+  detail::tc_u64_impl<Out, T1, T2>(x1, detail::weights_ref<T2>{x2}, d, x2_scale, bias, y);
+}
+
+/// MODE T-C / T-T with packed uint64 scales and pre-packed integer weights; m rows of x1.
+template <class Out, integer_code T1, integer_code T2>
+requires(float_output<Out> ||
+         std::is_same_v<Out, std::int8_t>) void matmul_tc(std::span<const T1> x1,
+                                                          const packed_weights<T2>& x2, std::size_t m,
+                                                          std::span<const std::uint64_t> x2_scale,
+                                                          matmul_bias bias, std::span<Out> y) {
+  detail::tc_u64_impl<Out, T1, T2>(x1, x2.ref(), x2.dims(m), x2_scale, bias, y);
+}
+
+namespace detail {
+
+/// The checks of K-C / K-T (one place for every entry point).
+template <class T1, class Out>
+void check_kc(std::size_t x1, std::size_t x2, std::size_t y, const matmul_dims& d,
+              std::span<const float> x1_scale, std::span<const float> x2_scale, const matmul_bias& bias) {
+  check_dims(x1, x2, y, d);
+  check_bias(bias, d.n);
+  check_count(x1_scale.size(), d.m, "x1 scale (m, per token)");
+  need(x2_scale.size() == 1 || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
+                                                           " elements, expected n = " + std::to_string(d.n) +
+                                                           " or 1");
+  need(integer_code<T1> || bias.i32.empty(), "float inputs take a float bias, not int32");
+}
+
+/// The K-C epilogue: x1 per token, x2 per channel or per tensor.
+template <class Out>
+epi_scale<Out> epi_kc(std::span<const float> x1_scale, std::span<const float> x2_scale,
+                      const matmul_bias& bias, std::span<Out> y, std::size_t n) {
+  return {x2_scale.data(), x2_scale.size() == 1, x1_scale.data(), false, bias, y.data(), n};
+}
+
+/// The scalar reference of matmul_kc (K-C / K-T).
+///   y = fp32(acc + bias_i32) * x2s[n] * x1s[m] (+ bias_f32)   -- two fp32 multiplies, in order
+template <float_output Out, matmul_code T1, matmul_code T2>
+void matmul_kc_ref(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
+                   std::span<const float> x1_scale, std::span<const float> x2_scale, matmul_bias bias,
+                   std::span<Out> y) {
+  check_kc<T1, Out>(x1.size(), x2.size(), y.size(), d, x1_scale, x2_scale, bias);
+  if constexpr (integer_code<T1> && integer_code<T2>) {
+    accumulate_reference(x1, x2, d, d.k, epi_kc(x1_scale, x2_scale, bias, y, d.n));
+  } else {
+    const bool per_tensor = x2_scale.size() == 1;
+    const exact_dot<T1, T2> dot(x1, x2, d);
+    for (std::size_t m = 0; m < d.m; ++m)
+      for (std::size_t n = 0; n < d.n; ++n) {
+        float acc;
+        if constexpr (integer_code<T1>)
+          acc = to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
+        else
+          acc = dot.sum_f32(m, n, 0, d.k);
+        const float v = fp::mul(fp::mul(acc, x2_scale[per_tensor ? 0 : n]), x1_scale[m]);
+        y[m * d.n + n] = cast_out<Out>(add_f32_bias(v, bias, n));
+      }
+  }
+}
+
+}  // namespace detail
+
 /// MODE K-C / K-T (spec §4.3) with pre-packed integer weights; m rows of x1.
 ///   y = fp32(acc + bias_i32) * x2s[n] * x1s[m] (+ bias_f32)   -- two fp32 multiplies, in order
-/// Bit-exact to the reference: the int32 sums are exact and the epilogue is the same fp32 ops.
+/// Bit-exact to the reference: the int32 sums are exact and the epilogue is the same.
 template <float_output Out, integer_code T1, integer_code T2>
 void matmul_kc(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
                std::span<const float> x1_scale, std::span<const float> x2_scale, matmul_bias bias,
                std::span<Out> y) {
   const matmul_dims d{m, x2.k(), x2.n(), x2.transposed()};
-#if defined(LOWBIT_X86_64)
-  if (detail::use_avx512() && x2.vnni()) {
-    detail::check_dims(x1.size(), x2.codes().size(), y.size(), d);
-    detail::check_bias(bias, d.n);
-    detail::check_count(x1_scale.size(), d.m, "x1 scale (m, per token)");
-    const bool per_tensor = x2_scale.size() == 1;
-    detail::need(per_tensor || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
-                                                           " elements, expected n = " + std::to_string(d.n) +
-                                                           " or 1");
-    detail::count(true);
-    const auto a =
-        detail::vnni::pack_a(d.m, d.k, [&](std::size_t i, std::size_t k) { return int(x1[i * d.k + k]); });
-    detail::vnni::gemm(
-        a, d.m, *x2.vnni(), [&](std::size_t i, std::size_t n0, std::size_t cnt, const std::int32_t* acc) {
-          const float s1 = x1_scale[i];
-          Out* yr = y.data() + i * d.n + n0;
-          if constexpr (std::is_same_v<Out, float>) {
-            if (bias.i32.empty()) {
-              detail::vnni::kc_epilogue_f32(acc, cnt, x2_scale.data() + (per_tensor ? 0 : n0), per_tensor, s1,
-                                            bias.f32.empty() ? nullptr : bias.f32.data() + n0, yr);
-              return;
-            }
-          }
-          for (std::size_t c = 0; c < cnt; ++c) {
-            const long long a64 = static_cast<long long>(acc[c]) + (bias.i32.empty() ? 0 : bias.i32[n0 + c]);
-            const float v = detail::fp::mul(
-                detail::fp::mul(static_cast<float>(a64), x2_scale[per_tensor ? 0 : n0 + c]), s1);
-            yr[c] = detail::cast_out<Out>(detail::add_f32_bias(v, bias, n0 + c));
-          }
-        });
-    return;
-  }
-#endif
-  detail::count(false);
-  detail::matmul_kc_ref<Out, T1, T2>(x1, x2.codes(), d, x1_scale, x2_scale, bias, y);
+  detail::check_kc<T1, Out>(x1.size(), x2.codes().size(), y.size(), d, x1_scale, x2_scale, bias);
+  detail::accumulate(x1, x2.ref(), d, d.k, detail::epi_kc(x1_scale, x2_scale, bias, y, d.n));
 }
 
 /// MODE K-C / K-T (spec §4.3): x1_scale (m), x2_scale (n) or (1).
 ///   y = fp32(acc + bias_i32) * x2s[n] * x1s[m] (+ bias_f32)   -- two fp32 multiplies, in order
-/// Integer codes use the VNNI path when compiled in (packing x2 on every call: pre-pack with
-/// packed_weights to multiply the same weights many times).
+/// Integer codes run on the dot-product kernel of the active backend (packing x2 on every call:
+/// pre-pack with packed_weights to multiply the same weights many times).
 template <float_output Out, matmul_code T1, matmul_code T2>
 void matmul_kc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::span<const float> x1_scale,
                std::span<const float> x2_scale, matmul_bias bias, std::span<Out> y) {
-#if defined(LOWBIT_X86_64)
   if constexpr (integer_code<T1> && integer_code<T2>) {
-    if (detail::use_avx512() && d.k <= detail::vnni::max_k && d.m * d.n > 0 && x2.size() == d.k * d.n) {
-      matmul_kc<Out, T1, T2>(x1, packed_weights<T2>(x2, d.k, d.n, d.x2_transposed), d.m, x1_scale, x2_scale,
-                             bias, y);
-      return;
-    }
+    detail::check_kc<T1, Out>(x1.size(), x2.size(), y.size(), d, x1_scale, x2_scale, bias);
+    detail::accumulate(x1, detail::weights_ref<T2>{x2}, d, d.k,
+                       detail::epi_kc(x1_scale, x2_scale, bias, y, d.n));
+  } else {
+    detail::count(false);
+    detail::matmul_kc_ref<Out, T1, T2>(x1, x2, d, x1_scale, x2_scale, bias, y);
   }
-#endif
-  detail::count(false);
-  detail::matmul_kc_ref<Out, T1, T2>(x1, x2, d, x1_scale, x2_scale, bias, y);
 }
 
-/// Block-wise scaled matmul, the common form of G-B and B-B (spec §4.4-4.5): the k axis is cut
-/// into blocks of `kb`; x1 scales follow map1 over (m, k), x2 scales follow map2 over (k, n).
-///   P_j = exact sum over block j, rounded once to fp32
-///   s_j = x1s[m, j] * x2s[j, n]                      (fp32 product first)
-///   y   = sum_j P_j * s_j  (fp32, j ascending)  + bias_f32
+namespace detail {
+
 template <float_output Out, matmul_code T1, matmul_code T2>
-void matmul_blockwise(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
-                      std::span<const float> x1_scale, const scale_map& map1, std::span<const float> x2_scale,
-                      const scale_map& map2, std::span<const float> bias, std::span<Out> y) {
-  detail::count(false);  // the reference
+void blockwise_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d, std::span<const float> x1_scale,
+                    const scale_map& map1, std::span<const float> x2_scale, const scale_map& map2,
+                    std::span<const float> bias, std::span<Out> y) {
+  const std::span<const T2> x2 = w.codes;
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   detail::check_count(x1_scale.size(), map1.size(), "x1 scale");
   detail::check_count(x2_scale.size(), map2.size(), "x2 scale");
@@ -512,7 +744,27 @@ void matmul_blockwise(std::span<const T1> x1, std::span<const T2> x2, matmul_dim
                "scale maps do not match the operand shapes");
   detail::need(map1.bc == map2.br, "x1 and x2 scale blocks must cut k the same way");
   const std::size_t kb = map1.bc;
-
+  if constexpr (integer_code<T1> && integer_code<T2>) {
+    detail::epi_blocks<Out> epi;
+    epi.nblk = ceil_div(d.k, kb), epi.n = d.n, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
+    epi.b_uniform64 = map2.bc % 64 == 0;
+    epi.a.resize(d.m * epi.nblk);
+    epi.b.resize(epi.nblk * d.n);
+    for (std::size_t j = 0; j < epi.nblk; ++j) {  // one map lookup per block of rows / columns
+      for (std::size_t i0 = 0; i0 < d.m; i0 += map1.br) {
+        const float v = x1_scale[map1(i0, j * kb)];
+        for (std::size_t i = i0; i < std::min(i0 + map1.br, d.m); ++i) epi.a[i * epi.nblk + j] = v;
+      }
+      for (std::size_t n0 = 0; n0 < d.n; n0 += map2.bc) {
+        const float v = x2_scale[map2(j * kb, n0)];
+        std::fill(epi.b.begin() + static_cast<std::ptrdiff_t>(j * d.n + n0),
+                  epi.b.begin() + static_cast<std::ptrdiff_t>(j * d.n + std::min(n0 + map2.bc, d.n)), v);
+      }
+    }
+    detail::accumulate(x1, w, d, kb, epi);
+    return;
+  }
+  detail::count(false);  // the reference
   const detail::exact_dot<T1, T2> dot(x1, x2, d);
   for (std::size_t m = 0; m < d.m; ++m)
     for (std::size_t n = 0; n < d.n; ++n) {
@@ -529,6 +781,21 @@ void matmul_blockwise(std::span<const T1> x1, std::span<const T2> x2, matmul_dim
     }
 }
 
+}  // namespace detail
+
+/// Block-wise scaled matmul, the common form of G-B and B-B (spec §4.4-4.5): the k axis is cut
+/// into blocks of `kb`; x1 scales follow map1 over (m, k), x2 scales follow map2 over (k, n).
+///   P_j = exact sum over block j, rounded once to fp32
+///   s_j = x1s[m, j] * x2s[j, n]                      (fp32 product first)
+///   y   = sum_j P_j * s_j  (fp32, j ascending)  + bias_f32
+template <float_output Out, matmul_code T1, matmul_code T2>
+void matmul_blockwise(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
+                      std::span<const float> x1_scale, const scale_map& map1, std::span<const float> x2_scale,
+                      const scale_map& map2, std::span<const float> bias, std::span<Out> y) {
+  detail::blockwise_impl<Out, T1, T2>(x1, detail::weights_ref<T2>{x2}, d, x1_scale, map1, x2_scale, map2,
+                                      bias, y);
+}
+
 /// MODE G-B: x1 per (1 x gs) group, x2 per (gs x gs) block. Scales (m, ceil(k/gs)) and
 /// (ceil(k/gs), ceil(n/gs)).
 template <float_output Out, matmul_code T1, matmul_code T2>
@@ -536,8 +803,22 @@ void matmul_gb(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, st
                std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
                std::span<Out> y) {
   detail::need(gs > 0, "group size must be at least 1");
-  matmul_blockwise<Out, T1, T2>(
-      x1, x2, d, x1_scale, make_scale_map(granularity::group(gs), operand::left, {d.m, d.k}), x2_scale,
+  detail::blockwise_impl<Out, T1, T2>(
+      x1, detail::weights_ref<T2>{x2}, d, x1_scale,
+      make_scale_map(granularity::group(gs), operand::left, {d.m, d.k}), x2_scale,
+      make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
+}
+
+/// The same with pre-packed integer weights (pack with block_k = gs to avoid repacking per call);
+/// m rows of x1.
+template <float_output Out, integer_code T1, integer_code T2>
+void matmul_gb(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m, std::size_t gs,
+               std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
+               std::span<Out> y) {
+  detail::need(gs > 0, "group size must be at least 1");
+  const matmul_dims d = x2.dims(m);
+  detail::blockwise_impl<Out, T1, T2>(
+      x1, x2.ref(), d, x1_scale, make_scale_map(granularity::group(gs), operand::left, {d.m, d.k}), x2_scale,
       make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
 }
 
@@ -548,9 +829,23 @@ void matmul_bb(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, st
                std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
                std::span<Out> y) {
   detail::need(gs > 0, "group size must be at least 1");
-  matmul_blockwise<Out, T1, T2>(
-      x1, x2, d, x1_scale, make_scale_map(granularity::block(gs, gs), operand::left, {d.m, d.k}), x2_scale,
+  detail::blockwise_impl<Out, T1, T2>(
+      x1, detail::weights_ref<T2>{x2}, d, x1_scale,
+      make_scale_map(granularity::block(gs, gs), operand::left, {d.m, d.k}), x2_scale,
       make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
+}
+
+/// The same with pre-packed integer weights (pack with block_k = gs to avoid repacking per call);
+/// m rows of x1.
+template <float_output Out, integer_code T1, integer_code T2>
+void matmul_bb(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m, std::size_t gs,
+               std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
+               std::span<Out> y) {
+  detail::need(gs > 0, "group size must be at least 1");
+  const matmul_dims d = x2.dims(m);
+  detail::blockwise_impl<Out, T1, T2>(
+      x1, x2.ref(), d, x1_scale, make_scale_map(granularity::block(gs, gs), operand::left, {d.m, d.k}),
+      x2_scale, make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
 }
 
 /// MODE MX (spec §4.6): e8m0 scales per 32 along k, natural layout x1 (m, ceil(k/32)),
@@ -711,6 +1006,30 @@ requires(std::is_same_v<S, bfloat16> || std::is_same_v<S, float16>) void matmul_
       y[m * d.n + n] = detail::cast_out<Out>(dot.sum_f32(m, n, 0, d.k) * fixpipe::scale(y_scale[n]));
 }
 
+namespace detail {
+
+template <float_output Out, integer_code T1, integer_code T2>
+void kg_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d, std::size_t gs,
+             std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
+             std::span<Out> y) {
+  const std::span<const T2> x2 = w.codes;
+  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  detail::need(gs > 0, "group size must be at least 1");
+  const std::size_t ng = ceil_div(d.k, gs);
+  detail::check_count(x1_scale.size(), d.m, "x1 scale (m, per token)");
+  detail::check_count(x2_scale.size(), ng * d.n, "x2 group scale (ceil(k/gs) x n)");
+  if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+  // x1's factor inside the block sum is 1 (1 * x2s is exact); x1's per-token scale comes last
+  detail::epi_blocks<Out> epi;
+  epi.nblk = ng, epi.n = d.n, epi.s1 = x1_scale.data(), epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
+  epi.a.assign(d.m * ng, 1.0f);
+  epi.a_one = true;
+  epi.b.assign(x2_scale.begin(), x2_scale.end());
+  detail::accumulate(x1, w, d, gs, epi);
+}
+
+}  // namespace detail
+
 /// MODE K-G (spec §4.8, cli.md): x1 int8 per token (m), x2 int4 per group of gs along k,
 /// scales (ceil(k/gs), n).
 ///   y = x1s[m] * sum_g fp32(P_g) * x2s[g, n]   (fp32, groups ascending) + bias_f32
@@ -718,25 +1037,16 @@ template <float_output Out, integer_code T1, integer_code T2>
 void matmul_kg(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::size_t gs,
                std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
                std::span<Out> y) {
-  detail::count(false);  // the reference
-  detail::check_dims(x1.size(), x2.size(), y.size(), d);
-  detail::need(gs > 0, "group size must be at least 1");
-  const std::size_t ng = ceil_div(d.k, gs);
-  detail::check_count(x1_scale.size(), d.m, "x1 scale (m, per token)");
-  detail::check_count(x2_scale.size(), ng * d.n, "x2 group scale (ceil(k/gs) x n)");
-  if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
-  const detail::exact_dot<T1, T2> dot(x1, x2, d);
-  for (std::size_t m = 0; m < d.m; ++m)
-    for (std::size_t n = 0; n < d.n; ++n) {
-      float acc = 0.0f;
-      for (std::size_t g = 0; g < ng; ++g) {
-        const float t = detail::fp::mul(
-            detail::to_float(dot.sum(m, n, g * gs, std::min(g * gs + gs, d.k)), 0), x2_scale[g * d.n + n]);
-        acc = acc + t;
-      }
-      const float v = detail::fp::mul(x1_scale[m], acc);
-      y[m * d.n + n] = detail::cast_out<Out>(bias.empty() ? v : v + bias[n]);
-    }
+  detail::kg_impl<Out, T1, T2>(x1, detail::weights_ref<T2>{x2}, d, gs, x1_scale, x2_scale, bias, y);
+}
+
+/// MODE K-G with pre-packed weights (packed_weights(..., block_k = gs) avoids repacking per call);
+/// m rows of x1.
+template <float_output Out, integer_code T1, integer_code T2>
+void matmul_kg(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m, std::size_t gs,
+               std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
+               std::span<Out> y) {
+  detail::kg_impl<Out, T1, T2>(x1, x2.ref(), x2.dims(m), gs, x1_scale, x2_scale, bias, y);
 }
 
 /// Scales of weight-only quantization: per tensor (1), per channel (n), per group
@@ -840,19 +1150,19 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
     constexpr bool four = std::is_same_v<T2, int4>;
     const long panels = static_cast<long>(ceil_div(d.n, 64));
     const auto scale_row = [&](std::size_t k) { return row_of[k]; };
-LOWBIT_OMP(omp parallel for schedule(static))
-for (long p = 0; p < panels; ++p) {
-  const std::size_t n0 = static_cast<std::size_t>(p) * 64, cnt = std::min<std::size_t>(64, d.n - n0);
-  for (std::size_t i = 0; i < d.m; ++i)
-    detail::wo::panel<I, four>(w.rows().data(), w.row_bytes(), xs.data() + i * d.k, d.k, n0, scale_row,
-                               yf.data() + i * d.n, cnt);
-}
-if (!bias.empty())
-  for (std::size_t i = 0; i < d.m * d.n; ++i) yf[i] = yf[i] + bias[i % d.n];
-detail::count(true);
-if constexpr (std::is_same_v<In, bfloat16>) detail::wo::round_inter_array<I>(yf.data(), yf.size());
-for (std::size_t i = 0; i < d.m * d.n; ++i) y[i] = detail::cast_out<Out>(yf[i]);
-return;
+  LOWBIT_OMP(omp parallel for schedule(static))
+  for (long p = 0; p < panels; ++p) {
+    const std::size_t n0 = static_cast<std::size_t>(p) * 64, cnt = std::min<std::size_t>(64, d.n - n0);
+    for (std::size_t i = 0; i < d.m; ++i)
+      detail::wo::panel<I, four>(w.rows().data(), w.row_bytes(), xs.data() + i * d.k, d.k, n0, scale_row,
+                                 yf.data() + i * d.n, cnt);
+  }
+  if (!bias.empty())
+    for (std::size_t i = 0; i < d.m * d.n; ++i) yf[i] = yf[i] + bias[i % d.n];
+  detail::count(true);
+  if constexpr (std::is_same_v<In, bfloat16>) detail::wo::round_inter_array<I>(yf.data(), yf.size());
+  for (std::size_t i = 0; i < d.m * d.n; ++i) y[i] = detail::cast_out<Out>(yf[i]);
+  return;
   }
 #endif
   matmul_weight_only<Out, In, T2>(x, w.codes(), d, s, bias, y);

@@ -245,49 +245,54 @@ bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_par
     auto* codes = reinterpret_cast<std::uint8_t*>(out.values.data());
     const long bands = static_cast<long>(map.grid.rows);
     // Bands of scale rows are independent: threads split them, results do not depend on it.
-    LOWBIT_OMP(omp parallel) {
+    const auto band_of = [&](long bi, std::vector<float>& colmax, std::vector<float>& colscale,
+                             std::vector<float>& amax) {
+      const std::size_t band = static_cast<std::size_t>(bi), b0 = band * map.br;
+      const std::size_t b1 = std::min(b0 + map.br, rows);
+      std::fill(amax.begin(), amax.end(), 0.0f);
+      if (map.bc >= 16) {
+        for (std::size_t r = b0; r < b1; ++r)
+          for (std::size_t j = 0; j < gc; ++j) {
+            const std::size_t c0 = j * map.bc, len = std::min(map.bc, cols - c0);
+            amax[j] = std::max(amax[j], avx512::finite_amax(x.data() + r * cols + c0, len));
+          }
+      } else {
+        std::fill(colmax.begin(), colmax.end(), 0.0f);
+        for (std::size_t r = b0; r < b1; ++r)
+          avx512::finite_amax_columns(x.data() + r * cols, colmax.data(), cols);
+        for (std::size_t j = 0, c = 0; j < gc; ++j)
+          for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c)
+            amax[j] = std::max(amax[j], colmax[c]);
+      }
+      for (std::size_t j = 0; j < gc; ++j) {
+        float scale = amax[j] * inv;
+        if (p.min_scale > 0) scale = std::fmin(scale, 1.0f / p.min_scale);
+        out.scales[band * gc + j] = scale;
+      }
+      if (map.bc >= 16) {  // one scale per segment of at least a vector
+        for (std::size_t r = b0; r < b1; ++r)
+          for (std::size_t j = 0; j < gc; ++j) {
+            const std::size_t c0 = j * map.bc;
+            avx512::quantize_segment<kind>(x.data() + r * cols + c0, out.scales[band * gc + j],
+                                           codes + r * cols + c0, std::min(map.bc, cols - c0));
+          }
+        return;
+      }
+      for (std::size_t j = 0; j < gc; ++j)  // the scale of each column (no division in the loop)
+        std::fill(colscale.begin() + static_cast<std::ptrdiff_t>(j * map.bc),
+                  colscale.begin() + static_cast<std::ptrdiff_t>(std::min((j + 1) * map.bc, cols)),
+                  out.scales[band * gc + j]);
+      for (std::size_t r = b0; r < b1; ++r)
+        avx512::quantize_row<kind>(x.data() + r * cols, colscale.data(), codes + r * cols, cols);
+    };
+    // clang-format off
+    LOWBIT_OMP(omp parallel)
+    {
       std::vector<float> colmax(cols), colscale(cols), amax(gc);
-LOWBIT_OMP(omp for schedule(static))
-for (long bi = 0; bi < bands; ++bi) {
-  const std::size_t band = static_cast<std::size_t>(bi), b0 = band * map.br;
-  const std::size_t b1 = std::min(b0 + map.br, rows);
-  std::fill(amax.begin(), amax.end(), 0.0f);
-  if (map.bc >= 16) {
-    for (std::size_t r = b0; r < b1; ++r)
-      for (std::size_t j = 0; j < gc; ++j) {
-        const std::size_t c0 = j * map.bc, len = std::min(map.bc, cols - c0);
-        amax[j] = std::max(amax[j], avx512::finite_amax(x.data() + r * cols + c0, len));
-      }
-  } else {
-    std::fill(colmax.begin(), colmax.end(), 0.0f);
-    for (std::size_t r = b0; r < b1; ++r)
-      avx512::finite_amax_columns(x.data() + r * cols, colmax.data(), cols);
-    for (std::size_t j = 0, c = 0; j < gc; ++j)
-      for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c)
-        amax[j] = std::max(amax[j], colmax[c]);
-  }
-  for (std::size_t j = 0; j < gc; ++j) {
-    float scale = amax[j] * inv;
-    if (p.min_scale > 0) scale = std::fmin(scale, 1.0f / p.min_scale);
-    out.scales[band * gc + j] = scale;
-  }
-  if (map.bc >= 16) {  // one scale per segment of at least a vector
-    for (std::size_t r = b0; r < b1; ++r)
-      for (std::size_t j = 0; j < gc; ++j) {
-        const std::size_t c0 = j * map.bc;
-        avx512::quantize_segment<kind>(x.data() + r * cols + c0, out.scales[band * gc + j],
-                                       codes + r * cols + c0, std::min(map.bc, cols - c0));
-      }
-    continue;
-  }
-  for (std::size_t j = 0; j < gc; ++j)  // the scale of each column (no division in the loop)
-    std::fill(colscale.begin() + static_cast<std::ptrdiff_t>(j * map.bc),
-              colscale.begin() + static_cast<std::ptrdiff_t>(std::min((j + 1) * map.bc, cols)),
-              out.scales[band * gc + j]);
-  for (std::size_t r = b0; r < b1; ++r)
-    avx512::quantize_row<kind>(x.data() + r * cols, colscale.data(), codes + r * cols, cols);
-}
+      LOWBIT_OMP(omp for schedule(static))
+      for (long bi = 0; bi < bands; ++bi) band_of(bi, colmax, colscale, amax);
     }
+    // clang-format on
     return true;
   }
 #endif
@@ -463,27 +468,27 @@ bool quantize_mx_fast(std::span<const In> x, matrix_shape shape, const mx_params
     const std::size_t rows = shape.rows, cols = shape.cols, nb = q.map.grid.cols;
     auto* codes = reinterpret_cast<std::uint8_t*>(q.values.data());
     bool fallback = false;
-LOWBIT_OMP(omp parallel for schedule(static) reduction(|| : fallback))
-for (long ri = 0; ri < static_cast<long>(rows); ++ri)
-  for (std::size_t j = 0; j < nb; ++j) {
-    const std::size_t r = static_cast<std::size_t>(ri);
-    const std::size_t c0 = 32 * j, len = std::min<std::size_t>(32, cols - c0);
-    const float* xp = x.data() + r * cols + c0;
-    bool bad = false;
-    const float amax = avx512::block_amax32(xp, len, bad);
-    const std::uint8_t code = bad ? std::uint8_t{0xff} : mx_scale_code<T>(amax, p.rule);
-    if (!bad && code > 253) {  // 2^(127 - code) would not be a normal float: use the reference
-      fallback = true;
-      continue;
+  LOWBIT_OMP(omp parallel for schedule(static) reduction(|| : fallback))
+  for (long ri = 0; ri < static_cast<long>(rows); ++ri)
+    for (std::size_t j = 0; j < nb; ++j) {
+      const std::size_t r = static_cast<std::size_t>(ri);
+      const std::size_t c0 = 32 * j, len = std::min<std::size_t>(32, cols - c0);
+      const float* xp = x.data() + r * cols + c0;
+      bool bad = false;
+      const float amax = avx512::block_amax32(xp, len, bad);
+      const std::uint8_t code = bad ? std::uint8_t{0xff} : mx_scale_code<T>(amax, p.rule);
+      if (!bad && code > 253) {  // 2^(127 - code) would not be a normal float: use the reference
+        fallback = true;
+        continue;
+      }
+      q.scales[r * nb + j] = float8_e8m0fnu::from_bits(code);
+      std::uint8_t* out = codes + r * cols + c0;
+      if (bad)
+        std::memset(out, 0, len);
+      else
+        avx512::e2m1_block32(xp, len, code, out);
     }
-    q.scales[r * nb + j] = float8_e8m0fnu::from_bits(code);
-    std::uint8_t* out = codes + r * cols + c0;
-    if (bad)
-      std::memset(out, 0, len);
-    else
-      avx512::e2m1_block32(xp, len, code, out);
-  }
-return !fallback;
+  return !fallback;
   }
 #endif
   (void)x, (void)shape, (void)p, (void)q;

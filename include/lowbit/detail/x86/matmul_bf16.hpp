@@ -176,14 +176,14 @@ void gemm(const std::vector<std::uint16_t>& a, std::size_t m, const packed_b& b,
   for (std::size_t i = 0; i < m; ++i)
     for (std::size_t j = 0; j < nblk; ++j) rsc[i * nblk + j] = row_scale(i, j);
   const long panels = static_cast<long>(b.panels);
-LOWBIT_OMP(omp parallel for schedule(static))
-for (long pl = 0; pl < panels; ++pl) {
-  const std::size_t p = static_cast<std::size_t>(pl), n0 = p * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr;
-  std::vector<float> csc(nblk * nr);  // this panel's column scales, block by block
-  for (std::size_t j = 0; j < nblk; ++j)
-    for (std::size_t c = 0; c < nr; ++c) csc[j * nr + c] = c < cnt ? col_scale(j, n0 + c) : 0.0f;
-  gemm_panel(a.data(), m, b, p, kb, rsc.data(), csc.data(), epilogue);
-}
+  LOWBIT_OMP(omp parallel for schedule(static))
+  for (long pl = 0; pl < panels; ++pl) {
+    const std::size_t p = static_cast<std::size_t>(pl), n0 = p * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr;
+    std::vector<float> csc(nblk * nr);  // this panel's column scales, block by block
+    for (std::size_t j = 0; j < nblk; ++j)
+      for (std::size_t c = 0; c < nr; ++c) csc[j * nr + c] = c < cnt ? col_scale(j, n0 + c) : 0.0f;
+    gemm_panel(a.data(), m, b, p, kb, rsc.data(), csc.data(), epilogue);
+  }
 }
 
 LOWBIT_KERNELS_END

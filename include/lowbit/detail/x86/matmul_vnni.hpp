@@ -23,24 +23,40 @@ inline constexpr std::size_t nr = 64;        // columns per panel
 inline constexpr std::size_t max_k = 65536;  // exact int32 accumulation bound
 inline constexpr std::size_t mr = 6;         // rows per micro-kernel call: 24 accumulators
 
-/// x2 (k, n) re-laid out in VNNI panels, with column sums for the compensation.
+/// x2 (k, n) re-laid out in VNNI panels, with the column sums of each k-block of kb rows for the
+/// compensation (one block when kb >= k). kb must be a multiple of 4 or at least k
+/// (blocks_fit), so that no group of 4 k straddles two blocks.
 struct packed_b {
-  std::size_t k = 0, n = 0, kq = 0, panels = 0;
-  std::vector<std::int8_t> data;     // panels x kq x 64 x 4
-  std::vector<std::int32_t> colsum;  // panels * 64
+  std::size_t k = 0, n = 0, kq = 0, panels = 0, kb = 0, nblk = 1;
+  std::vector<std::int8_t> data;       // panels x kq x 64 x 4
+  std::vector<std::int32_t> colsum;    // panels x nblk x 64: per k-block
+  std::vector<std::int32_t> colsum_k;  // panels x 64: over the whole k (single-block modes)
+
+  static constexpr bool blocks_fit(std::size_t k_, std::size_t kb_) noexcept {
+    return kb_ > 0 && (kb_ >= k_ || kb_ % 4 == 0);
+  }
+  /// True when the block column sums are those of blocks of kb_ rows.
+  bool has_blocks(std::size_t kb_) const noexcept { return (kb_ >= k ? (k > 0 ? k : 1) : kb_) == kb; }
 
   /// b(k, j) gives the int8 value of x2 at row k, column j.
   template <class Get>
-  packed_b(std::size_t k_, std::size_t n_, Get&& b)
-      : k(k_), n(n_), kq((k_ + 3) / 4), panels((n_ + nr - 1) / nr) {
+  packed_b(std::size_t k_, std::size_t n_, std::size_t kb_, Get&& b)
+      : k(k_),
+        n(n_),
+        kq((k_ + 3) / 4),
+        panels((n_ + nr - 1) / nr),
+        kb(kb_ >= k_ ? (k_ > 0 ? k_ : 1) : kb_),
+        nblk(k_ > 0 ? (k_ + kb - 1) / kb : 1) {
     data.assign(panels * kq * nr * 4, 0);
-    colsum.assign(panels * nr, 0);
+    colsum.assign(panels * nblk * nr, 0);
+    colsum_k.assign(panels * nr, 0);
     for (std::size_t kk = 0; kk < k; ++kk)
       for (std::size_t j = 0; j < n; ++j) {
         const std::int8_t v = b(kk, j);
         const std::size_t p = j / nr, c = j % nr;
         data[((p * kq + kk / 4) * nr + c) * 4 + kk % 4] = v;
-        colsum[j] += v;
+        colsum[(p * nblk + kk / kb) * nr + c] += v;
+        colsum_k[p * nr + c] += v;
       }
   }
   const std::int8_t* panel(std::size_t p) const { return data.data() + p * kq * nr * 4; }
@@ -78,8 +94,7 @@ LOWBIT_TARGET_AVX512 inline void kernel(const std::uint8_t* __restrict a, std::s
                                         const std::int8_t* __restrict b, std::size_t kq,
                                         const std::int32_t* __restrict colsum,
                                         std::int32_t (*__restrict acc)[nr]) {
-#define LOWBIT_VNNI_ROW_DECL(r) \
-  __m512i c##r##0 = _mm512_setzero_si512(), c##r##1 = c##r##0, c##r##2 = c##r##0, c##r##3 = c##r##0;
+#define LOWBIT_VNNI_ROW_DECL(r) __m512i c##r##0 = comp0, c##r##1 = comp1, c##r##2 = comp2, c##r##3 = comp3;
 #define LOWBIT_VNNI_ROW_STEP(r)                 \
   if constexpr (MR > r) {                       \
     std::int32_t word;                          \
@@ -90,13 +105,24 @@ LOWBIT_TARGET_AVX512 inline void kernel(const std::uint8_t* __restrict a, std::s
     c##r##2 = dpbusd(c##r##2, av, b2);          \
     c##r##3 = dpbusd(c##r##3, av, b3);          \
   }
-#define LOWBIT_VNNI_ROW_STORE(r)                                        \
-  if constexpr (MR > r) {                                               \
-    _mm512_storeu_si512(acc[r] + 0, _mm512_sub_epi32(c##r##0, comp0));  \
-    _mm512_storeu_si512(acc[r] + 16, _mm512_sub_epi32(c##r##1, comp1)); \
-    _mm512_storeu_si512(acc[r] + 32, _mm512_sub_epi32(c##r##2, comp2)); \
-    _mm512_storeu_si512(acc[r] + 48, _mm512_sub_epi32(c##r##3, comp3)); \
+#define LOWBIT_VNNI_ROW_STORE(r)               \
+  if constexpr (MR > r) {                      \
+    _mm512_storeu_si512(acc[r] + 0, c##r##0);  \
+    _mm512_storeu_si512(acc[r] + 16, c##r##1); \
+    _mm512_storeu_si512(acc[r] + 32, c##r##2); \
+    _mm512_storeu_si512(acc[r] + 48, c##r##3); \
   }
+  // The sums start at -128 * colsum, the compensation for storing x1 as x1 + 128. vpdpbusd adds
+  // modulo 2^32, so a partial sum may wrap; the final one, sum x1 * x2 with |sum| <= 2^30 for
+  // k <= 65536, is exact.
+  const __m512i comp0 = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                         _mm512_slli_epi32(_mm512_loadu_si512(colsum), 7)),
+                comp1 = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                         _mm512_slli_epi32(_mm512_loadu_si512(colsum + 16), 7)),
+                comp2 = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                         _mm512_slli_epi32(_mm512_loadu_si512(colsum + 32), 7)),
+                comp3 = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                         _mm512_slli_epi32(_mm512_loadu_si512(colsum + 48), 7));
   // clang-format off
   LOWBIT_VNNI_ROW_DECL(0)
   LOWBIT_VNNI_ROW_DECL(1)
@@ -115,11 +141,6 @@ LOWBIT_TARGET_AVX512 inline void kernel(const std::uint8_t* __restrict a, std::s
     LOWBIT_VNNI_ROW_STEP(4)
     LOWBIT_VNNI_ROW_STEP(5)
   }
-  // 128 * colsum: the compensation for storing x1 as x1 + 128
-  const __m512i comp0 = _mm512_slli_epi32(_mm512_loadu_si512(colsum), 7),
-                comp1 = _mm512_slli_epi32(_mm512_loadu_si512(colsum + 16), 7),
-                comp2 = _mm512_slli_epi32(_mm512_loadu_si512(colsum + 32), 7),
-                comp3 = _mm512_slli_epi32(_mm512_loadu_si512(colsum + 48), 7);
   LOWBIT_VNNI_ROW_STORE(0)
   LOWBIT_VNNI_ROW_STORE(1)
   LOWBIT_VNNI_ROW_STORE(2)
@@ -132,39 +153,149 @@ LOWBIT_TARGET_AVX512 inline void kernel(const std::uint8_t* __restrict a, std::s
 #undef LOWBIT_VNNI_ROW_STORE
 }
 
-/// The exact int32 products of one panel (64 columns) with every row of a, MR rows at a time;
-/// hands each row's sums to epilogue(row, first column, count, const int32_t* sums).
-template <class Epilogue>
+/// The blocked form with its block epilogue fused (G-B, B-B, K-G; the rule is
+/// detail::epi_blocks::step in matmul.hpp): for each k-block j of qb groups of 4, the exact int32
+/// sums P of MR rows x 64 columns stay in registers and become
+///   tot[r][c] = tot[r][c] + fp32(P[r][c]) * (as[r * nblk + j] * bs[j * ldb + c])
+/// with each product rounded before the add (no fusion); a_one: as is all 1 (K-G), the scale is
+/// bs itself (1 * b is exact); b_uniform: bs[j * ldb + c] is the same for the 64 columns (x2's
+/// column blocks are multiples of 64 wide), one scalar product a * b serves them all. tot starts
+/// at +0. Columns from cnt on are not read from bs.
+template <std::size_t MR>
+LOWBIT_TARGET_AVX512 inline void kernel_blocks(const std::uint8_t* __restrict a, std::size_t lda,
+                                               const std::int8_t* __restrict b, std::size_t kq,
+                                               std::size_t qb, std::size_t nblk,
+                                               const std::int32_t* __restrict colsum, const float* as,
+                                               const float* bs, std::size_t ldb, bool a_one, bool b_uniform,
+                                               std::size_t cnt, float (*__restrict tot)[nr]) {
+  const auto mask = [cnt](std::size_t c0) {
+    return cnt >= c0 + 16 ? __mmask16(0xffff)
+           : cnt <= c0    ? __mmask16(0)
+                          : static_cast<__mmask16>((1u << (cnt - c0)) - 1);
+  };
+  const __mmask16 t0 = mask(0), t1 = mask(16), t2 = mask(32), t3 = mask(48);
+  for (std::size_t r = 0; r < MR; ++r)
+    for (std::size_t c = 0; c < nr; c += 16) _mm512_storeu_ps(tot[r] + c, _mm512_setzero_ps());
+  for (std::size_t j = 0; j < nblk; ++j) {
+    const std::size_t q0 = j * qb, q1 = q0 + qb < kq ? q0 + qb : kq;
+    const std::int32_t* cs = colsum + j * nr;
+    const __m512i z = _mm512_setzero_si512();
+    const __m512i comp0 = _mm512_sub_epi32(z, _mm512_slli_epi32(_mm512_loadu_si512(cs), 7)),
+                  comp1 = _mm512_sub_epi32(z, _mm512_slli_epi32(_mm512_loadu_si512(cs + 16), 7)),
+                  comp2 = _mm512_sub_epi32(z, _mm512_slli_epi32(_mm512_loadu_si512(cs + 32), 7)),
+                  comp3 = _mm512_sub_epi32(z, _mm512_slli_epi32(_mm512_loadu_si512(cs + 48), 7));
+#define LOWBIT_VNNI_ROW_DECL(r) __m512i c##r##0 = comp0, c##r##1 = comp1, c##r##2 = comp2, c##r##3 = comp3;
+#define LOWBIT_VNNI_ROW_STEP(r)                 \
+  if constexpr (MR > r) {                       \
+    std::int32_t word;                          \
+    std::memcpy(&word, a + r * lda + 4 * q, 4); \
+    const __m512i av = _mm512_set1_epi32(word); \
+    c##r##0 = dpbusd(c##r##0, av, b0);          \
+    c##r##1 = dpbusd(c##r##1, av, b1);          \
+    c##r##2 = dpbusd(c##r##2, av, b2);          \
+    c##r##3 = dpbusd(c##r##3, av, b3);          \
+  }
+#define LOWBIT_VNNI_ROW_EPI1(r, x)                                                         \
+  {                                                                                        \
+    const __m512 sc = a_one ? s##x : (b_uniform ? ab : _mm512_mul_ps(ar, s##x));           \
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(c##r##x), sc);                             \
+    asm("" : "+v"(v));                                                                     \
+    _mm512_storeu_ps(tot[r] + 16 * x, _mm512_add_ps(_mm512_loadu_ps(tot[r] + 16 * x), v)); \
+  }
+#define LOWBIT_VNNI_ROW_EPI(r)                                               \
+  if constexpr (MR > r) {                                                    \
+    const float a_r = a_one ? 1.0f : as[r * nblk + j];                       \
+    const __m512 ar = _mm512_set1_ps(a_r), ab = _mm512_set1_ps(a_r * bj[0]); \
+    LOWBIT_VNNI_ROW_EPI1(r, 0)                                               \
+    LOWBIT_VNNI_ROW_EPI1(r, 1)                                               \
+    LOWBIT_VNNI_ROW_EPI1(r, 2)                                               \
+    LOWBIT_VNNI_ROW_EPI1(r, 3)                                               \
+  }
+    // clang-format off
+    LOWBIT_VNNI_ROW_DECL(0)
+    LOWBIT_VNNI_ROW_DECL(1)
+    LOWBIT_VNNI_ROW_DECL(2)
+    LOWBIT_VNNI_ROW_DECL(3)
+    LOWBIT_VNNI_ROW_DECL(4)
+    LOWBIT_VNNI_ROW_DECL(5)
+    for (std::size_t q = q0; q < q1; ++q) {
+      const std::int8_t* bq = b + q * nr * 4;
+      const __m512i b0 = _mm512_loadu_si512(bq), b1 = _mm512_loadu_si512(bq + 64),
+                    b2 = _mm512_loadu_si512(bq + 128), b3 = _mm512_loadu_si512(bq + 192);
+      LOWBIT_VNNI_ROW_STEP(0)
+      LOWBIT_VNNI_ROW_STEP(1)
+      LOWBIT_VNNI_ROW_STEP(2)
+      LOWBIT_VNNI_ROW_STEP(3)
+      LOWBIT_VNNI_ROW_STEP(4)
+      LOWBIT_VNNI_ROW_STEP(5)
+    }
+    const float* bj = bs + j * ldb;
+    const __m512 s0 = _mm512_maskz_loadu_ps(t0, bj), s1 = _mm512_maskz_loadu_ps(t1, bj + 16),
+                 s2 = _mm512_maskz_loadu_ps(t2, bj + 32), s3 = _mm512_maskz_loadu_ps(t3, bj + 48);
+    LOWBIT_VNNI_ROW_EPI(0)
+    LOWBIT_VNNI_ROW_EPI(1)
+    LOWBIT_VNNI_ROW_EPI(2)
+    LOWBIT_VNNI_ROW_EPI(3)
+    LOWBIT_VNNI_ROW_EPI(4)
+    LOWBIT_VNNI_ROW_EPI(5)
+    // clang-format on
+#undef LOWBIT_VNNI_ROW_DECL
+#undef LOWBIT_VNNI_ROW_STEP
+#undef LOWBIT_VNNI_ROW_EPI1
+#undef LOWBIT_VNNI_ROW_EPI
+  }
+}
+
+template <std::size_t MR>
+LOWBIT_TARGET_AVX512 inline void kernel_blocks_rows(std::size_t rows, const std::uint8_t* a, std::size_t lda,
+                                                    const std::int8_t* b, std::size_t kq, std::size_t qb,
+                                                    std::size_t nblk, const std::int32_t* colsum,
+                                                    const float* as, const float* bs, std::size_t ldb,
+                                                    bool a_one, bool b_uniform, std::size_t cnt,
+                                                    float (*tot)[nr]) {
+  if constexpr (MR > 1) {
+    if (rows < MR)
+      return kernel_blocks_rows<MR - 1>(rows, a, lda, b, kq, qb, nblk, colsum, as, bs, ldb, a_one, b_uniform,
+                                        cnt, tot);
+  }
+  kernel_blocks<MR>(a, lda, b, kq, qb, nblk, colsum, as, bs, ldb, a_one, b_uniform, cnt, tot);
+}
+
+template <std::size_t MR>
+LOWBIT_TARGET_AVX512 inline void kernel_rows(std::size_t rows, const std::uint8_t* a, std::size_t lda,
+                                             const std::int8_t* b, std::size_t kq, const std::int32_t* colsum,
+                                             std::int32_t (*acc)[nr]) {
+  if constexpr (MR > 1) {
+    if (rows < MR) return kernel_rows<MR - 1>(rows, a, lda, b, kq, colsum, acc);
+  }
+  kernel<MR>(a, lda, b, kq, colsum, acc);
+}
+
+/// The exact int32 block sums of one panel (64 columns) with every row of a, MR rows at a time,
+/// handed to the epilogue (the epi_* structs in matmul.hpp): single-block modes get
+/// epi.single(row, n0, count, sums); the blocked one (epi_blocks) has its per-block step fused into
+/// kernel_blocks, then epi.finish(row, n0, count, totals).
+template <class Epi>
 LOWBIT_TARGET_AVX512 inline void gemm_panel(const std::uint8_t* a, std::size_t m, const packed_b& b,
-                                            std::size_t p, Epilogue& epilogue) {
+                                            std::size_t p, const Epi& epi) {
   alignas(64) std::int32_t acc[mr][nr];
-  const std::size_t lda = b.kq * 4;
+  alignas(64) float tot[mr][nr];
+  (void)acc, (void)tot;  // one of them is unused, by the epilogue kind
+  const std::size_t lda = b.kq * 4, qb = b.nblk == 1 ? b.kq : b.kb / 4;  // groups of 4 k per block
   const std::size_t n0 = p * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr;
   const std::int8_t* bp = b.panel(p);
-  const std::int32_t* cs = b.colsum.data() + n0;
+  const std::int32_t* cs = b.colsum.data() + p * b.nblk * nr;
   for (std::size_t i = 0; i < m; i += mr) {
     const std::uint8_t* ai = a + i * lda;
-    switch (m - i >= mr ? mr : m - i) {
-      case 6:
-        kernel<6>(ai, lda, bp, b.kq, cs, acc);
-        break;
-      case 5:
-        kernel<5>(ai, lda, bp, b.kq, cs, acc);
-        break;
-      case 4:
-        kernel<4>(ai, lda, bp, b.kq, cs, acc);
-        break;
-      case 3:
-        kernel<3>(ai, lda, bp, b.kq, cs, acc);
-        break;
-      case 2:
-        kernel<2>(ai, lda, bp, b.kq, cs, acc);
-        break;
-      default:
-        kernel<1>(ai, lda, bp, b.kq, cs, acc);
-        break;
+    const std::size_t rows = m - i >= mr ? mr : m - i;
+    if constexpr (!Epi::blocked) {  // the whole k at once
+      kernel_rows<mr>(rows, ai, lda, bp, b.kq, b.colsum_k.data() + p * nr, acc);
+      for (std::size_t r = 0; r < rows; ++r) epi.single(i + r, n0, cnt, acc[r]);
+    } else {  // epi_blocks (G-B, B-B, K-G): its step() is fused into the kernel
+      kernel_blocks_rows<mr>(rows, ai, lda, bp, b.kq, qb, b.nblk, cs, epi.a.data() + i * b.nblk,
+                             epi.b.data() + n0, epi.ldy, epi.a_one, epi.b_uniform64, cnt, tot);
+      for (std::size_t r = 0; r < rows; ++r) epi.finish(i + r, n0, cnt, tot[r]);
     }
-    for (std::size_t r = 0; r < mr && i + r < m; ++r) epilogue(i + r, n0, cnt, acc[r]);
   }
 }
 
@@ -190,14 +321,67 @@ LOWBIT_TARGET_AVX512 inline void kc_epilogue_f32(const std::int32_t* acc, std::s
   }
 }
 
+/// The fixpipe epilogue (detail::epi_fixpipe in matmul.hpp) for cnt columns: acc = fp32(P + bias)
+/// (exact int64 sum, rounded once), v = acc * s19; int8 output (requant): clamp(rint(v), -256,
+/// 255) + offset, clamped to [-128, 127], NaN -> 0; fp32 output: v with canonical NaN. y is an
+/// int8 or a float array accordingly; bias may be null.
+LOWBIT_TARGET_AVX512 inline void fixpipe_epilogue(const std::int32_t* P, const std::int32_t* bias,
+                                                  const float* s19, const std::int32_t* off, bool requant,
+                                                  void* y, std::size_t cnt) noexcept {
+  for (std::size_t c = 0; c < cnt; c += 16) {
+    const __mmask16 t = cnt - c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (cnt - c)) - 1);
+    const __m512i p = _mm512_maskz_loadu_epi32(t, P + c);
+    __m512 acc;
+    if (bias) {  // P + bias in int64 (it may leave int32), then one rounding to fp32
+      const __m512i b = _mm512_maskz_loadu_epi32(t, bias + c);
+      const __m512i lo = _mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(p)),
+                                          _mm512_cvtepi32_epi64(_mm512_castsi512_si256(b)));
+      const __m512i hi = _mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p, 1)),
+                                          _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(b, 1)));
+      acc = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtepi64_ps(lo)), _mm512_cvtepi64_ps(hi), 1);
+    } else {
+      acc = _mm512_cvtepi32_ps(p);
+    }
+    const __m512 v = _mm512_mul_ps(acc, _mm512_maskz_loadu_ps(t, s19 + c));
+    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    if (requant) {
+      __m512 r = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-256.0f)), _mm512_set1_ps(255.0f));
+      r = _mm512_mask_mov_ps(r, nan, _mm512_setzero_ps());
+      __m512i q = _mm512_cvt_roundps_epi32(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      q = _mm512_add_epi32(q, _mm512_maskz_loadu_epi32(t, off + c));
+      q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
+      _mm_mask_storeu_epi8(static_cast<std::int8_t*>(y) + c, t, _mm512_cvtepi32_epi8(q));
+    } else {
+      _mm512_mask_storeu_ps(static_cast<float*>(y) + c, t,
+                            _mm512_mask_mov_ps(v, nan, _mm512_castsi512_ps(_mm512_set1_epi32(0x7fc00000))));
+    }
+  }
+}
+
+/// y[c] = (s1 * tot[c]) (+ bias[c]) with canonical NaN: the finish of the G-B / B-B (no s1) and
+/// K-G (s1 = x1 scale) epilogues for fp32 output; bias may be null.
+LOWBIT_TARGET_AVX512 inline void finish_f32(const float* tot, bool scale, float s1, const float* bias,
+                                            float* y, std::size_t cnt) noexcept {
+  for (std::size_t c = 0; c < cnt; c += 16) {
+    const __mmask16 t = cnt - c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (cnt - c)) - 1);
+    __m512 v = _mm512_maskz_loadu_ps(t, tot + c);
+    if (scale) v = _mm512_mul_ps(_mm512_set1_ps(s1), v);
+    asm("" : "+v"(v));
+    if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(t, bias + c));
+    v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q),
+                           _mm512_castsi512_ps(_mm512_set1_epi32(0x7fc00000)));
+    _mm512_mask_storeu_ps(y + c, t, v);
+  }
+}
+
 /// Every panel, in parallel over panels: each output is computed by one thread, so results do
 /// not depend on the thread count. (Generic code: the OpenMP region must not sit in a function
 /// with a target attribute, see target.hpp.)
-template <class Epilogue>
-void gemm(const std::vector<std::uint8_t>& a, std::size_t m, const packed_b& b, Epilogue&& epilogue) {
+template <class Epi>
+void gemm(const std::vector<std::uint8_t>& a, std::size_t m, const packed_b& b, const Epi& epi) {
   const long panels = static_cast<long>(b.panels);
-LOWBIT_OMP(omp parallel for schedule(static))
-for (long p = 0; p < panels; ++p) gemm_panel(a.data(), m, b, static_cast<std::size_t>(p), epilogue);
+  LOWBIT_OMP(omp parallel for schedule(static))
+  for (long p = 0; p < panels; ++p) gemm_panel(a.data(), m, b, static_cast<std::size_t>(p), epi);
 }
 
 LOWBIT_KERNELS_END

@@ -12,9 +12,10 @@
 #include <immintrin.h>
 
 // AVX-512 F/BW/DQ/VL + VNNI (and the AVX2/FMA/F16C/BMI they imply on every such CPU)
-#define LOWBIT_TARGET_AVX512                                                                           \
-  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c,bmi,bmi2,popcnt," \
-                        "lzcnt")))
+#define LOWBIT_TARGET_AVX512                                                                \
+  __attribute__((                                                                           \
+      target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c,bmi,bmi2,popcnt," \
+             "lzcnt")))
 // + AVX-512 BF16 (vdpbf16ps, vcvtneps2bf16): only behind detail::use_avx512_bf16()
 // GCC 12 reports the `__Y` of its own _mm512_undefined_* helpers as uninitialized when they are
 // inlined into our kernels (GCC bug 105593, a false positive): silenced around the kernels only.
