@@ -5,6 +5,8 @@
 // set_backend(). No type, layout or inline body depends on the TU's flags.
 //
 //   scalar   the reference (the specification), on every machine
+//   avx2     x86-64 with AVX2, FMA, F16C, BMI1/2 (x86-64-v3): quantize, dequantize, every
+//            integer matmul mode on vpmaddwd
 //   avx512   x86-64 with AVX-512 F/BW/DQ/VL and VNNI: quantize, dequantize, every integer
 //            matmul mode on vpdpbusd; with AVX-512 BF16 also the opt-in `approx` float paths
 //
@@ -27,12 +29,14 @@
 
 namespace lowbit::inline v0 {
 
-enum class backend : std::uint8_t { scalar, avx512 };
+enum class backend : std::uint8_t { scalar, avx2, avx512 };
 
 constexpr std::string_view to_string(backend b) noexcept {
   switch (b) {
     case backend::scalar:
       return "scalar";
+    case backend::avx2:
+      return "avx2";
     case backend::avx512:
       return "avx512";
   }
@@ -41,6 +45,7 @@ constexpr std::string_view to_string(backend b) noexcept {
 
 /// What this CPU offers, as the kernels need it.
 struct cpu_features {
+  bool avx2 = false;         // AVX2, FMA, F16C, BMI1, BMI2, LZCNT, POPCNT, with the OS saving YMM state
   bool avx512 = false;       // F, BW, DQ, VL, VNNI, with the OS saving ZMM and opmask state
   bool avx512_bf16 = false;  // + BF16 (the approx float paths)
 };
@@ -52,16 +57,24 @@ inline cpu_features detect_cpu() noexcept {
 #if defined(LOWBIT_X86_64)
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
-  const bool osxsave = (c >> 27) & 1u;
-  if (!osxsave || __get_cpuid_max(0, nullptr) < 7) return f;
+  const bool osxsave = (c >> 27) & 1u, fma = (c >> 12) & 1u, popcnt = (c >> 23) & 1u, f16c = (c >> 29) & 1u;
+  if (!osxsave || static_cast<unsigned>(__get_cpuid_max(0, nullptr)) < 7u) return f;
   unsigned xlo = 0, xhi = 0;
   asm volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
   // XCR0: SSE (1), AVX (2), opmask (5), ZMM_Hi256 (6), Hi16_ZMM (7) state saved by the OS
-  const bool zmm_state = (xlo & 0xe6u) == 0xe6u;
+  const bool ymm_state = (xlo & 0x6u) == 0x6u, zmm_state = (xlo & 0xe6u) == 0xe6u;
+  bool lzcnt = false;
+  if (static_cast<unsigned>(__get_cpuid_max(0x80000000u, nullptr)) >= 0x80000001u) {
+    unsigned ea = 0, eb = 0, ec = 0, ed = 0;
+    __cpuid(0x80000001u, ea, eb, ec, ed);
+    lzcnt = (ec >> 5) & 1u;
+  }
   __cpuid_count(7, 0, a, b, c, d);
+  const bool avx2 = (b >> 5) & 1u, bmi1 = (b >> 3) & 1u, bmi2 = (b >> 8) & 1u;
+  f.avx2 = ymm_state && avx2 && fma && f16c && bmi1 && bmi2 && lzcnt && popcnt;
   const bool f512 = (b >> 16) & 1u, dq = (b >> 17) & 1u, bw = (b >> 30) & 1u, vl = (b >> 31) & 1u;
   const bool vnni = (c >> 11) & 1u;
-  f.avx512 = zmm_state && f512 && dq && bw && vl && vnni;
+  f.avx512 = f.avx2 && zmm_state && f512 && dq && bw && vl && vnni;
   __cpuid_count(7, 1, a, b, c, d);
   f.avx512_bf16 = f.avx512 && ((a >> 5) & 1u);
 #endif
@@ -74,11 +87,13 @@ inline const cpu_features& cpu() noexcept {
 }
 
 inline bool supported(backend b) noexcept {
-  return b == backend::scalar || (b == backend::avx512 && cpu().avx512);
+  return b == backend::scalar || (b == backend::avx2 && cpu().avx2) || (b == backend::avx512 && cpu().avx512);
 }
 
 inline backend best_backend() noexcept {
-  return supported(backend::avx512) ? backend::avx512 : backend::scalar;
+  return supported(backend::avx512) ? backend::avx512
+         : supported(backend::avx2) ? backend::avx2
+                                    : backend::scalar;
 }
 
 /// The first choice: LOWBIT_BACKEND when it names a backend this CPU has, else the best one. An
@@ -86,14 +101,14 @@ inline backend best_backend() noexcept {
 inline backend initial_backend() noexcept {
   const char* env = std::getenv("LOWBIT_BACKEND");
   if (!env || !*env) return best_backend();
-  for (backend b : {backend::scalar, backend::avx512})
+  for (backend b : {backend::scalar, backend::avx2, backend::avx512})
     if (to_string(b) == env) {
       if (supported(b)) return b;
       std::fprintf(stderr, "lowbit: LOWBIT_BACKEND=%s is not supported by this CPU; using %s\n", env,
                    to_string(best_backend()).data());
       return best_backend();
     }
-  std::fprintf(stderr, "lowbit: LOWBIT_BACKEND=%s is not a backend (scalar, avx512); using %s\n", env,
+  std::fprintf(stderr, "lowbit: LOWBIT_BACKEND=%s is not a backend (scalar, avx2, avx512); using %s\n", env,
                to_string(best_backend()).data());
   return best_backend();
 }
@@ -115,6 +130,10 @@ inline void count(bool fast) noexcept {
 inline bool use_avx512() noexcept {
   return active().load(std::memory_order_relaxed) == backend::avx512;
 }
+/// True when the active backend is avx2 (the avx2 kernels run; avx512 has its own).
+inline bool use_avx2() noexcept {
+  return active().load(std::memory_order_relaxed) == backend::avx2;
+}
 inline bool use_avx512_bf16() noexcept {
   return use_avx512() && cpu().avx512_bf16;
 }
@@ -131,7 +150,7 @@ inline backend active_backend() noexcept {
   return detail::active().load(std::memory_order_relaxed);
 }
 
-/// The name of the active backend ("scalar", "avx512").
+/// The name of the active backend ("scalar", "avx2", "avx512").
 inline const char* backend_name() noexcept {
   return to_string(active_backend()).data();
 }

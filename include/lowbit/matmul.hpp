@@ -31,6 +31,7 @@
 #include "config.hpp"
 #include "detail/exact_sum.hpp"
 #include "detail/fp.hpp"
+#include "detail/x86/matmul_avx2.hpp"
 #include "detail/x86/matmul_bf16.hpp"
 #include "detail/x86/matmul_vnni.hpp"
 #include "detail/x86/weight_only_avx512.hpp"
@@ -365,7 +366,8 @@ struct epi_blocks {
 template <class T2>
 struct weights_ref {
   std::span<const T2> codes;
-  const vnni::packed_b* packed = nullptr;
+  const vnni::packed_b* packed = nullptr;      // avx512 panels
+  const avx2mm::packed_b* packed16 = nullptr;  // avx2 panels
 };
 
 /// The reference accumulate stage for integer codes: exact sums per block (exact_dot), then the
@@ -388,9 +390,9 @@ void accumulate_reference(std::span<const T1> x1, std::span<const T2> x2, const 
 }
 
 /// The accumulate stage for integer codes, blocks of kb along k (kb >= k: one block): the VNNI
-/// kernel when the backend has it and the sums fit int32 exactly (k <= 65536, blocks of a
-/// multiple of 4), on x2's panels when they were packed with these blocks (else packed here),
-/// otherwise the reference. Counts the call (dispatch_counts).
+/// kernel (avx512) or the vpmaddwd kernel (avx2) when the active backend has it and the sums fit
+/// int32 exactly (k <= 65536, blocks of a multiple of 4, resp. 2), on x2's panels when they were
+/// packed for it (else packed here), otherwise the reference. Counts the call (dispatch_counts).
 template <class T1, class T2, class Epi>
 void accumulate(std::span<const T1> x1, weights_ref<T2> x2, const matmul_dims& d, std::size_t kb,
                 const Epi& epi) {
@@ -406,6 +408,21 @@ void accumulate(std::span<const T1> x1, weights_ref<T2> x2, const matmul_dims& d
       return static_cast<std::int8_t>(int(x2.codes[d.x2_transposed ? j * d.k + k : k * d.n + j]));
     });
     vnni::gemm(a, d.m, b, epi);
+    return;
+  }
+  if (use_avx2() && d.k > 0 && d.k <= avx2mm::max_k && d.m * d.n > 0 &&
+      avx2mm::packed_b::blocks_fit(d.k, kb)) {
+    count(true);
+    const auto a =
+        avx2mm::pack_a(d.m, d.k, [&](std::size_t i, std::size_t k) { return int(x1[i * d.k + k]); });
+    if (x2.packed16) {
+      avx2mm::gemm(a, d.m, *x2.packed16, kb, epi);
+      return;
+    }
+    const avx2mm::packed_b b(d.k, d.n, [&](std::size_t k, std::size_t j) {
+      return static_cast<std::int16_t>(int(x2.codes[d.x2_transposed ? j * d.k + k : k * d.n + j]));
+    });
+    avx2mm::gemm(a, d.m, b, kb, epi);
     return;
   }
 #endif
@@ -439,6 +456,10 @@ class packed_weights {
         vnni_.emplace(k, n, kb, [&](std::size_t kk, std::size_t j) {
           return static_cast<std::int8_t>(int(at(kk, j)));
         });
+    if constexpr (integer_code<T2>)
+      if (detail::use_avx2() && k <= detail::avx2mm::max_k)
+        avx2_.emplace(
+            k, n, [&](std::size_t kk, std::size_t j) { return static_cast<std::int16_t>(int(at(kk, j))); });
     if (!detail::use_avx512_bf16()) return;
     if constexpr (float_code<T2>) {
       const auto t = detail::bf16_table<T2>();
@@ -468,7 +489,9 @@ class packed_weights {
   bool transposed() const noexcept { return transposed_; }
   std::span<const T2> codes() const noexcept { return codes_; }
   const std::optional<detail::vnni::packed_b>& vnni() const noexcept { return vnni_; }
-  detail::weights_ref<T2> ref() const noexcept { return {codes_, vnni_ ? &*vnni_ : nullptr}; }
+  detail::weights_ref<T2> ref() const noexcept {
+    return {codes_, vnni_ ? &*vnni_ : nullptr, avx2_ ? &*avx2_ : nullptr};
+  }
   matmul_dims dims(std::size_t m) const noexcept { return {m, k_, n_, transposed_}; }
   const std::optional<detail::bf16dp::packed_b>& bf16() const noexcept { return bf16_; }
 
@@ -480,6 +503,7 @@ class packed_weights {
   std::size_t row_bytes_ = 0;
   std::optional<detail::bf16dp::packed_b> bf16_;
   std::optional<detail::vnni::packed_b> vnni_;
+  std::optional<detail::avx2mm::packed_b> avx2_;
 };
 
 namespace detail {

@@ -39,6 +39,7 @@
 
 #include "config.hpp"
 #include "detail/fp.hpp"
+#include "detail/x86/quantize_avx2.hpp"
 #include "detail/x86/quantize_avx512.hpp"
 #include "layout/granularity.hpp"
 #include "numeric/convert.hpp"
@@ -225,9 +226,10 @@ void quantize_ref_into(std::span<const In> x, matrix_shape shape, const quantize
 
 namespace detail {
 
-/// The AVX-512 path of dynamic symmetric quantization: fp32 input, int8 / int4 with rint or
-/// e4m3fn with the default policy, no smoothing. Bit-exact to quantize_ref_into (same amax, same
-/// fp32 scale, same division and rounding). Returns false when it does not apply.
+/// The fast path of dynamic symmetric quantization (avx512 and avx2 backends: the kernel set is
+/// picked by its tag, the driver below is shared): fp32 input, int8 / int4 with rint or e4m3fn
+/// with the default policy, no smoothing. Bit-exact to quantize_ref_into (same amax, same fp32
+/// scale, same division and rounding). Returns false when it does not apply.
 template <low_bit_type T, class In>
 bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_params& p, const scale_map& map,
                    const convert_policy& pol, quantized_span<T> out) {
@@ -235,17 +237,17 @@ bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_par
   constexpr bool is8 = std::is_same_v<T, std::int8_t>, is4 = std::is_same_v<T, int4>,
                  ise4 = std::is_same_v<T, float8_e4m3fn>;
   if constexpr (std::is_same_v<In, float> && (is8 || is4 || ise4)) {
-    if (!use_avx512() || p.asymmetric || !p.smooth.empty() || pol.round != rounding::rint) return false;
+    if (!(use_avx512() || use_avx2()) || p.asymmetric || !p.smooth.empty() || pol.round != rounding::rint)
+      return false;
     if (ise4 && (pol.on_overflow != overflow::saturate || pol.on_nan != nan_policy::zero)) return false;
-    constexpr auto kind =
-        is8 ? avx512::code_kind::int8 : (is4 ? avx512::code_kind::int4 : avx512::code_kind::e4m3);
+    constexpr auto kind = is8 ? code_kind::int8 : (is4 ? code_kind::int4 : code_kind::e4m3);
     const float qmax = p.dtype_max > 0 ? p.dtype_max : format_traits<T>::dtype_max;
     const float inv = static_cast<float>(1.0 / double(qmax));
     const std::size_t rows = shape.rows, cols = shape.cols, gc = map.grid.cols;
     auto* codes = reinterpret_cast<std::uint8_t*>(out.values.data());
     const long bands = static_cast<long>(map.grid.rows);
     // Bands of scale rows are independent: threads split them, results do not depend on it.
-    const auto band_of = [&](long bi, std::vector<float>& colmax, std::vector<float>& colscale,
+    const auto band_of = [&](auto isa, long bi, std::vector<float>& colmax, std::vector<float>& colscale,
                              std::vector<float>& amax) {
       const std::size_t band = static_cast<std::size_t>(bi), b0 = band * map.br;
       const std::size_t b1 = std::min(b0 + map.br, rows);
@@ -254,12 +256,12 @@ bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_par
         for (std::size_t r = b0; r < b1; ++r)
           for (std::size_t j = 0; j < gc; ++j) {
             const std::size_t c0 = j * map.bc, len = std::min(map.bc, cols - c0);
-            amax[j] = std::max(amax[j], avx512::finite_amax(x.data() + r * cols + c0, len));
+            amax[j] = std::max(amax[j], finite_amax(isa, x.data() + r * cols + c0, len));
           }
       } else {
         std::fill(colmax.begin(), colmax.end(), 0.0f);
         for (std::size_t r = b0; r < b1; ++r)
-          avx512::finite_amax_columns(x.data() + r * cols, colmax.data(), cols);
+          finite_amax_columns(isa, x.data() + r * cols, colmax.data(), cols);
         for (std::size_t j = 0, c = 0; j < gc; ++j)
           for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c)
             amax[j] = std::max(amax[j], colmax[c]);
@@ -273,8 +275,8 @@ bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_par
         for (std::size_t r = b0; r < b1; ++r)
           for (std::size_t j = 0; j < gc; ++j) {
             const std::size_t c0 = j * map.bc;
-            avx512::quantize_segment<kind>(x.data() + r * cols + c0, out.scales[band * gc + j],
-                                           codes + r * cols + c0, std::min(map.bc, cols - c0));
+            quantize_segment<kind>(isa, x.data() + r * cols + c0, out.scales[band * gc + j],
+                                   codes + r * cols + c0, std::min(map.bc, cols - c0));
           }
         return;
       }
@@ -283,14 +285,20 @@ bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_par
                   colscale.begin() + static_cast<std::ptrdiff_t>(std::min((j + 1) * map.bc, cols)),
                   out.scales[band * gc + j]);
       for (std::size_t r = b0; r < b1; ++r)
-        avx512::quantize_row<kind>(x.data() + r * cols, colscale.data(), codes + r * cols, cols);
+        quantize_row<kind>(isa, x.data() + r * cols, colscale.data(), codes + r * cols, cols);
     };
+    const bool wide = use_avx512();  // else avx2
     // clang-format off
     LOWBIT_OMP(omp parallel)
     {
       std::vector<float> colmax(cols), colscale(cols), amax(gc);
       LOWBIT_OMP(omp for schedule(static))
-      for (long bi = 0; bi < bands; ++bi) band_of(bi, colmax, colscale, amax);
+      for (long bi = 0; bi < bands; ++bi) {
+        if (wide)
+          band_of(avx512::isa{}, bi, colmax, colscale, amax);
+        else
+          band_of(avx2::isa{}, bi, colmax, colscale, amax);
+      }
     }
     // clang-format on
     return true;

@@ -26,7 +26,7 @@ fail=0
 runs=0
 for b in "${builds[@]}"; do
   name=${b%%|*}
-  for backend in ${LOWBIT_FLAGS_BACKENDS:-scalar avx512}; do
+  for backend in ${LOWBIT_FLAGS_BACKENDS:-scalar avx2 avx512}; do
     out="$work/$name.$backend.txt"
     LOWBIT_BACKEND=$backend "$work/$name" >"$out" 2>"$out.calls"
     runs=$((runs + 1))

@@ -30,7 +30,7 @@ TEST(MixedIsa, PackInOneMultiplyInTheOther) {
   for (std::size_t i = 0; i < n; ++i) s2[i] = std::ldexp(static_cast<float>(1000 + rng() % 3000), -17);
   lowbit::set_backend(lowbit::backend::scalar);
   const auto ref = mixed::a::kc(x1, mixed::a::pack(w, k, n), m, s1, s2);
-  for (auto be : {lowbit::backend::scalar, lowbit::backend::avx512}) {
+  for (auto be : {lowbit::backend::scalar, lowbit::backend::avx2, lowbit::backend::avx512}) {
     if (!lowbit::detail::supported(be)) continue;
     lowbit::set_backend(be);
     EXPECT_TRUE(same_bits(ref, mixed::b::kc(x1, mixed::a::pack(w, k, n), m, s1, s2)))
@@ -51,7 +51,7 @@ TEST(MixedIsa, QuantizeInOneDequantizeInTheOther) {
   lowbit::set_backend(lowbit::backend::scalar);
   const auto qref = mixed::a::quantize(x, s);
   const auto yref = mixed::a::dequantize(qref);
-  for (auto be : {lowbit::backend::scalar, lowbit::backend::avx512}) {
+  for (auto be : {lowbit::backend::scalar, lowbit::backend::avx2, lowbit::backend::avx512}) {
     if (!lowbit::detail::supported(be)) continue;
     lowbit::set_backend(be);
     const auto qa = mixed::a::quantize(x, s), qb = mixed::b::quantize(x, s);

@@ -7,6 +7,11 @@
 
 #include "target.hpp"
 
+namespace lowbit::inline v0::detail {
+/// The codes the quantize kernels write: int8, int4 (its nibble, one per byte) or fp8 e4m3fn.
+enum class code_kind { int8, int4, e4m3 };
+}  // namespace lowbit::inline v0::detail
+
 #if defined(LOWBIT_X86_64)
 
 #include <cstddef>
@@ -15,6 +20,9 @@
 
 LOWBIT_KERNELS_BEGIN
 namespace lowbit::inline v0::detail::avx512 {
+
+/// The tag of this kernel set: the generic drivers call finite_amax(isa{}, ...) and ADL picks it.
+struct isa {};
 
 LOWBIT_TARGET_AVX512 inline __mmask16 tail_mask(std::size_t n) noexcept {
   return n >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << n) - 1);
@@ -29,7 +37,7 @@ LOWBIT_TARGET_AVX512 inline void store_bytes(std::uint8_t* out, __mmask16 t, __m
 }
 
 /// max |x| over the finite x of p[0, n) (NaN and +-Inf skipped), 0 when none.
-LOWBIT_TARGET_AVX512 inline float finite_amax(const float* __restrict p, std::size_t n) noexcept {
+LOWBIT_TARGET_AVX512 inline float finite_amax(isa, const float* __restrict p, std::size_t n) noexcept {
   const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
   __m512 m0 = _mm512_setzero_ps(), m1 = _mm512_setzero_ps();
   std::size_t i = 0;
@@ -47,8 +55,8 @@ LOWBIT_TARGET_AVX512 inline float finite_amax(const float* __restrict p, std::si
 }
 
 /// Column-wise max |x| of finite values: colmax[c] = max(colmax[c], |row[c]|).
-LOWBIT_TARGET_AVX512 inline void finite_amax_columns(const float* __restrict row, float* __restrict colmax,
-                                                     std::size_t n) noexcept {
+LOWBIT_TARGET_AVX512 inline void finite_amax_columns(isa, const float* __restrict row,
+                                                     float* __restrict colmax, std::size_t n) noexcept {
   const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
   for (std::size_t i = 0; i < n; i += 16) {
     const __mmask16 t = tail_mask(n - i);
@@ -116,10 +124,6 @@ LOWBIT_TARGET_AVX512 inline __m128i to_e2m1_rint_sat(__m512 t) noexcept {
   return _mm512_cvtepi32_epi8(_mm512_or_si512(c, sign));
 }
 
-/// One row segment: out[i] = cast(x[i] / scale[i]) for 16-lane blocks, with per-element scales.
-/// Code is int8 (lo/hi = -128/127 or -8/7; int4 stores its nibble) or e4m3fn.
-enum class code_kind { int8, int4, e4m3 };
-
 /// Rounds 16 quotients to codes of K and stores the lanes of mask t.
 template <code_kind K>
 LOWBIT_TARGET_AVX512 inline void store_codes(__m512 q, std::uint8_t* __restrict out, __mmask16 t) noexcept {
@@ -151,7 +155,7 @@ LOWBIT_TARGET_AVX512 inline void store_int8_x64(const __m512 q[4], std::uint8_t*
 
 /// Per-element scales (blocks narrower than a vector).
 template <code_kind K>
-LOWBIT_TARGET_AVX512 inline void quantize_row(const float* __restrict x, const float* __restrict scale,
+LOWBIT_TARGET_AVX512 inline void quantize_row(isa, const float* __restrict x, const float* __restrict scale,
                                               std::uint8_t* __restrict out, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; i += 16) {
     const __mmask16 t = tail_mask(n - i);
@@ -162,7 +166,7 @@ LOWBIT_TARGET_AVX512 inline void quantize_row(const float* __restrict x, const f
 
 /// One scale for a whole segment.
 template <code_kind K>
-LOWBIT_TARGET_AVX512 inline void quantize_segment(const float* __restrict x, float scale,
+LOWBIT_TARGET_AVX512 inline void quantize_segment(isa, const float* __restrict x, float scale,
                                                   std::uint8_t* __restrict out, std::size_t n) noexcept {
   const __m512 s = _mm512_set1_ps(scale);
   std::size_t i = 0;
@@ -180,7 +184,7 @@ LOWBIT_TARGET_AVX512 inline void quantize_segment(const float* __restrict x, flo
 }
 
 /// out[i] = (float(q[i]) - offset[i]) * scale[i] (offset may be null); q as signed bytes.
-LOWBIT_TARGET_AVX512 inline void dequantize_row_int(const std::int8_t* __restrict q,
+LOWBIT_TARGET_AVX512 inline void dequantize_row_int(isa, const std::int8_t* __restrict q,
                                                     const float* __restrict scale,
                                                     const float* __restrict offset, float* __restrict out,
                                                     std::size_t n) noexcept {

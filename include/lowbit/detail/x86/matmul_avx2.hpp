@@ -1,0 +1,159 @@
+// int8 / int4 x int8 / int4 -> int32 with AVX2 (no VNNI), exact: both operands are widened to
+// int16 and multiplied with vpmaddwd, which adds the two exact products of a pair of k into one
+// int32 lane (|pair| <= 2^15); vpaddd accumulates. Every sum is exact in int32 while k <= 65536
+// (|sum| <= 2^14 k). This is the integer accumulate stage of the avx2 backend; the epilogues are
+// the scalar rule of matmul.hpp plus the vector block step below.
+//
+// x2 is packed once into panels of 16 columns: for each pair of k, 16 columns x 2 int16 (the
+// vpmaddwd layout), zero-padded in k and n. The micro-kernel keeps 6 x 16 int32 sums in 12 ymm
+// registers. Panels are distributed over OpenMP threads; each output is computed by one thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "target.hpp"
+
+namespace lowbit::inline v0::detail::avx2mm {
+
+inline constexpr std::size_t nr = 16;        // columns per panel
+inline constexpr std::size_t max_k = 65536;  // exact int32 accumulation bound
+inline constexpr std::size_t mr = 6;         // rows per micro-kernel call: 12 accumulators
+
+/// x2 (k, n) as int16 pairs of k in panels of 16 columns.
+struct packed_b {
+  std::size_t k = 0, n = 0, kp = 0, panels = 0;
+  std::vector<std::int16_t> data;  // panels x kp x 16 x 2
+
+  /// Blocks of kb rows must not split a pair of k: kb even, or kb >= k (one block).
+  static constexpr bool blocks_fit(std::size_t k_, std::size_t kb_) noexcept {
+    return kb_ > 0 && (kb_ >= k_ || kb_ % 2 == 0);
+  }
+  /// b(k, j) gives the int8 value of x2 at row k, column j.
+  template <class Get>
+  packed_b(std::size_t k_, std::size_t n_, Get&& b)
+      : k(k_), n(n_), kp((k_ + 1) / 2), panels((n_ + nr - 1) / nr) {
+    data.assign(panels * kp * nr * 2, 0);
+    for (std::size_t kk = 0; kk < k; ++kk)
+      for (std::size_t j = 0; j < n; ++j)
+        data[((j / nr * kp + kk / 2) * nr + j % nr) * 2 + kk % 2] = b(kk, j);
+  }
+  const std::int16_t* panel(std::size_t p) const { return data.data() + p * kp * nr * 2; }
+};
+
+/// Rows of x1 as int16, zero-padded to an even k.
+template <class Get>
+std::vector<std::int16_t> pack_a(std::size_t m, std::size_t k, Get&& a) {
+  const std::size_t k2 = (k + 1) / 2 * 2;
+  std::vector<std::int16_t> u(m * k2, 0);
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t kk = 0; kk < k; ++kk) u[i * k2 + kk] = static_cast<std::int16_t>(a(i, kk));
+  return u;
+}
+
+#if defined(LOWBIT_X86_64)
+LOWBIT_KERNELS_BEGIN
+
+/// acc[r][0..16) = exact sum over pairs [q0, q1) of x1[r, k] * x2[k, panel column], MR rows.
+template <std::size_t MR>
+LOWBIT_TARGET_AVX2 inline void kernel(const std::int16_t* __restrict a, std::size_t lda,
+                                      const std::int16_t* __restrict b, std::size_t q0, std::size_t q1,
+                                      std::int32_t (*__restrict acc)[nr]) {
+  __m256i c[MR][2];
+  for (std::size_t r = 0; r < MR; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256();
+  for (std::size_t q = q0; q < q1; ++q) {
+    const std::int16_t* bq = b + q * nr * 2;
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bq)),
+                  b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bq + 16));
+    for (std::size_t r = 0; r < MR; ++r) {
+      std::int32_t pair;
+      std::memcpy(&pair, a + r * lda + 2 * q, 4);
+      const __m256i av = _mm256_set1_epi32(pair);
+      c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(av, b0));
+      c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(av, b1));
+    }
+  }
+  for (std::size_t r = 0; r < MR; ++r) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r]), c[r][0]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r] + 8), c[r][1]);
+  }
+}
+
+template <std::size_t MR>
+LOWBIT_TARGET_AVX2 inline void kernel_rows(std::size_t rows, const std::int16_t* a, std::size_t lda,
+                                           const std::int16_t* b, std::size_t q0, std::size_t q1,
+                                           std::int32_t (*acc)[nr]) {
+  if constexpr (MR > 1) {
+    if (rows < MR) return kernel_rows<MR - 1>(rows, a, lda, b, q0, q1, acc);
+  }
+  kernel<MR>(a, lda, b, q0, q1, acc);
+}
+
+/// tot[c] = tot[c] + fp32(P[c]) * (a * bs[c]) for cnt <= 16 columns: the block step of
+/// detail::epi_blocks (matmul.hpp), the same fp32 operations in the same order.
+LOWBIT_TARGET_AVX2 inline void block_step(const std::int32_t* P, float a, const float* bs, float* tot,
+                                          std::size_t cnt) noexcept {
+  if (cnt < nr) {  // a tail panel: the scalar rule on the valid columns
+    for (std::size_t c = 0; c < cnt; ++c) {
+      float v = static_cast<float>(P[c]) * (a * bs[c]);
+      asm("" : "+x"(v));
+      tot[c] = tot[c] + v;
+    }
+    return;
+  }
+  const __m256 av = _mm256_set1_ps(a);
+  for (std::size_t c = 0; c < nr; c += 8) {
+    const __m256 s = _mm256_mul_ps(av, _mm256_loadu_ps(bs + c));
+    __m256 v =
+        _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(P + c))), s);
+    asm("" : "+x"(v));  // never fused with the add
+    _mm256_storeu_ps(tot + c, _mm256_add_ps(_mm256_loadu_ps(tot + c), v));
+  }
+}
+
+/// One panel (16 columns) for every row of a, blocks of qb pairs (all pairs for single-block
+/// epilogues): epi.single(row, n0, count, sums), or the block step for each block and then
+/// epi.finish(row, n0, count, totals) for epi_blocks.
+template <class Epi>
+LOWBIT_TARGET_AVX2 inline void gemm_panel(const std::int16_t* a, std::size_t m, const packed_b& b,
+                                          std::size_t p, std::size_t qb, const Epi& epi) {
+  alignas(32) std::int32_t acc[mr][nr];
+  alignas(32) float tot[mr][nr];
+  const std::size_t lda = b.kp * 2, n0 = p * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr;
+  const std::int16_t* bp = b.panel(p);
+  for (std::size_t i = 0; i < m; i += mr) {
+    const std::size_t rows = m - i >= mr ? mr : m - i;
+    const std::int16_t* ai = a + i * lda;
+    if constexpr (!Epi::blocked) {
+      kernel_rows<mr>(rows, ai, lda, bp, 0, b.kp, acc);
+      for (std::size_t r = 0; r < rows; ++r) epi.single(i + r, n0, cnt, acc[r]);
+    } else {
+      for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = 0; c < nr; ++c) tot[r][c] = 0.0f;
+      for (std::size_t j = 0, q0 = 0; q0 < b.kp; ++j, q0 += qb) {
+        kernel_rows<mr>(rows, ai, lda, bp, q0, q0 + qb < b.kp ? q0 + qb : b.kp, acc);
+        for (std::size_t r = 0; r < rows; ++r)
+          block_step(acc[r], epi.a[(i + r) * epi.nblk + j], epi.b.data() + j * epi.ldy + n0, tot[r], cnt);
+      }
+      for (std::size_t r = 0; r < rows; ++r) epi.finish(i + r, n0, cnt, tot[r]);
+    }
+  }
+}
+
+/// Every panel, in parallel over panels (generic code: see target.hpp); kb is the k-block of
+/// blocked epilogues (even, or >= k).
+template <class Epi>
+void gemm(const std::vector<std::int16_t>& a, std::size_t m, const packed_b& b, std::size_t kb,
+          const Epi& epi) {
+  const std::size_t qb = kb >= b.k ? (b.kp > 0 ? b.kp : 1) : kb / 2;
+  const long panels = static_cast<long>(b.panels);
+  LOWBIT_OMP(omp parallel for schedule(static))
+  for (long p = 0; p < panels; ++p) gemm_panel(a.data(), m, b, static_cast<std::size_t>(p), qb, epi);
+}
+
+LOWBIT_KERNELS_END
+#endif  // LOWBIT_X86_64
+
+}  // namespace lowbit::inline v0::detail::avx2mm
