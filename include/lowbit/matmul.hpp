@@ -25,6 +25,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -1190,6 +1191,95 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
   }
 #endif
   matmul_weight_only<Out, In, T2>(x, w.codes(), d, s, bias, y);
+}
+
+/// Options of lowbit::matmul on quantized operands.
+struct matmul_options {
+  matmul_bias bias{};  // int32 (integer modes, before scaling) or float (after), as the mode says
+};
+
+/// The CANN mode a pair of scale maps forms (spec §4, cli.md's mode table), as named there.
+inline std::string_view matmul_mode_name(const scale_map& x1, const scale_map& x2) {
+  using k = granularity_kind;
+  const auto a = x1.gran.kind, b = x2.gran.kind;
+  if (x1.side != operand::left || x2.side != operand::right) return {};
+  if (a == k::tensor && b == k::tensor) return "T-T";
+  if (a == k::tensor && b == k::channel) return "T-C";
+  if (a == k::token && b == k::channel) return "K-C";
+  if (a == k::token && b == k::tensor) return "K-T";
+  if (a == k::token && b == k::group) return "K-G";
+  if (a == k::mx && b == k::mx) return "MX";
+  if (a == k::group && b == k::block && x2.br == x1.bc && x2.bc == x1.bc) return "G-B";
+  if (a == k::block && b == k::block && x1.br == x1.bc && x2.br == x1.bc && x2.bc == x1.bc) return "B-B";
+  return {};
+}
+
+/// Quantized matmul of two quantized operands, as quantize() / quantize_mx() return them:
+/// x1 quantized as the left operand (m, k), x2 as the right one (k, n). The pair of granularities
+/// names the CANN mode (matmul_mode_name): tensor x tensor T-T, tensor x channel T-C, token x
+/// channel K-C, token x tensor K-T, token x group K-G, group:GS x block:GS,GS G-B, block x block
+/// B-B, mx x mx MX; any other pair, asymmetric operands (offsets) or mismatched shapes are an
+/// std::invalid_argument. Runs that mode's function (same rounding, same bits) with the dims,
+/// group size and scales taken from the operands; y is (m, n) row-major. Template arguments are
+/// deduced: `lowbit::matmul(qx.span(), qw.span(), std::span<float>(y));`
+template <class T1, class S1, class T2, class S2, class Out>
+void matmul(quantized_span<T1, S1> x1, quantized_span<T2, S2> x2, std::span<Out> y,
+            const matmul_options& o = {}) {
+  const std::string_view mode = matmul_mode_name(x1.map, x2.map);
+  if (mode.empty())
+    throw std::invalid_argument(std::string("x1 per ") + std::string(to_string(x1.map.gran)) + " (" +
+                                (x1.map.side == operand::left ? "left" : "right") + ") and x2 per " +
+                                std::string(to_string(x2.map.gran)) + " (" +
+                                (x2.map.side == operand::left ? "left" : "right") +
+                                ") do not form a CANN matmul mode");
+  if (!x1.offsets.empty() || !x2.offsets.empty())
+    throw std::invalid_argument("the quantized matmul modes take symmetric operands (no offsets)");
+  const matmul_dims d{x1.map.data.rows, x1.map.data.cols, x2.map.data.cols, false};
+  detail::need(x2.map.data.rows == d.k, "k differs: x1 is " + std::to_string(d.m) + " x " +
+                                            std::to_string(d.k) + ", x2 is " +
+                                            std::to_string(x2.map.data.rows) + " x " + std::to_string(d.n));
+  constexpr bool e8m0 = std::is_same_v<std::remove_const_t<S1>, float8_e8m0fnu> &&
+                        std::is_same_v<std::remove_const_t<S2>, float8_e8m0fnu>;
+  constexpr bool f32 =
+      std::is_same_v<std::remove_const_t<S1>, float> && std::is_same_v<std::remove_const_t<S2>, float>;
+  using C1 = std::remove_const_t<T1>;
+  using C2 = std::remove_const_t<T2>;
+  const std::span<const C1> c1(x1.values.data(), x1.values.size());
+  const std::span<const C2> c2(x2.values.data(), x2.values.size());
+  if (mode == "MX") {
+    if constexpr (e8m0 && float_code<C1> && float_code<C2> && float_output<Out>) {
+      detail::need(o.bias.i32.empty(), "MX takes a float bias");
+      const std::span<const float8_e8m0fnu> e1(x1.scales.data(), x1.scales.size()),
+          e2(x2.scales.data(), x2.scales.size());
+      return matmul_mx<Out, C1, C2>(c1, c2, d, e1, e2, o.bias.f32, y);
+    }
+    throw std::invalid_argument("MX takes low-bit float codes with e8m0 scales and a float output");
+  }
+  if constexpr (f32 && matmul_code<C1> && matmul_code<C2>) {
+    const std::span<const float> s1(x1.scales.data(), x1.scales.size()),
+        s2(x2.scales.data(), x2.scales.size());
+    if constexpr (std::is_same_v<Out, std::int32_t>) {
+      throw std::invalid_argument("int32 output is mode int32 (matmul_int32), which takes no scales");
+    } else if constexpr (float_output<Out>) {
+      if (mode == "T-T" || mode == "T-C") return matmul_tc<Out, C1, C2>(c1, c2, d, s2, s1[0], o.bias, y);
+      if (mode == "K-C" || mode == "K-T") return matmul_kc<Out, C1, C2>(c1, c2, d, s1, s2, o.bias, y);
+      detail::need(o.bias.i32.empty(), std::string(mode) + " takes a float bias");
+      if (mode == "G-B") return matmul_gb<Out, C1, C2>(c1, c2, d, x1.map.bc, s1, s2, o.bias.f32, y);
+      if (mode == "B-B") return matmul_bb<Out, C1, C2>(c1, c2, d, x1.map.bc, s1, s2, o.bias.f32, y);
+      if constexpr (integer_code<C1> && integer_code<C2>)
+        if (mode == "K-G") return matmul_kg<Out, C1, C2>(c1, c2, d, x2.map.br, s1, s2, o.bias.f32, y);
+      throw std::invalid_argument("K-G takes integer codes (int8 x int4)");
+    }
+  }
+  throw std::invalid_argument("mode " + std::string(mode) +
+                              " takes fp32 scales and an fp32, bf16 or fp16 output");
+}
+
+/// The same with owning quantized results.
+template <class T1, class S1, class T2, class S2, class Out>
+void matmul(const quantized<T1, S1>& x1, const quantized<T2, S2>& x2, std::span<Out> y,
+            const matmul_options& o = {}) {
+  matmul(x1.span(), x2.span(), y, o);
 }
 
 }  // namespace lowbit::inline v0
