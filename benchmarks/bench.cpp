@@ -233,7 +233,7 @@ void matmul_onednn(benchmark::State& s, std::size_t m, std::size_t k, std::size_
     po.append_binary(algorithm::binary_mul, t_md);
     attr.set_post_ops(po);
   }
-  const matmul::primitive_desc pd(matmul::desc(a_md, b_any, c_md), attr, engine());
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any, c_md), attr, engine());
   std::vector<std::uint8_t> abuf(m * k * (bf16 ? 2 : 1)), bbuf(k * n * (bf16 ? 2 : 1));
   {
     std::mt19937 rng(10);
@@ -246,7 +246,7 @@ void matmul_onednn(benchmark::State& s, std::size_t m, std::size_t k, std::size_
   stream st(engine());
   reorder(bplain, bm).execute(st, bplain, bm);
   st.wait();
-  matmul prim(pd);
+  dnnl::matmul prim(pd);
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
   if (!bf16) args.insert({DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, tm});
   for (auto _ : s) {

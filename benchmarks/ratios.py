@@ -21,6 +21,11 @@ PEERS = {
     "matmul/int8/K-C/16x4096x4096/lowbit": "matmul/int8/K-C/16x4096x4096/onednn",
     "matmul/int8/K-C/128x4096x4096/lowbit": "matmul/int8/K-C/128x4096x4096/onednn",
     "matmul/int8/K-C/1024x4096x4096/lowbit": "matmul/int8/K-C/1024x4096x4096/onednn",
+    # the other integer modes against lowbit's own K-C on the same product (goal >= 0.9x)
+    "matmul/int8/T-C/128x4096x4096/lowbit": "matmul/int8/K-C/128x4096x4096/lowbit",
+    "matmul/int8/T-C-requant/128x4096x4096/lowbit": "matmul/int8/K-C/128x4096x4096/lowbit",
+    "matmul/int8/G-B/128x4096x4096/lowbit": "matmul/int8/K-C/128x4096x4096/lowbit",
+    "matmul/int8/K-G/128x4096x4096/lowbit": "matmul/int8/K-C/128x4096x4096/lowbit",
     "matmul/fp8/G-B/128x4096x4096/lowbit": "matmul/bf16/128x4096x4096/onednn",
     "matmul/mxfp8/MX/128x4096x4096/lowbit": "matmul/bf16/128x4096x4096/onednn",
     "matmul/mxfp4/MX/128x4096x4096/lowbit": "matmul/bf16/128x4096x4096/onednn",

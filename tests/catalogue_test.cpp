@@ -156,3 +156,46 @@ TEST(Catalogue, NanMxScaleInMatmulGivesNan) {
   matmul_mx<float, float8_e4m3fn, float8_e4m3fn>(a, b, {1, 32, 1}, e1, e2, {}, y);
   EXPECT_TRUE(std::isnan(y[0]));
 }
+
+TEST(Catalogue, HugeGroupSizeIsOnePartialGroup) {
+  // (a + b - 1) / b wrapped for group sizes near 2^64 and gave zero groups and zero scales
+  const std::vector<float> x = {1, -2, 4, 8, 0.5f, 3};
+  const auto q = quantize<std::int8_t, float>(x, {2, 3}, {.gran = granularity::group(SIZE_MAX)});
+  ASSERT_EQ(q.scales.size(), 2u);  // one group per row, as group(3)
+  const auto r = quantize<std::int8_t, float>(x, {2, 3}, {.gran = granularity::group(3)});
+  EXPECT_EQ(q.scales, r.scales);
+  EXPECT_EQ(q.values, r.values);
+  EXPECT_EQ(ceil_div(10, SIZE_MAX), 1u);
+  EXPECT_EQ(ceil_div(SIZE_MAX, 2), SIZE_MAX / 2 + 1);
+}
+
+TEST(Catalogue, SizeProductsThatOverflowAreErrors) {
+  std::vector<float> y;
+  const std::size_t big = std::size_t{1} << 32;
+  // (2^32, 0) x (0, 2^32): m * n wraps to 0 and an empty output would have been accepted
+  EXPECT_NE(
+      message_of([&] {
+        matmul_kc<float, std::int8_t, std::int8_t>({}, {}, {big, 0, big}, none, std::vector<float>{1}, {}, y);
+      }).find("do not fit the size type"),
+      std::string::npos);
+  EXPECT_THROW((quantize<std::int8_t, float>(none, {std::size_t{1} << 62, 4}, {})), std::invalid_argument);
+  EXPECT_THROW((quantize<std::int8_t, float>(none, {SIZE_MAX, SIZE_MAX}, {.gran = granularity::token()})),
+               std::invalid_argument);
+}
+
+TEST(Catalogue, ApiReadsNothingOutOfBounds) {
+  const std::vector<double> e = {1, 2, 3}, shorter = {1, 2};
+  EXPECT_THROW(compare(e, shorter), std::invalid_argument);
+  npy::array a{npy::dtype::f4, {4, 4}, std::vector<std::byte>(8)};  // shape says 16 floats, data holds 2
+  EXPECT_THROW(a.values<float>(), npy::error);
+  // a hand-built scale map whose grid or blocks disagree with its granularity
+  const std::vector<std::int8_t> codes(12, 1);
+  const std::vector<float> scales(4, 1.0f);
+  std::vector<float> out(12);
+  scale_map m = make_scale_map(granularity::token(), operand::left, {4, 3});
+  m.grid = {2, 2};
+  EXPECT_THROW((dequantize_into<std::int8_t, float>(codes, m, scales, {}, out)), std::invalid_argument);
+  m = make_scale_map(granularity::token(), operand::left, {4, 3});
+  m.bc = 0;
+  EXPECT_THROW((dequantize_into<std::int8_t, float>(codes, m, scales, {}, out)), std::invalid_argument);
+}

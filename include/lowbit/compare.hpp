@@ -18,6 +18,7 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,9 @@ inline double ulp_at(double e, const std::vector<double>& mags) {
 /// Statistics of `actual` against `expected` (same length); f gives ULPs and saturation.
 inline error_stats compare(std::span<const double> expected, std::span<const double> actual,
                            std::optional<format> f = std::nullopt) {
+  if (actual.size() != expected.size())
+    throw std::invalid_argument("compare: actual has " + std::to_string(actual.size()) +
+                                " elements, expected " + std::to_string(expected.size()));
   error_stats s;
   s.count = expected.size();
   const std::vector<double> mags = f ? detail::magnitudes(*f) : std::vector<double>{};

@@ -26,6 +26,7 @@ template <class T, class S>
 void dequantize_ref_into(std::span<const T> q, const scale_map& map, std::span<const S> scales,
                          std::span<const float> offsets, std::span<float> out,
                          dequant_form form = dequant_form::subtract_offset) {
+  check_map(map);
   check_count(q.size(), map.data.size(), "quantized values");
   check_count(scales.size(), map.size(), "scale");
   if (!offsets.empty()) check_count(offsets.size(), map.size(), "offset");
@@ -51,6 +52,7 @@ void dequantize_into(std::span<const T> q, const scale_map& map, std::span<const
 #if defined(LOWBIT_X86_64)
   if constexpr (std::is_same_v<T, std::int8_t> && std::is_same_v<S, float>) {
     if (detail::use_avx512() || detail::use_avx2()) {
+      detail::check_map(map);
       detail::count(true);
       detail::check_count(q.size(), map.data.size(), "quantized values");
       detail::check_count(scales.size(), map.size(), "scale");

@@ -114,9 +114,11 @@ inline void need(bool ok, const std::string& what) {
 }
 
 inline void check_dims(std::size_t x1, std::size_t x2, std::size_t y, const matmul_dims& d) {
-  check_count(x1, d.m * d.k, "x1 (m x k = " + std::to_string(d.m) + " x " + std::to_string(d.k) + ")");
-  check_count(x2, d.k * d.n, "x2 (k x n = " + std::to_string(d.k) + " x " + std::to_string(d.n) + ")");
-  check_count(y, d.m * d.n, "output (m x n)");
+  const std::size_t mk = checked_mul(d.m, d.k, "x1 (m x k)"), kn = checked_mul(d.k, d.n, "x2 (k x n)"),
+                    mn = checked_mul(d.m, d.n, "output (m x n)");
+  if (x1 != mk) check_count(x1, mk, "x1 (m x k = " + std::to_string(d.m) + " x " + std::to_string(d.k) + ")");
+  if (x2 != kn) check_count(x2, kn, "x2 (k x n = " + std::to_string(d.k) + " x " + std::to_string(d.n) + ")");
+  check_count(y, mn, "output (m x n)");
 }
 
 inline void check_bias(const matmul_bias& b, std::size_t n) {
@@ -201,12 +203,18 @@ inline float add_f32_bias(float y, const matmul_bias& b, std::size_t n) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Integer modes: one accumulate stage, one epilogue per mode (issue "Compute core", item 1).
+// One accumulate stage, one epilogue per mode (issue "Compute core", item 1).
 //
 // The accumulate stage produces, for each output (i, n), the exact sums P_j of x1[i, k] * x2[k, n]
-// over the k-blocks j = [j kb, (j + 1) kb) of the mode (one block: kb = k), in ascending j. The
-// reference makes them with exact_dot (int128), the VNNI kernel in int32 (exact for k <= 65536).
-// An epilogue turns them into y in the mode's fp32 order; it never knows who made the sums.
+// over the k-blocks j = [j kb, (j + 1) kb) of the mode (one block: kb = k), in ascending j: for
+// integer codes as integers (exact_dot in the reference, int32 in the VNNI and AVX2 kernels,
+// exact for k <= 65536), for low-bit float codes rounded once to fp32 (accumulate_float). An
+// epilogue turns them into y in the mode's fp32 order; it never knows who made the sums:
+//   epi_scale    K-C / K-T, T-C / T-T with fp32 scales
+//   epi_fixpipe  T-C / T-T with uint64 scales (int8 requant, float outputs), T-CG's y scale
+//   epi_int32    int32
+//   epi_blocks   G-B, B-B, K-G, and MX (unit scales: its e8m0 scales are inside the block sums)
+// (weight-only sums high-precision products in double, see matmul_weight_only.)
 // one() (single-block modes) and step()/last() (the blocked modes) are the rule for one output,
 // in scalar fp32, and the reference runs exactly them. A kernel calls single(i, n0, cnt, P) or,
 // for epi_blocks, performs step() itself in registers (vnni::kernel_blocks) and calls
@@ -230,11 +238,15 @@ struct epi_scale {
   std::size_t ldy = 0;
 
   float sc2(std::size_t n) const { return s2[s2_one ? 0 : n]; }
+  /// From the fp32 accumulator (float codes: the exactly rounded sum).
+  Out one_f(std::size_t i, std::size_t n, float acc) const {
+    const float v = s1 ? fp::mul(fp::mul(acc, sc2(n)), s1[s1_one ? 0 : i]) : fp::mul(acc, sc2(n));
+    return cast_out<Out>(add_f32_bias(v, bias, n));
+  }
+  /// From the exact integer sum: the int32 bias joins it before the one rounding to fp32.
   template <class I>
   Out one(std::size_t i, std::size_t n, I P) const {
-    const float acc = to_float(int128{P} + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
-    float v = s1 ? fp::mul(fp::mul(acc, sc2(n)), s1[s1_one ? 0 : i]) : fp::mul(acc, sc2(n));
-    return cast_out<Out>(add_f32_bias(v, bias, n));
+    return one_f(i, n, to_float(int128{P} + (bias.i32.empty() ? 0 : bias.i32[n]), 0));
   }
   [[gnu::always_inline]] void single(std::size_t i, std::size_t n0, std::size_t cnt,
                                      const std::int32_t* P) const {
@@ -275,6 +287,17 @@ struct epi_fixpipe {
     return *this;
   }
 
+  std::span<const float> fbias{};  // float codes: a float bias, added before the scale
+
+  /// Float codes (and T-CG): y = cast((acc + bias_f32[n]) * s19[n]).
+  Out one_f(std::size_t, std::size_t n, float acc) const {
+    if constexpr (std::is_same_v<Out, std::int8_t>) {
+      return 0;  // refused by the callers: requantization takes integer codes
+    } else {
+      const float s = fixpipe::scale(u[u.size() == 1 ? 0 : n]);
+      return cast_out<Out>((fbias.empty() ? acc : acc + fbias[n]) * s);
+    }
+  }
   template <class I>
   Out one(std::size_t, std::size_t n, I P) const {
     const std::uint64_t packed = u[u.size() == 1 ? 0 : n];
@@ -388,6 +411,34 @@ void accumulate_reference(std::span<const T1> x1, std::span<const T2> x2, const 
         epi.y[m * epi.ldy + n] = epi.one(m, n, static_cast<std::int64_t>(dot.sum(m, n, 0, d.k)));
       }
     }
+}
+
+/// The accumulate stage of low-bit float codes (the reference; spec §9.13): the sum of each block
+/// of kb along k is exact and rounded once to fp32 by sum(m, n, j, k0, k1) (exact_dot::sum_f32,
+/// MX adds its scale exponents before that rounding), then the epilogue's rule: one_f() for a
+/// single block, step() per block and last() for epi_blocks.
+template <class Epi, class Sum>
+void accumulate_float(const matmul_dims& d, std::size_t kb, const Epi& epi, Sum&& sum) {
+  count(false);
+  for (std::size_t m = 0; m < d.m; ++m)
+    for (std::size_t n = 0; n < d.n; ++n) {
+      if constexpr (Epi::blocked) {
+        float tot = 0.0f;
+        for (std::size_t j = 0, k0 = 0; k0 < d.k; ++j, k0 += kb)
+          epi.step(m, n, j, sum(m, n, j, k0, std::min(k0 + kb, d.k)), tot);
+        epi.y[m * epi.ldy + n] = epi.last(m, n, tot);
+      } else {
+        epi.y[m * epi.ldy + n] = epi.one_f(m, n, sum(m, n, 0, std::size_t{0}, d.k));
+      }
+    }
+}
+
+/// The block sums of exact_dot, rounded once (the default of accumulate_float).
+template <class T1, class T2>
+auto block_sums(const exact_dot<T1, T2>& dot) {
+  return [&dot](std::size_t m, std::size_t n, std::size_t, std::size_t k0, std::size_t k1) {
+    return dot.sum_f32(m, n, k0, k1);
+  };
 }
 
 /// The accumulate stage for integer codes, blocks of kb along k (kb >= k: one block): the VNNI
@@ -559,8 +610,7 @@ void tc_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d, std::span
   detail::need(per_tensor || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
                                                          " elements, expected n = " + std::to_string(d.n) +
                                                          " (per channel) or 1 (per tensor)");
-  constexpr bool integer = integer_code<T1>;
-  detail::need(integer || bias.i32.empty(), "float inputs take a float bias, not int32");
+  detail::need(integer_code<T1> || bias.i32.empty(), "float inputs take a float bias, not int32");
   if constexpr (integer_code<T1> && integer_code<T2>) {
     // per-tensor x2 scale, no x1 scale, no float bias: the fixpipe truncates it to 19 bits
     const float s19 = fixpipe::trunc19(x2_scale[0]);
@@ -570,26 +620,16 @@ void tc_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d, std::span
                                               y.data(), d.n});
     return;
   }
-  detail::count(false);  // the reference
+  static_assert(integer_code<T1> == integer_code<T2>, "integer codes multiply integer codes");
+  // float codes: T-T with x1 scale and no bias merges the two scales into one fixpipe scale,
+  // trunc19(x2s * x1s); otherwise y = acc * x2s[n] (* x1s) (+ bias_f32), the same epilogue
+  const float merged = x1p ? fixpipe::trunc19(x2_scale[0] * *x1p) : 0.0f;
+  const bool merge = x1p && per_tensor && bias.f32.empty();
   const detail::exact_dot<T1, T2> dot(x1, x2, d);
-  for (std::size_t m = 0; m < d.m; ++m)
-    for (std::size_t n = 0; n < d.n; ++n) {
-      const float s = x2_scale[per_tensor ? 0 : n];
-      float v;
-      if constexpr (integer) {
-        const float acc = detail::to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
-        v = x1p ? detail::fp::mul(detail::fp::mul(acc, s), *x1p) : detail::fp::mul(acc, s);
-      } else {
-        const float acc = dot.sum_f32(m, n, 0, d.k);
-        if (x1p && per_tensor && bias.f32.empty())
-          v = acc * fixpipe::trunc19(s * *x1p);
-        else if (x1p)
-          v = detail::fp::mul(detail::fp::mul(acc, s), *x1p);
-        else
-          v = detail::fp::mul(acc, s);
-      }
-      y[m * d.n + n] = detail::cast_out<Out>(detail::add_f32_bias(v, bias, n));
-    }
+  detail::accumulate_float(d, d.k,
+                           detail::epi_scale<Out>{merge ? &merged : x2_scale.data(), per_tensor,
+                                                  merge ? nullptr : x1p, true, bias, y.data(), d.n},
+                           detail::block_sums(dot));
 }
 
 }  // namespace detail
@@ -640,13 +680,11 @@ void tc_u64_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d,
     detail::accumulate(x1, w, d, d.k,
                        detail::epi_fixpipe<Out>{x2_scale, bias.i32, y.data(), d.n, {}, {}}.prepare(d.n));
   } else if constexpr (!std::is_same_v<Out, std::int8_t>) {
-    detail::count(false);  // the reference
+    static_assert(integer_code<T1> == integer_code<T2>, "integer codes multiply integer codes");
+    detail::epi_fixpipe<Out> epi{x2_scale, {}, y.data(), d.n, {}, {}};
+    epi.fbias = bias.f32;
     const detail::exact_dot<T1, T2> dot(x1, x2, d);
-    for (std::size_t m = 0; m < d.m; ++m)
-      for (std::size_t n = 0; n < d.n; ++n) {
-        const float s = fixpipe::scale(x2_scale[per_tensor ? 0 : n]);
-        y[m * d.n + n] = detail::cast_out<Out>(detail::add_f32_bias(dot.sum_f32(m, n, 0, d.k), bias, n) * s);
-      }
+    detail::accumulate_float(d, d.k, epi, detail::block_sums(dot));
   }
 }
 
@@ -708,18 +746,9 @@ void matmul_kc_ref(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d
   if constexpr (integer_code<T1> && integer_code<T2>) {
     accumulate_reference(x1, x2, d, d.k, epi_kc(x1_scale, x2_scale, bias, y, d.n));
   } else {
-    const bool per_tensor = x2_scale.size() == 1;
+    static_assert(integer_code<T1> == integer_code<T2>, "integer codes multiply integer codes");
     const exact_dot<T1, T2> dot(x1, x2, d);
-    for (std::size_t m = 0; m < d.m; ++m)
-      for (std::size_t n = 0; n < d.n; ++n) {
-        float acc;
-        if constexpr (integer_code<T1>)
-          acc = to_float(dot.sum(m, n, 0, d.k) + (bias.i32.empty() ? 0 : bias.i32[n]), 0);
-        else
-          acc = dot.sum_f32(m, n, 0, d.k);
-        const float v = fp::mul(fp::mul(acc, x2_scale[per_tensor ? 0 : n]), x1_scale[m]);
-        y[m * d.n + n] = cast_out<Out>(add_f32_bias(v, bias, n));
-      }
+    accumulate_float(d, d.k, epi_kc(x1_scale, x2_scale, bias, y, d.n), block_sums(dot));
   }
 }
 
@@ -749,8 +778,7 @@ void matmul_kc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, st
     detail::accumulate(x1, detail::weights_ref<T2>{x2}, d, d.k,
                        detail::epi_kc(x1_scale, x2_scale, bias, y, d.n));
   } else {
-    detail::count(false);
-    detail::matmul_kc_ref<Out, T1, T2>(x1, x2, d, x1_scale, x2_scale, bias, y);
+    detail::matmul_kc_ref<Out, T1, T2>(x1, x2, d, x1_scale, x2_scale, bias, y);  // counts the call
   }
 }
 
@@ -767,43 +795,33 @@ void blockwise_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d, st
   if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
   detail::need(map1.data == matrix_shape{d.m, d.k} && map2.data == matrix_shape{d.k, d.n},
                "scale maps do not match the operand shapes");
+  detail::check_map(map1);
+  detail::check_map(map2);
   detail::need(map1.bc == map2.br, "x1 and x2 scale blocks must cut k the same way");
   const std::size_t kb = map1.bc;
-  if constexpr (integer_code<T1> && integer_code<T2>) {
-    detail::epi_blocks<Out> epi;
-    epi.nblk = ceil_div(d.k, kb), epi.n = d.n, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
-    epi.b_uniform64 = map2.bc % 64 == 0;
-    epi.a.resize(d.m * epi.nblk);
-    epi.b.resize(epi.nblk * d.n);
-    for (std::size_t j = 0; j < epi.nblk; ++j) {  // one map lookup per block of rows / columns
-      for (std::size_t i0 = 0; i0 < d.m; i0 += map1.br) {
-        const float v = x1_scale[map1(i0, j * kb)];
-        for (std::size_t i = i0; i < std::min(i0 + map1.br, d.m); ++i) epi.a[i * epi.nblk + j] = v;
-      }
-      for (std::size_t n0 = 0; n0 < d.n; n0 += map2.bc) {
-        const float v = x2_scale[map2(j * kb, n0)];
-        std::fill(epi.b.begin() + static_cast<std::ptrdiff_t>(j * d.n + n0),
-                  epi.b.begin() + static_cast<std::ptrdiff_t>(j * d.n + std::min(n0 + map2.bc, d.n)), v);
-      }
+  detail::epi_blocks<Out> epi;
+  epi.nblk = ceil_div(d.k, kb), epi.n = d.n, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
+  epi.b_uniform64 = map2.bc % 64 == 0;
+  epi.a.resize(d.m * epi.nblk);
+  epi.b.resize(epi.nblk * d.n);
+  for (std::size_t j = 0; j < epi.nblk; ++j) {  // one map lookup per block of rows / columns
+    for (std::size_t i0 = 0; i0 < d.m; i0 += map1.br) {
+      const float v = x1_scale[map1(i0, j * kb)];
+      for (std::size_t i = i0; i < std::min(i0 + map1.br, d.m); ++i) epi.a[i * epi.nblk + j] = v;
     }
-    detail::accumulate(x1, w, d, kb, epi);
-    return;
+    for (std::size_t n0 = 0; n0 < d.n; n0 += map2.bc) {
+      const float v = x2_scale[map2(j * kb, n0)];
+      std::fill(epi.b.begin() + static_cast<std::ptrdiff_t>(j * d.n + n0),
+                epi.b.begin() + static_cast<std::ptrdiff_t>(j * d.n + std::min(n0 + map2.bc, d.n)), v);
+    }
   }
-  detail::count(false);  // the reference
-  const detail::exact_dot<T1, T2> dot(x1, x2, d);
-  for (std::size_t m = 0; m < d.m; ++m)
-    for (std::size_t n = 0; n < d.n; ++n) {
-      float acc = 0.0f;
-      for (std::size_t k0 = 0; k0 < d.k; k0 += kb) {
-        const std::size_t k1 = std::min(k0 + kb, d.k);
-        const float p =
-            integer_code<T1> ? detail::to_float(dot.sum(m, n, k0, k1), 0) : dot.sum_f32(m, n, k0, k1);
-        const float s = x1_scale[map1(m, k0)] * x2_scale[map2(k0, n)];
-        const float t = detail::fp::mul(p, s);
-        acc = acc + t;
-      }
-      y[m * d.n + n] = detail::cast_out<Out>(bias.empty() ? acc : acc + bias[n]);
-    }
+  if constexpr (integer_code<T1> && integer_code<T2>) {
+    detail::accumulate(x1, w, d, kb, epi);
+  } else {
+    static_assert(integer_code<T1> == integer_code<T2>, "integer codes multiply integer codes");
+    const detail::exact_dot<T1, T2> dot(x1, x2, d);
+    detail::accumulate_float(d, kb, epi, detail::block_sums(dot));
+  }
 }
 
 }  // namespace detail
@@ -882,26 +900,24 @@ template <float_output Out, float_code T1, float_code T2>
 void matmul_mx(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
                std::span<const float8_e8m0fnu> x1_scale, std::span<const float8_e8m0fnu> x2_scale,
                std::span<const float> bias, std::span<Out> y) {
-  detail::count(false);  // the reference
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   const std::size_t nb = ceil_div(d.k, 32);
   detail::check_count(x1_scale.size(), d.m * nb, "x1 e8m0 scale (m x ceil(k/32))");
   detail::check_count(x2_scale.size(), nb * d.n, "x2 e8m0 scale (ceil(k/32) x n)");
   if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
-
+  // The power-of-two scales enter each block sum before its one rounding, so the block step is
+  // epi_blocks' with unit scales: tot + p * (1 * 1) = tot + p exactly.
+  detail::epi_blocks<Out> epi;
+  epi.nblk = nb, epi.n = d.n, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
+  epi.a.assign(d.m * nb, 1.0f);
+  epi.b.assign(nb * d.n, 1.0f);
   const detail::exact_dot<T1, T2> dot(x1, x2, d);
-  for (std::size_t m = 0; m < d.m; ++m)
-    for (std::size_t n = 0; n < d.n; ++n) {
-      float acc = 0.0f;
-      for (std::size_t j = 0; j < nb; ++j) {
+  detail::accumulate_float(
+      d, 32, epi, [&](std::size_t m, std::size_t n, std::size_t j, std::size_t k0, std::size_t k1) {
         const auto e1 = x1_scale[m * nb + j].bits(), e2 = x2_scale[j * d.n + n].bits();
-        const float p = (e1 == 0xff || e2 == 0xff)
-                            ? std::numeric_limits<float>::quiet_NaN()
-                            : dot.sum_f32(m, n, 32 * j, std::min(32 * j + 32, d.k), int(e1) + int(e2) - 254);
-        acc = acc + p;
-      }
-      y[m * d.n + n] = detail::cast_out<Out>(bias.empty() ? acc : acc + bias[n]);
-    }
+        return (e1 == 0xff || e2 == 0xff) ? std::numeric_limits<float>::quiet_NaN()
+                                          : dot.sum_f32(m, n, k0, k1, int(e1) + int(e2) - 254);
+      });
 }
 
 namespace detail {
@@ -1010,7 +1026,6 @@ template <float_output Out, class S>
 requires(std::is_same_v<S, bfloat16> || std::is_same_v<S, float16>) void matmul_tcg(
     std::span<const float8_e4m3fn> x1, std::span<const float4_e2m1fn> x2, matmul_dims d,
     std::span<const S> x2_scale, std::span<const std::uint64_t> y_scale, std::span<Out> y) {
-  detail::count(false);  // the reference
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   const std::size_t ng = ceil_div(d.k, 32);
   detail::check_count(x2_scale.size(), ng * d.n, "x2 group scale (ceil(k/32) x n)");
@@ -1026,9 +1041,9 @@ requires(std::is_same_v<S, bfloat16> || std::is_same_v<S, float16>) void matmul_
   matmul_dims dn = d;
   dn.x2_transposed = false;
   const detail::exact_dot<float8_e4m3fn, float8_e4m3fn> dot(x1, std::span<const float8_e4m3fn>(w), dn);
-  for (std::size_t m = 0; m < d.m; ++m)
-    for (std::size_t n = 0; n < d.n; ++n)
-      y[m * d.n + n] = detail::cast_out<Out>(dot.sum_f32(m, n, 0, d.k) * fixpipe::scale(y_scale[n]));
+  // the fixpipe epilogue of float codes: y = cast(acc * s19(y_scale[n]))
+  detail::accumulate_float(dn, d.k, detail::epi_fixpipe<Out>{y_scale, {}, y.data(), d.n, {}, {}},
+                           detail::block_sums(dot));
 }
 
 namespace detail {

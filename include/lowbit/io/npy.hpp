@@ -103,7 +103,14 @@ struct array {
   template <class T>
   std::vector<T> values() const {
     if (dtype_of<T>() != type) throw error("npy: array holds " + std::string(name(type)));
-    std::vector<T> v(size());
+    std::size_t n = 1;
+    for (auto d : shape)
+      if (__builtin_mul_overflow(n, d, &n))
+        throw error("npy: the shape's element count does not fit the size type");
+    if (n > data.size() / sizeof(T) || data.size() != n * sizeof(T))
+      throw error("npy: the shape holds " + std::to_string(n) + " elements, the data " +
+                  std::to_string(data.size() / sizeof(T)));
+    std::vector<T> v(n);
     if (!v.empty()) std::memcpy(v.data(), data.data(), v.size() * sizeof(T));
     return v;
   }

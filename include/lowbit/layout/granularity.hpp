@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../detail/checked.hpp"
 #include "../version.hpp"
 
 namespace lowbit::inline v0 {
@@ -58,8 +59,10 @@ struct matrix_shape {
   friend constexpr bool operator==(matrix_shape, matrix_shape) = default;
 };
 
+/// ceil(a / b) for b > 0, without the overflow of (a + b - 1) / b: a group of SIZE_MAX over a
+/// dimension of 10 is one partial group, not zero groups.
 constexpr std::size_t ceil_div(std::size_t a, std::size_t b) noexcept {
-  return (a + b - 1) / b;
+  return a / b + (a % b != 0 ? 1 : 0);
 }
 
 /// The mapping from element (r, c) of a rows x cols matrix to its scale: a grid of
@@ -96,6 +99,7 @@ struct scale_map {
 /// Throws std::invalid_argument for channel on the left, token on the right, and group or
 /// block sizes of 0.
 inline scale_map make_scale_map(granularity g, operand side, matrix_shape data) {
+  (void)detail::checked_mul(data.rows, data.cols, "matrix shape");
   const bool left = side == operand::left;
   std::size_t br = 1, bc = 1;
   switch (g.kind) {
@@ -135,6 +139,24 @@ inline scale_map make_scale_map(granularity g, operand side, matrix_shape data) 
   if (g.kind == granularity_kind::token) grid.cols = 1;
   return {g, side, data, br, bc, grid};
 }
+
+namespace detail {
+
+/// A scale_map built by hand must be the one make_scale_map builds for its granularity, side and
+/// shape: its block extents index the scales, so a disagreeing grid or a zero block would read out
+/// of bounds (or divide by zero). Throws std::invalid_argument.
+inline void check_map(const scale_map& m) {
+  const scale_map ok = make_scale_map(m.gran, m.side, m.data);
+  if (m.br != ok.br || m.bc != ok.bc || !(m.grid == ok.grid))
+    throw std::invalid_argument("scale map of " + std::to_string(m.data.rows) + " x " +
+                                std::to_string(m.data.cols) + " does not match its granularity: blocks " +
+                                std::to_string(m.br) + " x " + std::to_string(m.bc) + ", grid " +
+                                std::to_string(m.grid.rows) + " x " + std::to_string(m.grid.cols) +
+                                " (expected " + std::to_string(ok.br) + " x " + std::to_string(ok.bc) + ", " +
+                                std::to_string(ok.grid.rows) + " x " + std::to_string(ok.grid.cols) + ")");
+}
+
+}  // namespace detail
 
 /// Parses cli.md's granularity names: tensor, channel, token, group:GS, block:B,
 /// block:BR,BC, mx. Returns nullopt on a malformed name.

@@ -128,7 +128,7 @@ template <class Epilogue>
 LOWBIT_TARGET_AVX512_BF16 inline void gemm_panel(const std::uint16_t* a, std::size_t m, const packed_b& b,
                                                  std::size_t p, std::size_t kb, const float* rsc,
                                                  const float* csc, Epilogue& epilogue) {
-  const std::size_t lda = b.kp * 2, nblk = (b.k + kb - 1) / kb;
+  const std::size_t lda = b.kp * 2, nblk = b.k / kb + (b.k % kb != 0 ? 1 : 0);
   alignas(64) float total[mr][nr];
   float rs[mr];
   const std::size_t n0 = p * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr;
@@ -171,7 +171,7 @@ LOWBIT_TARGET_AVX512_BF16 inline void gemm_panel(const std::uint16_t* a, std::si
 template <class RowScale, class ColScale, class Epilogue>
 void gemm(const std::vector<std::uint16_t>& a, std::size_t m, const packed_b& b, std::size_t kb,
           RowScale&& row_scale, ColScale&& col_scale, Epilogue&& epilogue) {
-  const std::size_t nblk = (b.k + kb - 1) / kb;
+  const std::size_t nblk = b.k / kb + (b.k % kb != 0 ? 1 : 0);
   std::vector<float> rsc(m * nblk);  // every row scale once, outside the hot loops
   for (std::size_t i = 0; i < m; ++i)
     for (std::size_t j = 0; j < nblk; ++j) rsc[i * nblk + j] = row_scale(i, j);
