@@ -26,6 +26,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -397,7 +398,11 @@ std::uint8_t mx_scale_code(float amax, mx_scale_rule rule) {
   if (amax == 0) return 0;
   if (rule == mx_scale_rule::ocp) {
     // shared_exp = floor(log2 amax) - emax_elem, clamped below at -127 (never above 127).
-    const int e = std::ilogb(amax) - format_traits<T>::mx_emax;
+    // floor(log2 amax) from the bits (amax is finite and > 0): ilogb without the libm call
+    const auto bits = std::bit_cast<std::uint32_t>(amax);
+    const int biased = static_cast<int>(bits >> 23);
+    const int lg = biased > 0 ? biased - 127 : static_cast<int>(std::bit_width(bits & 0x7fffffu)) - 150;
+    const int e = lg - format_traits<T>::mx_emax;
     return static_cast<std::uint8_t>((e < -127 ? -127 : e) + 127);
   }
   // cuBLAS style (scaleAlg 1): S = amax / max (fp32 division, as CANN's golden); take S's
@@ -464,39 +469,50 @@ quantized<T, float8_e8m0fnu> quantize_mx_ref(std::span<const In> x, matrix_shape
 
 namespace detail {
 
+#if defined(LOWBIT_X86_64)
+/// One row of the AVX-512 MX fp4 path: each block of 32 gets its e8m0 scale code (mx_scale_code,
+/// 0xff for a block holding NaN or Inf) and its e2m1 codes (zero for a 0xff block). Returns false
+/// when a block's scale is above 2^126 (2^(127 - code) would not be a normal float): the caller
+/// then runs the reference. One target function per row, so the per-block steps inline.
+LOWBIT_TARGET_AVX512 inline bool mx_e2m1_row(const float* x, std::size_t cols, mx_scale_rule rule,
+                                             std::uint8_t* codes, std::uint8_t* scales) {
+  for (std::size_t c0 = 0, j = 0; c0 < cols; c0 += 32, ++j) {
+    const std::size_t len = cols - c0 < 32 ? cols - c0 : 32;
+    bool bad = false;
+    const float amax = avx512::block_amax32(avx512::isa{}, x + c0, len, bad);
+    const std::uint8_t code = bad ? std::uint8_t{0xff} : mx_scale_code<float4_e2m1fn>(amax, rule);
+    if (!bad && code > 253) return false;
+    scales[j] = code;
+    if (bad)
+      std::memset(codes + c0, 0, len);
+    else
+      avx512::e2m1_block32(avx512::isa{}, x + c0, len, code, codes + c0);
+  }
+  return true;
+}
+#endif
+
 /// AVX-512 path of MX quantization for fp4 e2m1 elements of a left operand (blocks along the
 /// contiguous axis), fp32 input, rint: bit-exact to quantize_mx_ref.
 template <mx_element T, class In>
 bool quantize_mx_fast(std::span<const In> x, matrix_shape shape, const mx_params& p,
-                      quantized<T, float8_e8m0fnu>& q) {
+                      quantized_span<T, float8_e8m0fnu> q) {
 #if defined(LOWBIT_X86_64)
   if constexpr (std::is_same_v<T, float4_e2m1fn> && std::is_same_v<In, float>) {
     if (!use_avx512() || p.side != operand::left || p.round != rounding::rint || !p.smooth.empty())
       return false;
-    const std::size_t rows = shape.rows, cols = shape.cols, nb = q.map.grid.cols;
+    const std::size_t rows = shape.rows, cols = shape.cols;
     auto* codes = reinterpret_cast<std::uint8_t*>(q.values.data());
+    auto* scales = reinterpret_cast<std::uint8_t*>(q.scales.data());
     bool fallback = false;
-  LOWBIT_OMP(omp parallel for schedule(static) reduction(|| : fallback))
-  for (long ri = 0; ri < static_cast<long>(rows); ++ri)
-    for (std::size_t j = 0; j < nb; ++j) {
+    LOWBIT_OMP(omp parallel for schedule(static) reduction(|| : fallback))
+    for (long ri = 0; ri < static_cast<long>(rows); ++ri) {
       const std::size_t r = static_cast<std::size_t>(ri);
-      const std::size_t c0 = 32 * j, len = std::min<std::size_t>(32, cols - c0);
-      const float* xp = x.data() + r * cols + c0;
-      bool bad = false;
-      const float amax = avx512::block_amax32(xp, len, bad);
-      const std::uint8_t code = bad ? std::uint8_t{0xff} : mx_scale_code<T>(amax, p.rule);
-      if (!bad && code > 253) {  // 2^(127 - code) would not be a normal float: use the reference
-        fallback = true;
-        continue;
-      }
-      q.scales[r * nb + j] = float8_e8m0fnu::from_bits(code);
-      std::uint8_t* out = codes + r * cols + c0;
-      if (bad)
-        std::memset(out, 0, len);
-      else
-        avx512::e2m1_block32(xp, len, code, out);
+      fallback =
+          !mx_e2m1_row(x.data() + r * cols, cols, p.rule, codes + r * cols, scales + r * q.map.grid.cols) ||
+          fallback;
     }
-  return !fallback;
+    return !fallback;
   }
 #endif
   (void)x, (void)shape, (void)p, (void)q;
@@ -504,6 +520,26 @@ bool quantize_mx_fast(std::span<const In> x, matrix_shape shape, const mx_params
 }
 
 }  // namespace detail
+
+/// MX quantization into caller memory (same rules as quantize_mx): out.values holds shape.size()
+/// codes and out.scales the map's e8m0 scales (natural layout); out.map is overwritten. No
+/// allocation on the fast path (fp4 e2m1, left operand, rint, fp32 input).
+template <mx_element T, class In>
+void quantize_mx_into(std::span<const In> x, matrix_shape shape, const mx_params& p,
+                      quantized_span<T, float8_e8m0fnu> out) {
+  const scale_map map = make_scale_map(granularity::mx(), p.side, shape);
+  detail::check_count(x.size(), shape.size(), "input");
+  detail::check_count(out.values.size(), shape.size(), "values output");
+  detail::check_count(out.scales.size(), map.size(), "scale output");
+  detail::check_smooth(p.smooth, map);
+  out.map = map;
+  const bool fast = detail::quantize_mx_fast<T, In>(x, shape, p, out);
+  detail::count(fast);
+  if (fast) return;
+  const auto ref = detail::quantize_mx_ref<T, In>(x, shape, p);
+  std::copy(ref.values.begin(), ref.values.end(), out.values.begin());
+  std::copy(ref.scales.begin(), ref.scales.end(), out.scales.begin());
+}
 
 /// MX quantization (OCP MX v1.0 / CANN DynamicMxQuant, spec §2.5): blocks of 32 along k.
 ///   ocp rule:  scale = 2^(floor(log2 amax) - emax_elem), clamped to >= 2^-127
@@ -518,12 +554,10 @@ template <mx_element T, class In>
 quantized<T, float8_e8m0fnu> quantize_mx(std::span<const In> x, matrix_shape shape, const mx_params& p) {
   quantized<T, float8_e8m0fnu> q;
   q.map = make_scale_map(granularity::mx(), p.side, shape);
-  detail::check_count(x.size(), shape.size(), "input");
   q.scales.resize(q.map.size());
   q.values.resize(shape.size());
-  const bool fast = detail::quantize_mx_fast<T, In>(x, shape, p, q);
-  detail::count(fast);
-  return fast ? q : detail::quantize_mx_ref<T, In>(x, shape, p);
+  quantize_mx_into<T, In>(x, shape, p, q.span());
+  return q;
 }
 
 /// Natural MX scale layout -> CANN's pair layout (spec §2.5): the block count along k is

@@ -287,3 +287,25 @@ TEST(Dequantize, FormsAndMx) {
                                                  e, {}, y);
   EXPECT_EQ(y, (std::vector<float>{24.0f, -4.0f}));
 }
+
+TEST(QuantizeMx, IntoCallerBuffersEqualsTheOwningResult) {
+  std::vector<float> x(6 * 70);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    x[i] = std::ldexp(static_cast<float>(static_cast<int>(i * 37 % 201) - 100), -4);
+  x[75] = std::numeric_limits<float>::quiet_NaN();
+  const auto check = [&](auto tag, lowbit::operand side, lowbit::matrix_shape s) {
+    using T = typename decltype(tag)::type;
+    const auto q = lowbit::quantize_mx<T, float>(x, s, {.side = side});
+    lowbit::quantized<T, lowbit::float8_e8m0fnu> into{
+        std::vector<T>(x.size()), std::vector<lowbit::float8_e8m0fnu>(q.scales.size()), {}, {}};
+    lowbit::quantize_mx_into<T, float>(x, s, {.side = side}, into.span());
+    for (std::size_t i = 0; i < x.size(); ++i) EXPECT_EQ(into.values[i].bits(), q.values[i].bits()) << i;
+    for (std::size_t i = 0; i < q.scales.size(); ++i)
+      EXPECT_EQ(into.scales[i].bits(), q.scales[i].bits()) << i;
+    into.scales.pop_back();  // a scale buffer of the wrong size is refused
+    EXPECT_THROW((lowbit::quantize_mx_into<T, float>(x, s, {.side = side}, into.span())),
+                 std::invalid_argument);
+  };
+  check(std::type_identity<lowbit::float4_e2m1fn>{}, lowbit::operand::left, {6, 70});   // the fast path
+  check(std::type_identity<lowbit::float8_e4m3fn>{}, lowbit::operand::right, {70, 6});  // the reference
+}

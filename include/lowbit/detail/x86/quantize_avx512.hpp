@@ -201,7 +201,7 @@ LOWBIT_TARGET_AVX512 inline void dequantize_row_int(isa, const std::int8_t* __re
 }
 
 /// max |x| over a block of len <= 32 floats; bad = the block holds NaN or +-Inf.
-LOWBIT_TARGET_AVX512 inline float block_amax32(const float* __restrict xp, std::size_t len,
+LOWBIT_TARGET_AVX512 inline float block_amax32(isa, const float* __restrict xp, std::size_t len,
                                                bool& bad) noexcept {
   const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
   const __mmask16 t0 = tail_mask(len), t1 = tail_mask(len > 16 ? len - 16 : 0);
@@ -213,8 +213,8 @@ LOWBIT_TARGET_AVX512 inline float block_amax32(const float* __restrict xp, std::
 
 /// fp4 e2m1 codes of a block of len <= 32 finite floats scaled by 2^(127 - code) (exact for
 /// code <= 253), rint, saturating.
-LOWBIT_TARGET_AVX512 inline void e2m1_block32(const float* __restrict xp, std::size_t len, std::uint8_t code,
-                                              std::uint8_t* __restrict out) noexcept {
+LOWBIT_TARGET_AVX512 inline void e2m1_block32(isa, const float* __restrict xp, std::size_t len,
+                                              std::uint8_t code, std::uint8_t* __restrict out) noexcept {
   const __mmask16 t0 = tail_mask(len), t1 = tail_mask(len > 16 ? len - 16 : 0);
   const __m512 inv = _mm512_castsi512_ps(_mm512_set1_epi32((254 - code) << 23));  // 2^(127 - code)
   store_bytes(out, t0, to_e2m1_rint_sat(_mm512_mul_ps(_mm512_maskz_loadu_ps(t0, xp), inv)));
