@@ -4,9 +4,9 @@
 #   deps.sh test   everything for tests, sanitizers, fuzzers and benchmarks
 set -euo pipefail
 what=${1:-test}
-pkgs=(g++ cmake make xz-utils libfmt-dev)
+pkgs=(g++ cmake make xz-utils)
 if [ "$what" = test ]; then
-  pkgs+=(clang clang-format libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev
+  pkgs+=(libfmt-dev clang clang-format libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev
          python3 python3-numpy python3-torch)
 fi
 missing=()
