@@ -1,4 +1,4 @@
-// The functions of mixed_isa_a.cpp (-march=x86-64) and mixed_isa_b.cpp (-march=native).
+// The functions of mixed_isa_tu.cpp, compiled as mixed::a (-march=x86-64) and mixed::b (-march=native).
 #pragma once
 
 #include <lowbit/lowbit.hpp>

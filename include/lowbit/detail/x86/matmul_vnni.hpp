@@ -87,13 +87,11 @@ LOWBIT_TARGET_AVX512 inline __m512i dpbusd(__m512i acc, __m512i a, __m512i b) no
 #endif
 }
 
-/// acc[r][0..64) = exact sum_k x1[r, k] * x2[k, panel column] for MR rows. The 4 * MR sums live
-/// in named registers (GCC spills an array of vectors to the stack).
-template <std::size_t MR>
-LOWBIT_TARGET_AVX512 inline void kernel(const std::uint8_t* __restrict a, std::size_t lda,
-                                        const std::int8_t* __restrict b, std::size_t kq,
-                                        const std::int32_t* __restrict colsum,
-                                        std::int32_t (*__restrict acc)[nr]) {
+// The MR x 64 exact sums of one panel over the groups of 4 k in [q0, q1), shared by kernel and
+// kernel_blocks: they live in 24 named registers c<row><16 columns> (GCC spills an array of
+// vectors to the stack) and start at -128 * cs, the compensation for storing x1 as x1 + 128.
+// vpdpbusd adds modulo 2^32, so a partial sum may wrap; the final one, sum x1 * x2 with
+// |sum| <= 2^30 for k <= 65536, is exact.
 #define LOWBIT_VNNI_ROW_DECL(r) __m512i c##r##0 = comp0, c##r##1 = comp1, c##r##2 = comp2, c##r##3 = comp3;
 #define LOWBIT_VNNI_ROW_STEP(r)                 \
   if constexpr (MR > r) {                       \
@@ -105,6 +103,29 @@ LOWBIT_TARGET_AVX512 inline void kernel(const std::uint8_t* __restrict a, std::s
     c##r##2 = dpbusd(c##r##2, av, b2);          \
     c##r##3 = dpbusd(c##r##3, av, b3);          \
   }
+// clang-format off
+#define LOWBIT_VNNI_SUMS(cs, q0, q1)                                                               \
+  const __m512i comp0 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_loadu_si512(cs), 7)),      \
+                comp1 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_loadu_si512(cs + 16), 7)), \
+                comp2 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_loadu_si512(cs + 32), 7)), \
+                comp3 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_loadu_si512(cs + 48), 7)); \
+  LOWBIT_VNNI_ROW_DECL(0) LOWBIT_VNNI_ROW_DECL(1) LOWBIT_VNNI_ROW_DECL(2)                          \
+  LOWBIT_VNNI_ROW_DECL(3) LOWBIT_VNNI_ROW_DECL(4) LOWBIT_VNNI_ROW_DECL(5)                          \
+  for (std::size_t q = q0; q < q1; ++q) {                                                          \
+    const std::int8_t* bq = b + q * nr * 4;                                                        \
+    const __m512i b0 = _mm512_loadu_si512(bq), b1 = _mm512_loadu_si512(bq + 64),                  \
+                  b2 = _mm512_loadu_si512(bq + 128), b3 = _mm512_loadu_si512(bq + 192);            \
+    LOWBIT_VNNI_ROW_STEP(0) LOWBIT_VNNI_ROW_STEP(1) LOWBIT_VNNI_ROW_STEP(2)                        \
+    LOWBIT_VNNI_ROW_STEP(3) LOWBIT_VNNI_ROW_STEP(4) LOWBIT_VNNI_ROW_STEP(5)                        \
+  }
+// clang-format on
+
+/// acc[r][0..64) = exact sum_k x1[r, k] * x2[k, panel column] for MR rows.
+template <std::size_t MR>
+LOWBIT_TARGET_AVX512 inline void kernel(const std::uint8_t* __restrict a, std::size_t lda,
+                                        const std::int8_t* __restrict b, std::size_t kq,
+                                        const std::int32_t* __restrict colsum,
+                                        std::int32_t (*__restrict acc)[nr]) {
 #define LOWBIT_VNNI_ROW_STORE(r)               \
   if constexpr (MR > r) {                      \
     _mm512_storeu_si512(acc[r] + 0, c##r##0);  \
@@ -112,35 +133,8 @@ LOWBIT_TARGET_AVX512 inline void kernel(const std::uint8_t* __restrict a, std::s
     _mm512_storeu_si512(acc[r] + 32, c##r##2); \
     _mm512_storeu_si512(acc[r] + 48, c##r##3); \
   }
-  // The sums start at -128 * colsum, the compensation for storing x1 as x1 + 128. vpdpbusd adds
-  // modulo 2^32, so a partial sum may wrap; the final one, sum x1 * x2 with |sum| <= 2^30 for
-  // k <= 65536, is exact.
-  const __m512i comp0 = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                         _mm512_slli_epi32(_mm512_loadu_si512(colsum), 7)),
-                comp1 = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                         _mm512_slli_epi32(_mm512_loadu_si512(colsum + 16), 7)),
-                comp2 = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                         _mm512_slli_epi32(_mm512_loadu_si512(colsum + 32), 7)),
-                comp3 = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                         _mm512_slli_epi32(_mm512_loadu_si512(colsum + 48), 7));
+  LOWBIT_VNNI_SUMS(colsum, 0, kq)
   // clang-format off
-  LOWBIT_VNNI_ROW_DECL(0)
-  LOWBIT_VNNI_ROW_DECL(1)
-  LOWBIT_VNNI_ROW_DECL(2)
-  LOWBIT_VNNI_ROW_DECL(3)
-  LOWBIT_VNNI_ROW_DECL(4)
-  LOWBIT_VNNI_ROW_DECL(5)
-  for (std::size_t q = 0; q < kq; ++q) {
-    const std::int8_t* bq = b + q * nr * 4;
-    const __m512i b0 = _mm512_loadu_si512(bq), b1 = _mm512_loadu_si512(bq + 64),
-                  b2 = _mm512_loadu_si512(bq + 128), b3 = _mm512_loadu_si512(bq + 192);
-    LOWBIT_VNNI_ROW_STEP(0)
-    LOWBIT_VNNI_ROW_STEP(1)
-    LOWBIT_VNNI_ROW_STEP(2)
-    LOWBIT_VNNI_ROW_STEP(3)
-    LOWBIT_VNNI_ROW_STEP(4)
-    LOWBIT_VNNI_ROW_STEP(5)
-  }
   LOWBIT_VNNI_ROW_STORE(0)
   LOWBIT_VNNI_ROW_STORE(1)
   LOWBIT_VNNI_ROW_STORE(2)
@@ -148,8 +142,6 @@ LOWBIT_TARGET_AVX512 inline void kernel(const std::uint8_t* __restrict a, std::s
   LOWBIT_VNNI_ROW_STORE(4)
   LOWBIT_VNNI_ROW_STORE(5)
   // clang-format on
-#undef LOWBIT_VNNI_ROW_DECL
-#undef LOWBIT_VNNI_ROW_STEP
 #undef LOWBIT_VNNI_ROW_STORE
 }
 
@@ -179,22 +171,7 @@ LOWBIT_TARGET_AVX512 inline void kernel_blocks(const std::uint8_t* __restrict a,
   for (std::size_t j = 0; j < nblk; ++j) {
     const std::size_t q0 = j * qb, q1 = q0 + qb < kq ? q0 + qb : kq;
     const std::int32_t* cs = colsum + j * nr;
-    const __m512i z = _mm512_setzero_si512();
-    const __m512i comp0 = _mm512_sub_epi32(z, _mm512_slli_epi32(_mm512_loadu_si512(cs), 7)),
-                  comp1 = _mm512_sub_epi32(z, _mm512_slli_epi32(_mm512_loadu_si512(cs + 16), 7)),
-                  comp2 = _mm512_sub_epi32(z, _mm512_slli_epi32(_mm512_loadu_si512(cs + 32), 7)),
-                  comp3 = _mm512_sub_epi32(z, _mm512_slli_epi32(_mm512_loadu_si512(cs + 48), 7));
-#define LOWBIT_VNNI_ROW_DECL(r) __m512i c##r##0 = comp0, c##r##1 = comp1, c##r##2 = comp2, c##r##3 = comp3;
-#define LOWBIT_VNNI_ROW_STEP(r)                 \
-  if constexpr (MR > r) {                       \
-    std::int32_t word;                          \
-    std::memcpy(&word, a + r * lda + 4 * q, 4); \
-    const __m512i av = _mm512_set1_epi32(word); \
-    c##r##0 = dpbusd(c##r##0, av, b0);          \
-    c##r##1 = dpbusd(c##r##1, av, b1);          \
-    c##r##2 = dpbusd(c##r##2, av, b2);          \
-    c##r##3 = dpbusd(c##r##3, av, b3);          \
-  }
+    LOWBIT_VNNI_SUMS(cs, q0, q1)
 #define LOWBIT_VNNI_ROW_EPI1(r, x)                                                         \
   {                                                                                        \
     const __m512 sc = a_one ? s##x : (b_uniform ? ab : _mm512_mul_ps(ar, s##x));           \
@@ -212,23 +189,6 @@ LOWBIT_TARGET_AVX512 inline void kernel_blocks(const std::uint8_t* __restrict a,
     LOWBIT_VNNI_ROW_EPI1(r, 3)                                               \
   }
     // clang-format off
-    LOWBIT_VNNI_ROW_DECL(0)
-    LOWBIT_VNNI_ROW_DECL(1)
-    LOWBIT_VNNI_ROW_DECL(2)
-    LOWBIT_VNNI_ROW_DECL(3)
-    LOWBIT_VNNI_ROW_DECL(4)
-    LOWBIT_VNNI_ROW_DECL(5)
-    for (std::size_t q = q0; q < q1; ++q) {
-      const std::int8_t* bq = b + q * nr * 4;
-      const __m512i b0 = _mm512_loadu_si512(bq), b1 = _mm512_loadu_si512(bq + 64),
-                    b2 = _mm512_loadu_si512(bq + 128), b3 = _mm512_loadu_si512(bq + 192);
-      LOWBIT_VNNI_ROW_STEP(0)
-      LOWBIT_VNNI_ROW_STEP(1)
-      LOWBIT_VNNI_ROW_STEP(2)
-      LOWBIT_VNNI_ROW_STEP(3)
-      LOWBIT_VNNI_ROW_STEP(4)
-      LOWBIT_VNNI_ROW_STEP(5)
-    }
     const float* bj = bs + j * ldb;
     const __m512 s0 = _mm512_maskz_loadu_ps(t0, bj), s1 = _mm512_maskz_loadu_ps(t1, bj + 16),
                  s2 = _mm512_maskz_loadu_ps(t2, bj + 32), s3 = _mm512_maskz_loadu_ps(t3, bj + 48);
@@ -239,12 +199,14 @@ LOWBIT_TARGET_AVX512 inline void kernel_blocks(const std::uint8_t* __restrict a,
     LOWBIT_VNNI_ROW_EPI(4)
     LOWBIT_VNNI_ROW_EPI(5)
     // clang-format on
-#undef LOWBIT_VNNI_ROW_DECL
-#undef LOWBIT_VNNI_ROW_STEP
 #undef LOWBIT_VNNI_ROW_EPI1
 #undef LOWBIT_VNNI_ROW_EPI
   }
 }
+
+#undef LOWBIT_VNNI_SUMS
+#undef LOWBIT_VNNI_ROW_DECL
+#undef LOWBIT_VNNI_ROW_STEP
 
 template <std::size_t MR>
 LOWBIT_TARGET_AVX512 inline void kernel_blocks_rows(std::size_t rows, const std::uint8_t* a, std::size_t lda,

@@ -1,12 +1,13 @@
-// Mixed-ISA translation units (issue "Compute core", item 4): this TU is compiled with
-// -march=x86-64 (no AVX at all), mixed_isa_b.cpp with -march=native. Objects made in one are used
-// in the other: packed weights and quantized tensors must have one layout and the kernels one
-// body, whatever each TU's flags, and the results must be the reference's bits.
+// Mixed-ISA translation units (issue "Compute core", item 4): this file is compiled twice, as
+// namespace mixed::a with -march=x86-64 (no AVX at all) and as mixed::b with -march=native
+// (tests/CMakeLists.txt). Objects made in one are used in the other: packed weights and quantized
+// tensors must have one layout and the kernels one body, whatever each TU's flags, and the
+// results must be the reference's bits.
 #include <lowbit/lowbit.hpp>
 
 #include "mixed_isa.hpp"
 
-namespace mixed::a {
+namespace LOWBIT_MIXED_NS {
 
 lowbit::packed_weights<std::int8_t> pack(const std::vector<std::int8_t>& w, std::size_t k, std::size_t n) {
   return lowbit::packed_weights<std::int8_t>(w, k, n);
@@ -27,4 +28,4 @@ std::vector<float> kc(const std::vector<std::int8_t>& x1, const lowbit::packed_w
   return y;
 }
 
-}  // namespace mixed::a
+}  // namespace LOWBIT_MIXED_NS
