@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <span>
@@ -144,7 +145,14 @@ inline lowbit::convert_policy policy_flags(const args& a, lowbit::format f) {
   return p;
 }
 
+/// The files this command has read: an output may not replace one of them (npy::write_all).
+inline std::vector<std::filesystem::path>& inputs_read() {
+  static thread_local std::vector<std::filesystem::path> v;
+  return v;
+}
+
 inline lowbit::npy::array read_npy(const std::string& path) {
+  inputs_read().push_back(path);
   try {
     return lowbit::npy::read(path);
   } catch (const lowbit::npy::error& e) {
@@ -319,7 +327,7 @@ inline void write_outputs(const std::vector<std::pair<std::string, lowbit::npy::
   std::vector<std::pair<std::filesystem::path, const lowbit::npy::array*>> files;
   for (auto& [p, a] : outs) files.push_back({p, &a});
   try {
-    lowbit::npy::write_all(files);
+    lowbit::npy::write_all(files, inputs_read());
   } catch (const lowbit::npy::error& e) {
     throw input_error(e.what());
   }

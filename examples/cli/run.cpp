@@ -29,6 +29,7 @@ int cli::run(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string cmd = argv[1];
+  cli::inputs_read().clear();
   if (cmd == "--version" || cmd == "version") {
     const auto& f = lowbit::cpu();
     std::printf(

@@ -2,6 +2,7 @@
 (cann-semantics §2.3-2.5, cli.md), written independently of the C++ code, and against torch's
 quantize_per_channel as a real peer for static int8 per-channel."""
 import itertools
+import os
 import unittest
 
 import numpy as np
@@ -302,6 +303,26 @@ class QuantizeMx(CliCase):
                 e = scales.reshape(-1)[block_index(shape, br, bc)].astype(np.float64)
                 want_y = np.where(e == 255, np.nan, self.load("d.npy") * 2.0 ** (e - 127)).astype(np.float32)
                 np.testing.assert_array_equal(self.load("y.npy"), want_y, err_msg=msg)
+
+
+class OutputSafety(CliCase):
+    """Outputs that alias each other or an input, or are not regular files, are refused before
+    anything is written (README "Bad input")."""
+
+    def test_aliasing_and_non_regular_outputs(self):
+        x = self.save("x.npy", f32(np.arange(12).reshape(3, 4)))
+        q = ["quantize", x, "--dtype", "int8", "--granularity", "token", "--operand", "left"]
+        self.run_fail(*q, "--values", self.p("o.npy"), "--scale", self.p("o.npy"), mentions="two outputs",
+                      outputs=["o.npy"])
+        self.run_fail(*q, "--values", x, "--scale", self.p("s.npy"), mentions="would replace the input",
+                      outputs=["s.npy"])
+        np.testing.assert_array_equal(self.load("x.npy"), np.arange(12).reshape(3, 4))  # input untouched
+        os.mkdir(self.p("adir"))
+        os.mkfifo(self.p("fifo"))
+        for bad in ("adir", "fifo"):
+            self.run_fail(*q, "--values", self.p("v.npy"), "--scale", self.p(bad), mentions="not a regular file",
+                          outputs=["v.npy"])
+        self.assertEqual(sorted(os.listdir(self.dir)), ["adir", "fifo", "x.npy"])  # no temporaries
 
 
 if __name__ == "__main__":

@@ -2,9 +2,15 @@
 // rejected with a message naming the problem.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <thread>
 
 #include <lowbit/io/npy.hpp>
 
@@ -113,7 +119,7 @@ TEST(Npy, WriteIsAtomicAndReadBack) {
   const std::vector<float> v = {1, 2, 3};
   npy::write(dir / "a.npy", npy::array::from<float>({3}, v));
   EXPECT_EQ(npy::read(dir / "a.npy").values<float>(), v);
-  EXPECT_FALSE(std::filesystem::exists(dir / "a.npy.lowbit-tmp"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 1);  // no temporary left
   EXPECT_THROW(npy::write(dir / "no/such/dir/b.npy", npy::array::from<float>({3}, v)), npy::error);
   EXPECT_THROW(npy::read(dir / "missing.npy"), npy::error);
   // found by the CLI fuzzer: a directory opens as a stream whose size is reported as huge
@@ -123,5 +129,98 @@ TEST(Npy, WriteIsAtomicAndReadBack) {
   } catch (const npy::error& e) {
     EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos);
   }
+  std::filesystem::remove_all(dir);
+}
+
+namespace {
+/// A fresh directory for one test.
+std::filesystem::path scratch(const char* name) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("lowbit_npy_" + std::string(name) + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+std::size_t entries(const std::filesystem::path& dir) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++n;
+  return n;
+}
+}  // namespace
+
+TEST(Npy, OutputsThatAliasAreRefusedBeforeAnythingIsWritten) {
+  const auto dir = scratch("alias");
+  const auto a = npy::array::from<float>({2}, std::vector<float>{1, 2});
+  const auto b = npy::array::from<float>({1}, std::vector<float>{7});
+  npy::write(dir / "in.npy", a);
+  // the same output twice (also spelled differently), and an output replacing an input
+  const std::pair<std::filesystem::path, const npy::array*> twice[] = {{dir / "o.npy", &a},
+                                                                       {dir / "./o.npy", &b}};
+  EXPECT_THROW(npy::write_all(twice), npy::error);
+  EXPECT_FALSE(std::filesystem::exists(dir / "o.npy"));
+  const std::pair<std::filesystem::path, const npy::array*> over_input[] = {{dir / "x.npy", &b},
+                                                                            {dir / "in.npy", &b}};
+  const std::filesystem::path inputs[] = {dir / "in.npy"};
+  EXPECT_THROW(npy::write_all(over_input, inputs), npy::error);
+  EXPECT_EQ(npy::read(dir / "in.npy").values<float>(), (std::vector<float>{1, 2}));  // untouched
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.npy"));                              // nothing written
+  EXPECT_EQ(entries(dir), 1u);                                                       // no temporaries left
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Npy, NonRegularOutputsAreRefusedAndNothingIsHalfWritten) {
+  const auto dir = scratch("nonregular");
+  const auto a = npy::array::from<float>({2}, std::vector<float>{1, 2});
+  npy::write(dir / "keep.npy", a);
+  std::filesystem::create_directory(dir / "sub");
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
+  // a second output that cannot be written: the first must not have replaced keep.npy
+  const auto b = npy::array::from<float>({1}, std::vector<float>{9});
+  for (const char* bad : {"sub", "fifo"}) {
+    const std::pair<std::filesystem::path, const npy::array*> files[] = {{dir / "keep.npy", &b},
+                                                                         {dir / bad, &b}};
+    EXPECT_THROW(npy::write_all(files), npy::error) << bad;
+    EXPECT_EQ(npy::read(dir / "keep.npy").values<float>(), (std::vector<float>{1, 2})) << bad;
+  }
+  EXPECT_TRUE(std::filesystem::is_fifo(dir / "fifo"));
+  EXPECT_EQ(entries(dir), 3u);  // keep.npy, sub, fifo: no temporaries
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Npy, TemporariesAreUnpredictableAndNeverFollowLinks) {
+  const auto dir = scratch("symlink");
+  std::filesystem::create_directory(dir / "victim");
+  { std::ofstream(dir / "victim" / "secret") << "do not touch"; }
+  // the old temporary name, planted as a link to someone else's file
+  std::filesystem::create_symlink(dir / "victim" / "secret", dir / "o.npy.lowbit-tmp");
+  const auto a = npy::array::from<float>({2}, std::vector<float>{3, 4});
+  npy::write(dir / "o.npy", a);
+  EXPECT_EQ(npy::read(dir / "o.npy").values<float>(), (std::vector<float>{3, 4}));
+  std::ifstream f(dir / "victim" / "secret");
+  std::string content;
+  std::getline(f, content);
+  EXPECT_EQ(content, "do not touch");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Npy, ConcurrentWritersOfOneOutputEachWriteAWholeFile) {
+  const auto dir = scratch("concurrent");
+  std::vector<std::thread> writers;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 16; ++t)
+    writers.emplace_back([&, t] {
+      try {
+        const std::vector<float> v(1000, static_cast<float>(t));
+        npy::write(dir / "o.npy", npy::array::from<float>({1000}, v));
+      } catch (const npy::error&) {
+        ++failures;
+      }
+    });
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(failures.load(), 0);
+  const auto v = npy::read(dir / "o.npy").values<float>();
+  ASSERT_EQ(v.size(), 1000u);
+  for (float x : v) EXPECT_EQ(x, v[0]);  // one writer's whole file
+  EXPECT_EQ(entries(dir), 1u);
   std::filesystem::remove_all(dir);
 }

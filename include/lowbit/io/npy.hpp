@@ -4,18 +4,25 @@
 // Reading is strict: every malformed file is rejected with an npy::error whose message names
 // the file and the problem (bad magic, unknown version, header too large or unterminated,
 // unparsable header, big-endian or unsupported dtype, Fortran order, shape overflow, data
-// shorter or longer than the shape says). Writing is atomic: the bytes go to a temporary file
-// in the same directory, which is renamed over the destination only when complete, so an
-// output file appears whole or not at all.
+// shorter or longer than the shape says). Writing is atomic: the bytes go to a new temporary
+// file in the same directory (mkstemp), which is renamed over the destination only when every
+// output is complete, so outputs appear whole or not at all (write_all). POSIX.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -319,35 +326,117 @@ inline std::vector<std::byte> serialize(const array& a) {
   return out;
 }
 
-/// Writes several files all-or-nothing as far as the file system allows: each goes to a
-/// temporary file first, and the renames happen only after every temporary is complete.
-inline void write_all(std::span<const std::pair<std::filesystem::path, const array*>> files) {
-  std::vector<std::filesystem::path> tmps;
-  const auto cleanup = [&] {
+namespace detail {
+
+/// Identity of an existing file (device, inode), or nullopt when the path does not exist.
+inline std::optional<std::pair<std::uint64_t, std::uint64_t>> file_id(const std::filesystem::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return std::nullopt;
+  return std::pair<std::uint64_t, std::uint64_t>{static_cast<std::uint64_t>(st.st_dev),
+                                                 static_cast<std::uint64_t>(st.st_ino)};
+}
+
+/// Creates a new temporary file next to `path` (mkstemp: an unpredictable name, created
+/// exclusively, never through a symbolic link) holding `bytes`; returns its name.
+inline std::filesystem::path write_temporary(const std::filesystem::path& path,
+                                             std::span<const std::byte> bytes) {
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  std::string name = (dir / ("." + path.filename().string() + ".lowbit-XXXXXX")).string();
+  const int fd = ::mkstemp(name.data());
+  if (fd < 0) throw error(path.string() + ": cannot create a temporary file (" + std::strerror(errno) + ")");
+  const mode_t mask = ::umask(0);  // the permissions a newly created file would get
+  ::umask(mask);
+  bool ok = ::fchmod(fd, 0666 & ~mask) == 0;
+  for (std::size_t off = 0; ok && off < bytes.size();) {
+    const ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) off += static_cast<std::size_t>(n);
+  }
+  ok = ::close(fd) == 0 && ok;
+  if (!ok) {
+    ::unlink(name.c_str());
+    throw error(path.string() + ": cannot write (" + std::strerror(errno) + ")");
+  }
+  return name;
+}
+
+}  // namespace detail
+
+/// Writes several files all-or-nothing as far as the file system allows (README "Bad input"):
+///  * refused up front, before anything is written: two outputs naming the same file, an output
+///    naming one of `inputs` (the files the results were computed from), an existing output that
+///    is not a regular file (directory, FIFO, device, socket; /dev/stdout included);
+///  * each file goes to a new temporary file next to it (mkstemp: unpredictable, exclusive, never
+///    through a symbolic link), and the renames happen only after every temporary is complete;
+///  * when a rename fails, the outputs already renamed are rolled back: their previous contents
+///    are restored from hard links taken before the first rename (or they are removed when they
+///    did not exist), and the temporaries are deleted.
+/// Concurrent writers of the same output each rename a complete file: the last one wins.
+inline void write_all(std::span<const std::pair<std::filesystem::path, const array*>> files,
+                      std::span<const std::filesystem::path> inputs = {}) {
+  using id = std::pair<std::uint64_t, std::uint64_t>;
+  std::vector<std::optional<id>> ids;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const auto& path = files[i].first;
+    const auto canon = std::filesystem::weakly_canonical(path);
+    for (std::size_t j = 0; j < i; ++j)
+      if (std::filesystem::weakly_canonical(files[j].first) == canon)
+        throw error(path.string() + ": given for two outputs");
+    const auto fid = detail::file_id(path);
+    for (const auto& in : inputs)
+      if (std::filesystem::weakly_canonical(in) == canon || (fid && detail::file_id(in) == fid))
+        throw error(path.string() + ": the output would replace the input " + in.string());
+    for (std::size_t j = 0; fid && j < i; ++j)
+      if (ids[j] == fid)
+        throw error(path.string() + ": given for two outputs (" + files[j].first.string() + ")");
     std::error_code ec;
-    for (auto& t : tmps) std::filesystem::remove(t, ec);
+    const auto st = std::filesystem::status(path, ec);
+    if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+      throw error(path.string() + ": exists and is not a regular file");
+    ids.push_back(fid);
+  }
+  std::vector<std::filesystem::path> tmps, backups(files.size());
+  std::vector<bool> existed(files.size(), false);
+  const auto cleanup = [&] {
+    for (auto& t : tmps) ::unlink(t.c_str());
+    for (auto& b : backups)
+      if (!b.empty()) ::unlink(b.c_str());
   };
-  for (auto& [path, arr] : files) {
-    auto tmp = path;
-    tmp += ".lowbit-tmp";
-    tmps.push_back(tmp);
-    const auto bytes = serialize(*arr);
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f ||
-        !f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())) ||
-        !(f.flush())) {
-      cleanup();
-      throw error(path.string() + ": cannot write");
+  try {
+    for (auto& [path, arr] : files) tmps.push_back(detail::write_temporary(path, serialize(*arr)));
+  } catch (...) {
+    cleanup();
+    throw;
+  }
+  for (std::size_t i = 0; i < files.size(); ++i) {  // hard links to the old contents, for a rollback
+    existed[i] = ids[i].has_value();
+    if (!existed[i]) continue;
+    for (int attempt = 0; attempt < 16 && backups[i].empty(); ++attempt) {
+      std::string name = tmps[i].string() + ".old" + std::to_string(attempt);
+      if (::link(files[i].first.c_str(), name.c_str()) == 0) backups[i] = name;
     }
   }
   for (std::size_t i = 0; i < files.size(); ++i) {
-    std::error_code ec;
-    std::filesystem::rename(tmps[i], files[i].first, ec);
-    if (ec) {
-      cleanup();
-      throw error(files[i].first.string() + ": cannot write (" + ec.message() + ")");
+    if (::rename(tmps[i].c_str(), files[i].first.c_str()) == 0) {
+      tmps[i].clear();
+      continue;
     }
+    const std::string why = std::strerror(errno);
+    for (std::size_t j = 0; j < i; ++j) {  // roll back what was renamed
+      if (!backups[j].empty() && ::rename(backups[j].c_str(), files[j].first.c_str()) == 0)
+        backups[j].clear();
+      else if (!existed[j])
+        ::unlink(files[j].first.c_str());
+    }
+    for (auto& t : tmps)
+      if (!t.empty()) ::unlink(t.c_str());
+    tmps.clear();
+    cleanup();
+    throw error(files[i].first.string() + ": cannot write (" + why + ")");
   }
+  tmps.clear();
+  cleanup();  // the backups
 }
 
 /// Writes one .npy file atomically (see write_all).
