@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include <lowbit/lowbit.hpp>
@@ -198,4 +199,26 @@ TEST(Catalogue, ApiReadsNothingOutOfBounds) {
   m = make_scale_map(granularity::token(), operand::left, {4, 3});
   m.bc = 0;
   EXPECT_THROW((dequantize_into<std::int8_t, float>(codes, m, scales, {}, out)), std::invalid_argument);
+}
+
+TEST(Catalogue, DegenerateNumbersAreErrorsNotSilentCodes) {
+  const float big = std::numeric_limits<float>::max();
+  const std::vector<float> x = {big, -big, 1, 2};
+  // asymmetric: max - min overflows fp32, the scale would be inf and every code NaN
+  EXPECT_NE(message_of([&] {
+              (void)quantize<std::int8_t, float>(x, {1, 4}, {.asymmetric = true});
+            }).find("does not fit float32"),
+            std::string::npos);
+  (void)quantize<std::int8_t, float>(x, {1, 4}, {});  // symmetric: a finite scale, fine
+  EXPECT_THROW((quantize<std::int8_t, float>(x, {1, 4}, {.asymmetric = true, .min_scale = 2})),
+               std::invalid_argument);
+  // static scales of 0, NaN, Inf and NaN offsets
+  for (float s : {0.0f, -0.0f, std::nanf(""), std::numeric_limits<float>::infinity()}) {
+    const std::vector<float> sc = {s};
+    EXPECT_THROW((quantize_static<std::int8_t, float>(x, {1, 4}, {.scales = sc})), std::invalid_argument)
+        << s;
+  }
+  const std::vector<float> one = {1.0f}, nan_offset = {std::nanf("")};
+  EXPECT_THROW((quantize_static<std::int8_t, float>(x, {1, 4}, {.scales = one, .offsets = nan_offset})),
+               std::invalid_argument);
 }

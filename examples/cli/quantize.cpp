@@ -93,6 +93,7 @@ int run_quantize(int argc, char** argv) {
     reject(a, {"static-offset", "multiply"}, "needs --static-scale");
   else
     reject(a, {"asymmetric", "dtype-max", "min-scale"}, "applies to dynamic quantization only");
+  if (a.has("asymmetric")) reject(a, {"min-scale"}, "applies to symmetric quantization only");
   if (!is_static && !a.has("scale")) throw usage_error("--scale S.npy is required for dynamic quantization");
   if (a.has("scale-alg") && a.get("scale-alg") != "ocp" && a.get("scale-alg") != "ceil")
     throw usage_error("--scale-alg: '" + a.get("scale-alg") + "' is neither ocp nor ceil");

@@ -174,6 +174,8 @@ void quantize_ref_into(std::span<const In> x, matrix_shape shape, const quantize
     throw std::invalid_argument("dtype max must be a positive finite number");
   if (!(p.min_scale >= 0) || !finite(p.min_scale))
     throw std::invalid_argument("min scale must be a non-negative finite number");
+  if (p.asymmetric && p.min_scale > 0)
+    throw std::invalid_argument("min scale applies to symmetric quantization only");
   out.map = map;
 
   const convert_policy pol = p.policy.value_or(default_policy_v<T>);
@@ -204,6 +206,10 @@ void quantize_ref_into(std::span<const In> x, matrix_shape shape, const quantize
     }
     float mx = hi[s], mn = lo[s];
     if (mx == mn && mx != 0) mx = std::fmax(mx, 0.0f), mn = std::fmin(mn, 0.0f);
+    if (!finite(mx - mn))  // finite elements near +-FLT_MAX: an inf scale would make every code NaN
+      throw std::invalid_argument("asymmetric quantization: the range of scale block " + std::to_string(s) +
+                                  " (" + std::to_string(mn) + " to " + std::to_string(mx) +
+                                  ") does not fit float32; quantize it symmetrically");
     const float scale = (mx - mn) * inv_range;
     out.scales[s] = scale;
     out.offsets[s] = scale == 0 ? 0.0f : qmax - mx / scale;
@@ -330,6 +336,8 @@ void quantize_into(std::span<const In> x, matrix_shape shape, const quantize_par
     throw std::invalid_argument("dtype max must be a positive finite number");
   if (!(p.min_scale >= 0) || !detail::finite(p.min_scale))
     throw std::invalid_argument("min scale must be a non-negative finite number");
+  if (p.asymmetric && p.min_scale > 0)
+    throw std::invalid_argument("min scale applies to symmetric quantization only");
   const convert_policy pol = p.policy.value_or(default_policy_v<T>);
   if (detail::quantize_fast<T, In>(x, shape, p, map, pol, out)) {
     out.map = map;
@@ -367,6 +375,16 @@ quantized<T> quantize_static(std::span<const In> x, matrix_shape shape, const st
   detail::check_count(p.scales.size(), q.map.size(), "static scale");
   if (!p.offsets.empty()) detail::check_count(p.offsets.size(), q.map.size(), "static offset");
   detail::check_smooth(p.smooth, q.map);
+  // A zero, NaN or infinite scale (or a NaN / infinite offset) would silently saturate or zero
+  // every code of its block: an error naming the first one.
+  for (std::size_t i = 0; i < p.scales.size(); ++i)
+    if (!(p.scales[i] != 0) || !detail::finite(p.scales[i]))
+      throw std::invalid_argument("static scale " + std::to_string(i) + " is " + std::to_string(p.scales[i]) +
+                                  ": scales must be finite and non-zero");
+  for (std::size_t i = 0; i < p.offsets.size(); ++i)
+    if (!detail::finite(p.offsets[i]))
+      throw std::invalid_argument("static offset " + std::to_string(i) + " is " +
+                                  std::to_string(p.offsets[i]) + ": offsets must be finite");
   const convert_policy pol = p.policy.value_or(default_policy_v<T>);
   detail::count(false);
   q.scales.assign(p.scales.begin(), p.scales.end());

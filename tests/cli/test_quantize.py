@@ -324,6 +324,13 @@ class OutputSafety(CliCase):
                           outputs=["v.npy"])
         self.assertEqual(sorted(os.listdir(self.dir)), ["adir", "fifo", "x.npy"])  # no temporaries
 
+    def test_min_scale_is_for_symmetric_quantization(self):
+        x = self.save("x.npy", f32(np.arange(12).reshape(3, 4)))
+        r = self.run_fail("quantize", x, "--dtype", "int8", "--granularity", "token", "--operand", "left",
+                          "--asymmetric", "--min-scale", "2", "--values", self.p("q.npy"), "--scale", self.p("s.npy"),
+                          "--offset", self.p("o.npy"), mentions="--min-scale", outputs=["q.npy", "s.npy", "o.npy"])
+        self.assertEqual(r.returncode, 2)
+
 
 if __name__ == "__main__":
     unittest.main()
