@@ -2,10 +2,17 @@
 // writing arrays, and the one-line error convention.
 #pragma once
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 #include <span>
@@ -104,23 +111,28 @@ inline lowbit::format parse_format_flag(const std::string& flag, const std::stri
 }
 
 inline float parse_float_flag(const std::string& flag, const std::string& v) {
-  try {
-    std::size_t n = 0;
-    const float f = std::stof(v, &n);
-    if (n == v.size()) return f;
-  } catch (...) {
-  }
-  throw usage_error("--" + flag + ": '" + v + "' is not a number");
+  if (v.empty() || std::isspace(static_cast<unsigned char>(v[0])))
+    throw usage_error("--" + flag + ": '" + v + "' is not a number");
+  errno = 0;
+  char* end = nullptr;
+  const float f = std::strtof(v.c_str(), &end);
+  if (end != v.c_str() + v.size()) throw usage_error("--" + flag + ": '" + v + "' is not a number");
+  if (errno == ERANGE && (f == 0 || std::isinf(f)))  // a subnormal result is representable: kept
+    throw usage_error("--" + flag + ": '" + v + "' is outside the float32 range");
+  return f;
 }
 
+/// Digits only (no sign, no space, no '+'), at most SIZE_MAX.
 inline std::size_t parse_size_flag(const std::string& flag, const std::string& v) {
-  std::size_t n = 0;
-  try {
-    const unsigned long long x = std::stoull(v, &n);
-    if (n == v.size() && v[0] != '-') return static_cast<std::size_t>(x);
-  } catch (...) {
-  }
-  throw usage_error("--" + flag + ": '" + v + "' is not a non-negative integer");
+  const bool digits =
+      !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits) throw usage_error("--" + flag + ": '" + v + "' is not a non-negative integer");
+  std::size_t x = 0;
+  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec == std::errc::result_out_of_range || p != v.data() + v.size())
+    throw usage_error("--" + flag + ": '" + v + "' is larger than the size type (" +
+                      std::to_string(std::numeric_limits<std::size_t>::max()) + ")");
+  return x;
 }
 
 /// Policy from --round / --overflow / --nan over the format's defaults.

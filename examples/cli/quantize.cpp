@@ -52,6 +52,20 @@ lowbit::granularity parse_gran(const args& a) {
   return *g;
 }
 
+/// Granularity and operand that cannot go together are usage errors (exit status 2), found
+/// before any file is read: a group or block of 0, channel on the left, token on the right.
+void check_gran_side(const lowbit::granularity& g, lowbit::operand side) {
+  using k = lowbit::granularity_kind;
+  if (g.kind == k::group && g.group_size == 0)
+    throw usage_error("--granularity: the group size must be at least 1");
+  if (g.kind == k::block && (g.block_rows == 0 || g.block_cols == 0))
+    throw usage_error("--granularity: the block sizes must be at least 1");
+  if (g.kind == k::channel && side == lowbit::operand::left)
+    throw usage_error("--granularity channel applies to --operand right (use token for the left operand)");
+  if (g.kind == k::token && side == lowbit::operand::right)
+    throw usage_error("--granularity token applies to --operand left (use channel for the right operand)");
+}
+
 template <class T>
 constexpr bool is_quant_format() {
   return !std::is_same_v<T, float> && !std::is_same_v<T, lowbit::float8_e8m0fnu> &&
@@ -78,6 +92,7 @@ int run_quantize(int argc, char** argv) {
   const lowbit::format f = parse_format_flag("dtype", a.get("dtype"));
   const lowbit::granularity g = parse_gran(a);
   const lowbit::operand side = parse_operand(a);
+  check_gran_side(g, side);
   if (!a.has("values")) throw usage_error("--values Q.npy is required");
   const bool mx = g.kind == lowbit::granularity_kind::mx;
   const bool is_static = a.has("static-scale");
@@ -182,6 +197,7 @@ int run_dequantize(int argc, char** argv) {
   const lowbit::format f = parse_format_flag("dtype", a.get("dtype"));
   const lowbit::granularity g = parse_gran(a);
   const lowbit::operand side = parse_operand(a);
+  check_gran_side(g, side);
   const bool mx = g.kind == lowbit::granularity_kind::mx;
   if (!mx && a.has("cann-layout")) throw usage_error("--cann-layout applies to granularity mx only");
   if (mx && (a.has("offset") || a.has("antiquant"))) throw usage_error("granularity mx has no offsets");

@@ -21,6 +21,24 @@ const char* const usage =
     "  compare     error statistics of two arrays\n"
     "  demo        every granularity and mode on a realistic sample, one table\n";
 
+/// An error message on one line: control characters from user-given values (a newline in a flag
+/// value, a file name) are shown as escapes.
+std::string one_line(const std::string& m) {
+  std::string out;
+  for (unsigned char c : m) {
+    if (c == '\n')
+      out += "\\n";
+    else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 int cli::run(int argc, char** argv) {
@@ -50,13 +68,13 @@ int cli::run(int argc, char** argv) {
     std::fprintf(
         stderr,
         "lowbit: unknown command '%s' (convert, decode, quantize, dequantize, matmul, compare, demo)\n",
-        cmd.c_str());
+        one_line(cmd).c_str());
     return 2;
   } catch (const cli::usage_error& e) {
-    std::fprintf(stderr, "lowbit %s: %s\n", cmd.c_str(), e.what());
+    std::fprintf(stderr, "lowbit %s: %s\n", one_line(cmd).c_str(), one_line(e.what()).c_str());
     return 2;
   } catch (const std::exception& e) {  // input_error, npy::error, std::invalid_argument from the library
-    std::fprintf(stderr, "lowbit %s: %s\n", cmd.c_str(), e.what());
+    std::fprintf(stderr, "lowbit %s: %s\n", one_line(cmd).c_str(), one_line(e.what()).c_str());
     return 1;
   }
 }

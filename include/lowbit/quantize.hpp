@@ -172,6 +172,8 @@ void quantize_ref_into(std::span<const In> x, matrix_shape shape, const quantize
   check_smooth(p.smooth, map);
   if (!(p.dtype_max >= 0) || !finite(p.dtype_max))
     throw std::invalid_argument("dtype max must be a positive finite number");
+  if (p.dtype_max > 0 && !finite(static_cast<float>(1.0 / double(p.dtype_max))))
+    throw std::invalid_argument("dtype max is so small that 1 / dtype max overflows float32");
   if (!(p.min_scale >= 0) || !finite(p.min_scale))
     throw std::invalid_argument("min scale must be a non-negative finite number");
   if (p.asymmetric && p.min_scale > 0)
@@ -334,6 +336,8 @@ void quantize_into(std::span<const In> x, matrix_shape shape, const quantize_par
   detail::check_count(out.offsets.size(), p.asymmetric ? map.size() : 0, "offset output");
   if (!(p.dtype_max >= 0) || !detail::finite(p.dtype_max))
     throw std::invalid_argument("dtype max must be a positive finite number");
+  if (p.dtype_max > 0 && !detail::finite(static_cast<float>(1.0 / double(p.dtype_max))))
+    throw std::invalid_argument("dtype max is so small that 1 / dtype max overflows float32");
   if (!(p.min_scale >= 0) || !detail::finite(p.min_scale))
     throw std::invalid_argument("min scale must be a non-negative finite number");
   if (p.asymmetric && p.min_scale > 0)

@@ -324,6 +324,29 @@ class OutputSafety(CliCase):
                           outputs=["v.npy"])
         self.assertEqual(sorted(os.listdir(self.dir)), ["adir", "fifo", "x.npy"])  # no temporaries
 
+    def test_flag_values_and_combinations_are_usage_errors(self):
+        x = self.save("x.npy", f32(np.arange(12).reshape(3, 4)))
+        out = ["--values", self.p("q.npy"), "--scale", self.p("s.npy")]
+        for flags, mentions in [
+                (["--granularity", "group:0", "--operand", "left"], "group size"),
+                (["--granularity", "block:0,4", "--operand", "left"], "block sizes"),
+                (["--granularity", "token", "--operand", "right"], "token applies to --operand left"),
+                (["--granularity", "channel", "--operand", "left"], "channel applies to --operand right"),
+                (["--granularity", "token", "--operand", "left", "--dtype-max", "1e39"], "float32 range"),
+                (["--granularity", "token", "--operand", "left", "--dtype-max", " 5"], "not a number")]:
+            r = self.run_fail("quantize", x, "--dtype", "int8", *flags, *out, mentions=mentions,
+                              outputs=["q.npy", "s.npy"])
+            self.assertEqual(r.returncode, 2, flags)
+        r = self.run_fail("quantize", x, "--dtype", "int8", "--granularity", "token", "--operand", "left",
+                          "--dtype-max", "1e-45", *out, mentions="dtype max is so small", outputs=["q.npy"])
+        # a newline in a value stays on one line of stderr (run_fail checks the line count)
+        self.run_fail("quantize", x, "--dtype", "int8\nx", "--granularity", "token", "--operand", "left", *out,
+                      mentions="int8\\nx")
+        for gs in [" -5", "-5", "+5", "99999999999999999999999"]:
+            r = self.run_fail("matmul", "--mode", "G-B", "--group-size", gs, "--x1", x, "--x2", x, "--x1-dtype", "int8",
+                              "--x2-dtype", "int8", "--out", self.p("y.npy"), mentions="--group-size", outputs=["y.npy"])
+            self.assertEqual(r.returncode, 2, gs)
+
     def test_min_scale_is_for_symmetric_quantization(self):
         x = self.save("x.npy", f32(np.arange(12).reshape(3, 4)))
         r = self.run_fail("quantize", x, "--dtype", "int8", "--granularity", "token", "--operand", "left",
