@@ -25,7 +25,8 @@ const char* const usage =
 /// value, a file name) are shown as escapes.
 std::string one_line(const std::string& m) {
   std::string out;
-  for (unsigned char c : m) {
+  for (const char ch : m) {
+    const auto c = static_cast<unsigned char>(ch);
     if (c == '\n')
       out += "\\n";
     else if (c < 0x20 || c == 0x7f) {
