@@ -48,6 +48,7 @@ struct cpu_features {
   bool avx2 = false;         // AVX2, FMA, F16C, BMI1, BMI2, LZCNT, POPCNT, with the OS saving YMM state
   bool avx512 = false;       // F, BW, DQ, VL, VNNI, with the OS saving ZMM and opmask state
   bool avx512_bf16 = false;  // + BF16 (the approx float paths)
+  bool avx_vnni = false;     // AVX2 + AVX-VNNI (VEX vpdpwssd/vpdpbusd): the avx2 backend's dot product
 };
 
 namespace detail {
@@ -77,6 +78,7 @@ inline cpu_features detect_cpu() noexcept {
   f.avx512 = f.avx2 && zmm_state && f512 && dq && bw && vl && vnni;
   __cpuid_count(7, 1, a, b, c, d);
   f.avx512_bf16 = f.avx512 && ((a >> 5) & 1u);
+  f.avx_vnni = f.avx2 && ((a >> 4) & 1u);
 #endif
   return f;
 }

@@ -38,24 +38,40 @@ std::string first_difference(const std::vector<V>& y, const std::vector<V>& ref)
   return {};
 }
 
-/// Runs f(y) under the scalar backend and under every fast backend of this CPU (avx2, avx512); the
-/// outputs must be byte-identical, and the fast runs must not have fallen back when fast_expected.
+/// Runs f(y) under the scalar backend and under every fast backend of this CPU (avx2 with each of
+/// its dot variants the CPU can run, avx512); the outputs must be byte-identical, and the fast
+/// runs must not have fallen back when fast_expected. The AVX-VNNI body is run through its EVEX
+/// twin on AVX-512 CPUs without AVX-VNNI (detail/x86/matmul_avx2.hpp).
 template <class Out, class F>
 void same_under_backends(std::size_t size, F&& f, bool fast_expected, const std::string& what) {
   restore_backend keep;
   set_backend(backend::scalar);
   std::vector<Out> ref(size);
   f(ref);
-  for (auto be : {backend::avx2, backend::avx512}) {
-    if (!detail::supported(be)) continue;
+  using detail::avx2mm::dot;
+  struct config {
+    backend be;
+    int forced;  // detail::avx2mm::forced_dot: 0 = the CPU's choice, else 1 + dot
+    bool runs;
+    const char* name;
+  };
+  const config configs[] = {
+      {backend::avx2, 1 + int(dot::madd), detail::supported(backend::avx2), "avx2 vpmaddwd"},
+      {backend::avx2, 1 + int(dot::avx_vnni), cpu().avx_vnni, "avx2 AVX-VNNI"},
+      {backend::avx2, 1 + int(dot::evex_vnni), detail::supported(backend::avx512), "avx2 VNNI (EVEX)"},
+      {backend::avx512, 0, detail::supported(backend::avx512), "avx512"}};
+  for (const config& cf : configs) {
+    if (!cf.runs) continue;
+    const auto be = cf.be;
     set_backend(be);
+    detail::avx2mm::forced_dot = cf.forced;
     std::vector<Out> y(size);
     reset_dispatch_counts();
     f(y);
-    EXPECT_EQ(first_difference(y, ref), "") << what << " (" << to_string(be) << ")";
+    detail::avx2mm::forced_dot = 0;
+    EXPECT_EQ(first_difference(y, ref), "") << what << " (" << cf.name << ")";
     if (fast_expected) {
-      EXPECT_GT(dispatch_counts().fast, 0u)
-          << what << ": fell back to the reference (" << to_string(be) << ")";
+      EXPECT_GT(dispatch_counts().fast, 0u) << what << ": fell back to the reference (" << cf.name << ")";
     }
   }
 }

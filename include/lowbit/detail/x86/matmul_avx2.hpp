@@ -1,6 +1,7 @@
-// int8 / int4 x int8 / int4 -> int32 with AVX2 (no VNNI), exact: both operands are widened to
-// int16 and multiplied with vpmaddwd, which adds the two exact products of a pair of k into one
-// int32 lane (|pair| <= 2^15); vpaddd accumulates. Every sum is exact in int32 while k <= 65536
+// int8 / int4 x int8 / int4 -> int32 with AVX2, exact: both operands are widened to int16 and
+// multiplied with vpmaddwd, which adds the two exact products of a pair of k into one int32 lane
+// (|pair| <= 2^15); vpaddd accumulates (one vpdpwssd instead where the CPU has AVX-VNNI). Every sum is exact
+// in int32 while k <= 65536
 // (|sum| <= 2^14 k). This is the integer accumulate stage of the avx2 backend; the epilogues are
 // the scalar rule of matmul.hpp plus the vector block step below.
 //
@@ -9,6 +10,7 @@
 // registers. Panels are distributed over OpenMP threads; each output is computed by one thread.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -56,39 +58,69 @@ std::vector<std::int16_t> pack_a(std::size_t m, std::size_t k, Get&& a) {
 #if defined(LOWBIT_X86_64)
 LOWBIT_KERNELS_BEGIN
 
-/// acc[r][0..16) = exact sum over pairs [q0, q1) of x1[r, k] * x2[k, panel column], MR rows.
-template <std::size_t MR>
-LOWBIT_TARGET_AVX2 inline void kernel(const std::int16_t* __restrict a, std::size_t lda,
-                                      const std::int16_t* __restrict b, std::size_t q0, std::size_t q1,
-                                      std::int32_t (*__restrict acc)[nr]) {
-  __m256i c[MR][2];
-  for (std::size_t r = 0; r < MR; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256();
-  for (std::size_t q = q0; q < q1; ++q) {
-    const std::int16_t* bq = b + q * nr * 2;
-    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bq)),
-                  b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bq + 16));
-    for (std::size_t r = 0; r < MR; ++r) {
-      std::int32_t pair;
-      std::memcpy(&pair, a + r * lda + 2 * q, 4);
-      const __m256i av = _mm256_set1_epi32(pair);
-      c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(av, b0));
-      c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(av, b1));
-    }
-  }
-  for (std::size_t r = 0; r < MR; ++r) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r]), c[r][0]);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r] + 8), c[r][1]);
-  }
+/// How a pair of int16 products is added to an int32 lane; all three are exact and identical:
+/// vpmaddwd + vpaddd (AVX2), vpdpwssd ymm with the VEX encoding (AVX-VNNI: Alder Lake, Zen 5 and
+/// later, one instruction instead of two) or with the EVEX encoding (AVX-512 VL + VNNI: the same
+/// kernel run on this project's AVX-512 test machines, which lack AVX-VNNI). vpdpwssd does not
+/// saturate: like vpaddd it adds modulo 2^32, and the sums here never wrap (|sum| <= 2^14 k).
+enum class dot { madd, avx_vnni, evex_vnni };
+
+LOWBIT_TARGET_AVX2 inline __m256i dot_madd(__m256i c, __m256i a, __m256i b) noexcept {
+  return _mm256_add_epi32(c, _mm256_madd_epi16(a, b));
+}
+LOWBIT_TARGET_AVX_VNNI inline __m256i dot_avx_vnni(__m256i c, __m256i a, __m256i b) noexcept {
+  return _mm256_dpwssd_avx_epi32(c, a, b);
+}
+LOWBIT_TARGET_AVX512 inline __m256i dot_evex_vnni(__m256i c, __m256i a, __m256i b) noexcept {
+  return _mm256_dpwssd_epi32(c, a, b);
 }
 
-template <std::size_t MR>
+// acc[r][0..16) = exact sum over pairs [q0, q1) of x1[r, k] * x2[k, panel column] for MR rows:
+// one body, compiled once per dot variant with that variant's target attribute.
+#define LOWBIT_AVX2MM_KERNEL(NAME, TARGET, DOT)                                             \
+  template <std::size_t MR>                                                                 \
+  TARGET inline void NAME(const std::int16_t* __restrict a, std::size_t lda,                \
+                          const std::int16_t* __restrict b, std::size_t q0, std::size_t q1, \
+                          std::int32_t(*__restrict acc)[nr]) {                              \
+    __m256i c[MR][2];                                                                       \
+    for (std::size_t r = 0; r < MR; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256();        \
+    for (std::size_t q = q0; q < q1; ++q) {                                                 \
+      const std::int16_t* bq = b + q * nr * 2;                                              \
+      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bq)),          \
+                    b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bq + 16));     \
+      for (std::size_t r = 0; r < MR; ++r) {                                                \
+        std::int32_t pair;                                                                  \
+        std::memcpy(&pair, a + r * lda + 2 * q, 4);                                         \
+        const __m256i av = _mm256_set1_epi32(pair);                                         \
+        c[r][0] = DOT(c[r][0], av, b0);                                                     \
+        c[r][1] = DOT(c[r][1], av, b1);                                                     \
+      }                                                                                     \
+    }                                                                                       \
+    for (std::size_t r = 0; r < MR; ++r) {                                                  \
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r]), c[r][0]);                     \
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r] + 8), c[r][1]);                 \
+    }                                                                                       \
+  }
+LOWBIT_AVX2MM_KERNEL(kernel_madd, LOWBIT_TARGET_AVX2, dot_madd)
+LOWBIT_AVX2MM_KERNEL(kernel_avx_vnni, LOWBIT_TARGET_AVX_VNNI, dot_avx_vnni)
+LOWBIT_AVX2MM_KERNEL(kernel_evex_vnni, LOWBIT_TARGET_AVX512, dot_evex_vnni)
+#undef LOWBIT_AVX2MM_KERNEL
+
+/// The kernel for the first `rows` (< MR allowed) rows. The VNNI kernels carry a wider target
+/// than this function, so they are called, not inlined: one call per panel and row block.
+template <std::size_t MR, dot D>
 LOWBIT_TARGET_AVX2 inline void kernel_rows(std::size_t rows, const std::int16_t* a, std::size_t lda,
                                            const std::int16_t* b, std::size_t q0, std::size_t q1,
                                            std::int32_t (*acc)[nr]) {
   if constexpr (MR > 1) {
-    if (rows < MR) return kernel_rows<MR - 1>(rows, a, lda, b, q0, q1, acc);
+    if (rows < MR) return kernel_rows<MR - 1, D>(rows, a, lda, b, q0, q1, acc);
   }
-  kernel<MR>(a, lda, b, q0, q1, acc);
+  if constexpr (D == dot::madd)
+    kernel_madd<MR>(a, lda, b, q0, q1, acc);
+  else if constexpr (D == dot::avx_vnni)
+    kernel_avx_vnni<MR>(a, lda, b, q0, q1, acc);
+  else
+    kernel_evex_vnni<MR>(a, lda, b, q0, q1, acc);
 }
 
 /// tot[c] = tot[c] + fp32(P[c]) * (a * bs[c]) for cnt <= 16 columns: the block step of
@@ -116,7 +148,7 @@ LOWBIT_TARGET_AVX2 inline void block_step(const std::int32_t* P, float a, const 
 /// One panel (16 columns) for every row of a, blocks of qb pairs (all pairs for single-block
 /// epilogues): epi.single(row, n0, count, sums), or the block step for each block and then
 /// epi.finish(row, n0, count, totals) for epi_blocks.
-template <class Epi>
+template <dot D, class Epi>
 LOWBIT_TARGET_AVX2 inline void gemm_panel(const std::int16_t* a, std::size_t m, const packed_b& b,
                                           std::size_t p, std::size_t qb, const Epi& epi) {
   alignas(32) std::int32_t acc[mr][nr];
@@ -127,13 +159,13 @@ LOWBIT_TARGET_AVX2 inline void gemm_panel(const std::int16_t* a, std::size_t m, 
     const std::size_t rows = m - i >= mr ? mr : m - i;
     const std::int16_t* ai = a + i * lda;
     if constexpr (!Epi::blocked) {
-      kernel_rows<mr>(rows, ai, lda, bp, 0, b.kp, acc);
+      kernel_rows<mr, D>(rows, ai, lda, bp, 0, b.kp, acc);
       for (std::size_t r = 0; r < rows; ++r) epi.single(i + r, n0, cnt, acc[r]);
     } else {
       for (std::size_t r = 0; r < rows; ++r)
         for (std::size_t c = 0; c < nr; ++c) tot[r][c] = 0.0f;
       for (std::size_t j = 0, q0 = 0; q0 < b.kp; ++j, q0 += qb) {
-        kernel_rows<mr>(rows, ai, lda, bp, q0, q0 + qb < b.kp ? q0 + qb : b.kp, acc);
+        kernel_rows<mr, D>(rows, ai, lda, bp, q0, q0 + qb < b.kp ? q0 + qb : b.kp, acc);
         for (std::size_t r = 0; r < rows; ++r)
           block_step(acc[r], epi.a[(i + r) * epi.nblk + j], epi.b.data() + j * epi.ldy + n0, tot[r], cnt);
       }
@@ -142,15 +174,36 @@ LOWBIT_TARGET_AVX2 inline void gemm_panel(const std::int16_t* a, std::size_t m, 
   }
 }
 
+/// The dot variant for this CPU: AVX-VNNI where present, else vpmaddwd. A test may force one
+/// (forced_dot, an int holding 1 + dot) to run the VNNI body on a CPU that has only its EVEX form.
+inline std::atomic<int> forced_dot{0};
+inline dot dot_for_cpu() noexcept {
+  if (const int f = forced_dot.load(std::memory_order_relaxed)) return static_cast<dot>(f - 1);
+  return cpu().avx_vnni ? dot::avx_vnni : dot::madd;
+}
+
 /// Every panel, in parallel over panels (generic code: see target.hpp); kb is the k-block of
 /// blocked epilogues (even, or >= k).
-template <class Epi>
-void gemm(const std::vector<std::int16_t>& a, std::size_t m, const packed_b& b, std::size_t kb,
-          const Epi& epi) {
+template <dot D, class Epi>
+void gemm_with(const std::vector<std::int16_t>& a, std::size_t m, const packed_b& b, std::size_t kb,
+               const Epi& epi) {
   const std::size_t qb = kb >= b.k ? (b.kp > 0 ? b.kp : 1) : kb / 2;
   const long panels = static_cast<long>(b.panels);
   LOWBIT_OMP(omp parallel for schedule(static))
-  for (long p = 0; p < panels; ++p) gemm_panel(a.data(), m, b, static_cast<std::size_t>(p), qb, epi);
+  for (long p = 0; p < panels; ++p) gemm_panel<D>(a.data(), m, b, static_cast<std::size_t>(p), qb, epi);
+}
+template <class Epi>
+void gemm(const std::vector<std::int16_t>& a, std::size_t m, const packed_b& b, std::size_t kb,
+          const Epi& epi) {
+  switch (dot_for_cpu()) {
+    case dot::avx_vnni:
+      return gemm_with<dot::avx_vnni>(a, m, b, kb, epi);
+    case dot::evex_vnni:
+      return gemm_with<dot::evex_vnni>(a, m, b, kb, epi);
+    case dot::madd:
+      break;
+  }
+  gemm_with<dot::madd>(a, m, b, kb, epi);
 }
 
 LOWBIT_KERNELS_END

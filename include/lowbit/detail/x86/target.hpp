@@ -13,6 +13,8 @@
 
 // AVX2 + FMA (Haswell and later, every x86-64-v3 CPU)
 #define LOWBIT_TARGET_AVX2 __attribute__((target("avx2,fma,f16c,bmi,bmi2,popcnt,lzcnt")))
+// + AVX-VNNI (the VEX vpdpwssd of Alder Lake and later): only behind cpu().avx_vnni
+#define LOWBIT_TARGET_AVX_VNNI __attribute__((target("avx2,fma,f16c,bmi,bmi2,popcnt,lzcnt,avxvnni")))
 // AVX-512 F/BW/DQ/VL + VNNI (and the AVX2/FMA/F16C/BMI they imply on every such CPU)
 #define LOWBIT_TARGET_AVX512                                                                \
   __attribute__((                                                                           \
