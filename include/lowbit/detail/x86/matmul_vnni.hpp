@@ -153,13 +153,13 @@ LOWBIT_TARGET_AVX512 inline void kernel(const std::uint8_t* __restrict a, std::s
 /// bs itself (1 * b is exact); b_uniform: bs[j * ldb + c] is the same for the 64 columns (x2's
 /// column blocks are multiples of 64 wide), one scalar product a * b serves them all. tot starts
 /// at +0. Columns from cnt on are not read from bs.
-template <std::size_t MR>
+template <std::size_t MR, bool a_one, bool b_uniform>
 LOWBIT_TARGET_AVX512 inline void kernel_blocks(const std::uint8_t* __restrict a, std::size_t lda,
                                                const std::int8_t* __restrict b, std::size_t kq,
                                                std::size_t qb, std::size_t nblk,
                                                const std::int32_t* __restrict colsum, const float* as,
-                                               const float* bs, std::size_t ldb, bool a_one, bool b_uniform,
-                                               std::size_t cnt, float (*__restrict tot)[nr]) {
+                                               const float* bs, std::size_t ldb, std::size_t cnt,
+                                               float (*__restrict tot)[nr]) {
   const auto mask = [cnt](std::size_t c0) {
     return cnt >= c0 + 16 ? __mmask16(0xffff)
            : cnt <= c0    ? __mmask16(0)
@@ -170,23 +170,33 @@ LOWBIT_TARGET_AVX512 inline void kernel_blocks(const std::uint8_t* __restrict a,
     for (std::size_t c = 0; c < nr; c += 16) _mm512_storeu_ps(tot[r] + c, _mm512_setzero_ps());
   for (std::size_t j = 0; j < nblk; ++j) {
     const std::size_t q0 = j * qb, q1 = q0 + qb < kq ? q0 + qb : kq;
+    // tot lives in memory (L1) between blocks: held in registers across blocks, GCC spills the
+    // accumulators of the next block instead (G-B measured 0.87x of K-C without this, 0.92x with).
+    asm volatile("" ::: "memory");
     const std::int32_t* cs = colsum + j * nr;
     LOWBIT_VNNI_SUMS(cs, q0, q1)
 #define LOWBIT_VNNI_ROW_EPI1(r, x)                                                         \
   {                                                                                        \
-    const __m512 sc = a_one ? s##x : (b_uniform ? ab : _mm512_mul_ps(ar, s##x));           \
+    __m512 sc;                                                                             \
+    if constexpr (a_one)                                                                   \
+      sc = s##x;                                                                           \
+    else if constexpr (b_uniform)                                                          \
+      sc = ab;                                                                             \
+    else                                                                                   \
+      sc = _mm512_mul_ps(ar, s##x);                                                        \
     __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(c##r##x), sc);                             \
     asm("" : "+v"(v));                                                                     \
     _mm512_storeu_ps(tot[r] + 16 * x, _mm512_add_ps(_mm512_loadu_ps(tot[r] + 16 * x), v)); \
   }
-#define LOWBIT_VNNI_ROW_EPI(r)                                               \
-  if constexpr (MR > r) {                                                    \
-    const float a_r = a_one ? 1.0f : as[r * nblk + j];                       \
-    const __m512 ar = _mm512_set1_ps(a_r), ab = _mm512_set1_ps(a_r * bj[0]); \
-    LOWBIT_VNNI_ROW_EPI1(r, 0)                                               \
-    LOWBIT_VNNI_ROW_EPI1(r, 1)                                               \
-    LOWBIT_VNNI_ROW_EPI1(r, 2)                                               \
-    LOWBIT_VNNI_ROW_EPI1(r, 3)                                               \
+#define LOWBIT_VNNI_ROW_EPI(r)                                                                  \
+  if constexpr (MR > r) {                                                                       \
+    const float a_r = a_one ? 1.0f : as[r * nblk + j];                                          \
+    const __m512 ar = _mm512_set1_ps(a_r), ab = _mm512_set1_ps(b_uniform ? a_r * bj[0] : 0.0f); \
+    (void)ar, (void)ab;                                                                         \
+    LOWBIT_VNNI_ROW_EPI1(r, 0)                                                                  \
+    LOWBIT_VNNI_ROW_EPI1(r, 1)                                                                  \
+    LOWBIT_VNNI_ROW_EPI1(r, 2)                                                                  \
+    LOWBIT_VNNI_ROW_EPI1(r, 3)                                                                  \
   }
     // clang-format off
     const float* bj = bs + j * ldb;
@@ -208,6 +218,7 @@ LOWBIT_TARGET_AVX512 inline void kernel_blocks(const std::uint8_t* __restrict a,
 #undef LOWBIT_VNNI_ROW_DECL
 #undef LOWBIT_VNNI_ROW_STEP
 
+/// kernel_blocks for the first `rows` (< MR allowed) rows, with the scale flags made constants.
 template <std::size_t MR>
 LOWBIT_TARGET_AVX512 inline void kernel_blocks_rows(std::size_t rows, const std::uint8_t* a, std::size_t lda,
                                                     const std::int8_t* b, std::size_t kq, std::size_t qb,
@@ -220,7 +231,12 @@ LOWBIT_TARGET_AVX512 inline void kernel_blocks_rows(std::size_t rows, const std:
       return kernel_blocks_rows<MR - 1>(rows, a, lda, b, kq, qb, nblk, colsum, as, bs, ldb, a_one, b_uniform,
                                         cnt, tot);
   }
-  kernel_blocks<MR>(a, lda, b, kq, qb, nblk, colsum, as, bs, ldb, a_one, b_uniform, cnt, tot);
+  if (a_one)
+    kernel_blocks<MR, true, false>(a, lda, b, kq, qb, nblk, colsum, as, bs, ldb, cnt, tot);
+  else if (b_uniform)
+    kernel_blocks<MR, false, true>(a, lda, b, kq, qb, nblk, colsum, as, bs, ldb, cnt, tot);
+  else
+    kernel_blocks<MR, false, false>(a, lda, b, kq, qb, nblk, colsum, as, bs, ldb, cnt, tot);
 }
 
 template <std::size_t MR>
