@@ -214,7 +214,8 @@ inline float add_f32_bias(float y, const matmul_bias& b, std::size_t n) {
 //   epi_fixpipe  T-C / T-T with uint64 scales (int8 requant, float outputs), T-CG's y scale
 //   epi_int32    int32
 //   epi_blocks   G-B, B-B, K-G, and MX (unit scales: its e8m0 scales are inside the block sums)
-// (weight-only sums high-precision products in double, see matmul_weight_only.)
+//   epi_weight_only  weight-only: its accumulate stage is a double sum of x * dequantized W
+//                (matmul_weight_only), not an integer one; the epilogue rounds it to fp32
 // one() (single-block modes) and step()/last() (the blocked modes) are the rule for one output,
 // in scalar fp32, and the reference runs exactly them. A kernel calls single(i, n0, cnt, P) or,
 // for epi_blocks, performs step() itself in registers (vnni::kernel_blocks) and calls
@@ -1098,6 +1099,26 @@ struct weight_scales {
   std::span<const float8_e8m0fnu> mx_scale{};  // MX only
 };
 
+namespace detail {
+
+/// Weight-only (spec §5): y = fp32(acc) (+ bias, one fp32 add), then for bf16 x rounded to bf16
+/// (RNE) before the cast to Out (cast_out: RNE, canonical NaN). acc is the double sum of x * W.
+template <class Out, class In>
+struct epi_weight_only {
+  std::span<const float> bias;
+  Out* y = nullptr;
+  std::size_t ldy = 0;
+
+  void one(std::size_t i, std::size_t nn, double acc) const {
+    float v = static_cast<float>(acc);
+    if (!bias.empty()) v = v + bias[nn];
+    if constexpr (std::is_same_v<In, bfloat16>) v = static_cast<float>(bfloat16(v));
+    y[i * ldy + nn] = cast_out<Out>(v);
+  }
+};
+
+}  // namespace detail
+
 /// MODE weight-only / pseudo-quantization (spec §5, aclnnWeightQuantBatchMatmulV2 golden).
 /// In (float, bfloat16, float16) is x's dtype and the "inter" dtype: every intermediate is
 /// rounded to it (round_inter; a no-op for float):
@@ -1137,15 +1158,15 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
       }
       W[k * d.n + n] = v;
     }
+  const detail::epi_weight_only<Out, In> epi{bias, y.data(), d.n};
   for (std::size_t m = 0; m < d.m; ++m)
     for (std::size_t n = 0; n < d.n; ++n) {
-      double acc = 0;  // products of two <= 24-bit significands are exact in double
+      // products of two <= 24-bit significands are exact in double; the sum is rounded to
+      // double at each step, in ascending k (the golden's order)
+      double acc = 0;
       for (std::size_t k = 0; k < d.k; ++k)
         acc += static_cast<double>(static_cast<float>(x[m * d.k + k])) * W[k * d.n + n];
-      float v = static_cast<float>(acc);
-      if (!bias.empty()) v = v + bias[n];
-      if constexpr (std::is_same_v<In, bfloat16>) v = static_cast<float>(bfloat16(v));
-      y[m * d.n + n] = detail::cast_out<Out>(v);
+      epi.one(m, n, acc);
     }
 }
 
