@@ -2,6 +2,7 @@
 // a private temporary directory that holds a few valid .npy files, and '/' is removed from
 // arguments so that nothing is written outside it. The demo is skipped (slow by design). The
 // test runs it with -close_fd_mask=3 so the tool's own stdout/stderr lines are dropped.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -33,6 +34,13 @@ void setup() {
   lowbit::npy::write("c.npy", array::from<std::uint8_t>({2, 4}, u));
   lowbit::npy::write("s.npy", array::from<float>({2}, std::span<const float>(f.data(), 2)));
   lowbit::npy::write("b.npy", array::from<std::int32_t>({2}, b));
+  // hostile inputs and outputs (README "Bad input"): no elements but extents that overflow or
+  // would need terabytes, a symbolic link loop, a FIFO and a directory
+  lowbit::npy::write("tall.npy", array{lowbit::npy::dtype::f4, {1000000000000, 0}, {}});
+  lowbit::npy::write("wide.npy", array{lowbit::npy::dtype::i1, {0, 1000000}, {}});
+  lowbit::npy::write("none.npy", array{lowbit::npy::dtype::i1, {1000000, 0}, {}});
+  lowbit::npy::write("packed0.npy", array{lowbit::npy::dtype::u1, {0, (std::size_t{1} << 63) + 1}, {}});
+  if (symlink("loop", "loop") != 0 || mkfifo("fifo", 0600) != 0 || mkdir("adir", 0700) != 0) std::abort();
 }
 
 }  // namespace

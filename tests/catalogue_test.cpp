@@ -184,6 +184,36 @@ TEST(Catalogue, SizeProductsThatOverflowAreErrors) {
                std::invalid_argument);
 }
 
+TEST(Catalogue, EmptyArraysWithHugeDimensionsCostNothing) {
+  // (10^12, 0) holds no element: every call must return at once (each used to take 10^12 empty
+  // iterations), with the scales its granularity gives, and nothing to compute.
+  const std::size_t tall = 1000000000000;
+  const matrix_shape shape{tall, 0};
+  const auto q =
+      quantize<std::int8_t, float>(none, shape, {.gran = granularity::channel(), .side = operand::right});
+  EXPECT_TRUE(q.values.empty());
+  EXPECT_TRUE(q.scales.empty());
+  const auto qt = quantize<std::int8_t, float>(none, {0, tall}, {.gran = granularity::token()});
+  EXPECT_TRUE(qt.scales.empty());
+  const auto qs = quantize_static<std::int8_t, float>(
+      none, shape, {.gran = granularity::channel(), .side = operand::right, .scales = {}});
+  EXPECT_TRUE(qs.values.empty());
+  const auto qm = quantize_mx<float4_e2m1fn, float>(none, {tall, 0}, {.side = operand::right});
+  EXPECT_TRUE(qm.values.empty());
+  std::vector<float> out;
+  dequantize_into<std::int8_t, float>({}, q.map, q.scales, {}, out);
+  dequantize_into<std::int8_t, float>({}, make_scale_map(granularity::channel(), operand::right, shape),
+                                      std::span<const float>(), {}, out);
+  std::vector<std::int32_t> y32;
+  matmul_int32<std::int8_t, std::int8_t>({}, {}, {tall, 0, 0}, {}, y32);  // y is (10^12, 0)
+  std::vector<float> y;
+  const std::vector<float> one = {1.0f};
+  matmul_weight_only<float, float, int4>({}, {}, {0, tall, 0}, {.gran = granularity::channel(), .scale = {}},
+                                         {}, y);  // x2 is (10^12, 0)
+  matmul_tc<float, std::int8_t, std::int8_t>({}, {}, {tall, 0, 0}, std::span<const float>(one), std::nullopt,
+                                             {}, y);
+}
+
 TEST(Catalogue, ApiReadsNothingOutOfBounds) {
   const std::vector<double> e = {1, 2, 3}, shorter = {1, 2};
   EXPECT_THROW(compare(e, shorter), std::invalid_argument);

@@ -21,6 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include <unistd.h>
+
 #include <lowbit/lowbit.hpp>
 
 namespace cli {
@@ -101,6 +103,35 @@ inline std::string shape_str(const std::vector<std::size_t>& s) {
     r +=
         std::to_string(s[i]) + (i + 1 < s.size() || s.size() == 1 ? "," : "") + (i + 1 < s.size() ? " " : "");
   return r + ")";
+}
+
+/// The machine's physical memory in bytes (2^40 if the system does not say).
+inline std::size_t memory_limit() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return std::size_t{1} << 40;
+  const auto p = static_cast<std::size_t>(pages), b = static_cast<std::size_t>(page);
+  return p > SIZE_MAX / b ? SIZE_MAX : p * b;
+}
+
+/// The tool holds every array in memory: an array of `count` elements of `elem` bytes that it
+/// would have to create is refused up front when it exceeds the machine's physical memory, with
+/// the bytes it needs (README "Bad input"), instead of a bad_alloc or minutes of swapping.
+inline void check_alloc(std::size_t count, std::size_t elem, const std::string& what) {
+  const std::size_t limit = memory_limit();
+  if (count <= limit / elem) return;
+  const std::string need = count > SIZE_MAX / elem ? std::to_string(count) + " x " + std::to_string(elem)
+                                                   : std::to_string(count * elem);
+  throw input_error(what + " would need " + need + " bytes, more than this machine's memory (" +
+                    std::to_string(limit) + " bytes)");
+}
+
+/// rows x cols elements, refused as check_alloc says (and when the product overflows).
+inline void check_alloc(std::size_t rows, std::size_t cols, std::size_t elem, const std::string& what) {
+  if (rows != 0 && cols > SIZE_MAX / rows) {
+    throw input_error(what + " would need " + std::to_string(rows) + " x " + std::to_string(cols) + " x " +
+                      std::to_string(elem) + " bytes, more than this machine's memory");
+  }
+  check_alloc(rows * cols, elem, what);
 }
 
 inline lowbit::format parse_format_flag(const std::string& flag, const std::string& v) {
@@ -251,15 +282,16 @@ std::uint8_t code_byte(T v) {
 }
 
 /// Codes -> .npy: int8 arrays for int8/int4 (values), uint8 for float codes; with packed,
-/// 4-bit codes two per byte along the last axis (uint8).
+/// 4-bit codes two per byte along the last axis (uint8). `source` names the input whose shape
+/// this is, for the odd-dimension error.
 template <class T>
 lowbit::npy::array codes_array(std::vector<std::size_t> shape, std::span<const T> codes, bool packed,
-                               const std::string& path) {
+                               const std::string& source) {
   if (packed) {
     if (!is_4bit<T>())
       throw usage_error("--packed applies to 4-bit formats only (int4, fp4_e2m1fn, fp4_e1m2fn)");
     if (shape.empty() || shape.back() % 2 != 0)
-      throw input_error(path + ": --packed needs an even last dimension, shape is " + shape_str(shape));
+      throw input_error(source + ": --packed needs an even last dimension, shape is " + shape_str(shape));
     std::vector<std::uint8_t> c(codes.size()), p(codes.size() / 2);
     for (std::size_t i = 0; i < codes.size(); ++i) c[i] = code_byte(codes[i]);
     lowbit::pack_nibbles(c, p);
@@ -302,6 +334,8 @@ std::vector<T> load_codes(const std::string& path, bool packed, std::vector<std:
     const auto p = a.values<std::uint8_t>();
     std::vector<std::uint8_t> c(2 * p.size());
     lowbit::unpack_nibbles(p, c);
+    if (shape.back() > SIZE_MAX / 2)
+      throw input_error(path + ": shape " + shape_str(shape) + " is too large to unpack");
     shape.back() *= 2;
     if constexpr (is_4bit<T>())
       for (auto b : c) out.push_back(T::from_bits(b));

@@ -47,6 +47,19 @@ std::vector<double> values_of(const lowbit::npy::array& a, std::optional<lowbit:
     });
     return v;
   }
+  if (f && *f == lowbit::format::int4) {  // int4 values are stored as int8 (cli.md)
+    if (a.type != dtype::i1)
+      throw input_error(path + ": int4 values must be int8, the file holds " +
+                        std::string(lowbit::npy::name(a.type)));
+    const auto x = a.values<std::int8_t>();
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (x[i] < -8 || x[i] > 7)
+        throw input_error(path + ": value " + std::to_string(x[i]) + " at index " + std::to_string(i) +
+                          " is outside int4's range [-8, 7]");
+      v[i] = x[i];
+    }
+    return v;
+  }
   switch (a.type) {
     case dtype::f4:
       cast_all(std::type_identity<float>{});

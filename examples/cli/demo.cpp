@@ -54,7 +54,8 @@ int run_demo(int argc, char** argv) {
   const std::size_t K = a.has("k") ? parse_size_flag("k", a.get("k")) : 1024;
   const std::size_t N = a.has("n") ? parse_size_flag("n", a.get("n")) : 512;
   if (M == 0 || K == 0 || N == 0) throw usage_error("--m, --k and --n must be at least 1");
-  if (M * K > (std::size_t{1} << 26) || K * N > (std::size_t{1} << 26) || M * K * N > (std::size_t{1} << 34))
+  constexpr std::size_t max_elems = std::size_t{1} << 26, max_macs = std::size_t{1} << 34;
+  if (M > max_elems / K || N > max_elems / K || M * K > max_macs / N)  // no product can wrap
     throw usage_error("shape too large for the scalar reference demo (at most 2^26 elements per matrix)");
   std::mt19937 rng(a.has("seed") ? static_cast<unsigned>(parse_size_flag("seed", a.get("seed"))) : 2026u);
   std::normal_distribution<float> g(0.0f, 1.0f);

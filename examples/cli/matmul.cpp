@@ -120,6 +120,7 @@ struct job {
       throw input_error("k differs: x1 " + a.get("x1") + " is " + shape_str(sh1) + " (m, k) but x2 " +
                         a.get("x2") + " is " + shape_str(sh2) + (transposed ? " (n, k)" : " (k, n)"));
     d = {m1.rows, m1.cols, n, transposed};
+    check_alloc(d.m, d.n, sizeof(float), "the output " + shape_str({d.m, d.n}));
   }
 
   /// A float32 scale array of the given shape.

@@ -117,6 +117,7 @@ int run_quantize(int argc, char** argv) {
   const std::string in_path = a.pos[0];
   const auto in = load_highp(in_path, a.has("bf16"));
   const lowbit::matrix_shape shape = as_matrix(in.shape, in_path);
+  check_alloc(lowbit::make_scale_map(g, side, shape).size(), sizeof(float), "the scale array of " + in_path);
   float_array smooth;
   if (a.has("smooth")) {
     smooth = load_f32(a.get("smooth"), "smooth vector");
@@ -140,7 +141,7 @@ int run_quantize(int argc, char** argv) {
           for (std::size_t i = 0; i < s.size(); ++i) s[i] = q.scales[i].bits();
           const bool cann = a.has("cann-layout");
           if (cann) s = lowbit::mx_scales_to_cann(s, side, q.map.grid);
-          outs.push_back({a.get("values"), codes_array<T>(in.shape, q.values, packed, a.get("values"))});
+          outs.push_back({a.get("values"), codes_array<T>(in.shape, q.values, packed, in_path)});
           outs.push_back(
               {a.get("scale"), lowbit::npy::array::from<std::uint8_t>(mx_scale_file_shape(q.map, cann), s)});
         } else {
@@ -181,7 +182,7 @@ int run_quantize(int argc, char** argv) {
         q = lowbit::quantize<T, float>(in.v, shape, p);
         if (q.offsets.empty() && a.has("offset")) q.offsets.assign(q.scales.size(), 0.0f);
       }
-      outs.push_back({a.get("values"), codes_array<T>(in.shape, q.values, packed, a.get("values"))});
+      outs.push_back({a.get("values"), codes_array<T>(in.shape, q.values, packed, in_path)});
       if (a.has("scale")) outs.push_back({a.get("scale"), f32_array(q.map.scale_shape(), q.scales)});
       if (a.has("offset")) outs.push_back({a.get("offset"), f32_array(q.map.scale_shape(), q.offsets)});
     }

@@ -53,9 +53,9 @@ int cli::run(int argc, char** argv) {
     const auto& f = lowbit::cpu();
     std::printf(
         "lowbit %s\nbackend: %s (chosen at run time; LOWBIT_BACKEND=scalar|avx2|avx512 overrides)\n"
-        "cpu: avx2 %s, avx512 %s, avx512_bf16 %s\n",
-        LOWBIT_VERSION_STRING, lowbit::backend_name(), f.avx2 ? "yes" : "no", f.avx512 ? "yes" : "no",
-        f.avx512_bf16 ? "yes" : "no");
+        "cpu: avx2 %s, avx_vnni %s, avx512 %s, avx512_bf16 %s\n",
+        LOWBIT_VERSION_STRING, lowbit::backend_name(), f.avx2 ? "yes" : "no", f.avx_vnni ? "yes" : "no",
+        f.avx512 ? "yes" : "no", f.avx512_bf16 ? "yes" : "no");
     return 0;
   }
   try {

@@ -31,7 +31,7 @@ void dequantize_ref_into(std::span<const T> q, const scale_map& map, std::span<c
   check_count(scales.size(), map.size(), "scale");
   if (!offsets.empty()) check_count(offsets.size(), map.size(), "offset");
   check_count(out.size(), map.data.size(), "dequantize output");
-  for (std::size_t r = 0; r < map.data.rows; ++r)
+  for (std::size_t r = 0; r < element_rows(map.data); ++r)
     for (std::size_t c = 0; c < map.data.cols; ++c) {
       const std::size_t i = r * map.data.cols + c, s = map(r, c);
       float v = static_cast<float>(q[i]);
@@ -51,7 +51,7 @@ void dequantize_into(std::span<const T> q, const scale_map& map, std::span<const
                      dequant_form form = dequant_form::subtract_offset) {
 #if defined(LOWBIT_X86_64)
   if constexpr (std::is_same_v<T, std::int8_t> && std::is_same_v<S, float>) {
-    if (detail::use_avx512() || detail::use_avx2()) {
+    if ((detail::use_avx512() || detail::use_avx2()) && map.data.size() > 0) {
       detail::check_map(map);
       detail::count(true);
       detail::check_count(q.size(), map.data.size(), "quantized values");

@@ -401,7 +401,7 @@ template <class T1, class T2, class Epi>
 void accumulate_reference(std::span<const T1> x1, std::span<const T2> x2, const matmul_dims& d,
                           std::size_t kb, const Epi& epi) {
   const exact_dot<T1, T2> dot(x1, x2, d);
-  for (std::size_t m = 0; m < d.m; ++m)
+  for (std::size_t m = 0; m < detail::element_rows({d.m, d.n}); ++m)
     for (std::size_t n = 0; n < d.n; ++n) {
       if constexpr (Epi::blocked) {
         float tot = 0.0f;
@@ -421,7 +421,7 @@ void accumulate_reference(std::span<const T1> x1, std::span<const T2> x2, const 
 template <class Epi, class Sum>
 void accumulate_float(const matmul_dims& d, std::size_t kb, const Epi& epi, Sum&& sum) {
   count(false);
-  for (std::size_t m = 0; m < d.m; ++m)
+  for (std::size_t m = 0; m < detail::element_rows({d.m, d.n}); ++m)
     for (std::size_t n = 0; n < d.n; ++n) {
       if constexpr (Epi::blocked) {
         float tot = 0.0f;
@@ -1145,7 +1145,7 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
     if (!s.offset.empty()) detail::check_count(s.offset.size(), map.size(), "x2 offset");
   }
   std::vector<double> W(d.k * d.n);
-  for (std::size_t k = 0; k < d.k; ++k)
+  for (std::size_t k = 0; k < detail::element_rows({d.k, d.n}); ++k)
     for (std::size_t n = 0; n < d.n; ++n) {
       const float wv = inter(static_cast<float>(w[d.x2_transposed ? n * d.k + k : k * d.n + n]));
       const std::size_t i = map(k, n);
@@ -1159,7 +1159,7 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
       W[k * d.n + n] = v;
     }
   const detail::epi_weight_only<Out, In> epi{bias, y.data(), d.n};
-  for (std::size_t m = 0; m < d.m; ++m)
+  for (std::size_t m = 0; m < detail::element_rows({d.m, d.n}); ++m)
     for (std::size_t n = 0; n < d.n; ++n) {
       // products of two <= 24-bit significands are exact in double; the sum is rounded to
       // double at each step, in ascending k (the golden's order)

@@ -186,7 +186,7 @@ void quantize_ref_into(std::span<const In> x, matrix_shape shape, const quantize
   // Pass 1: reduce over the finite elements of each scale block.
   std::vector<float> hi(map.size(), 0.0f), lo(map.size(), 0.0f);
   std::vector<bool> seen(map.size(), false);
-  for (std::size_t r = 0; r < shape.rows; ++r)
+  for (std::size_t r = 0; r < detail::element_rows(shape); ++r)
     for (std::size_t c = 0; c < shape.cols; ++c) {
       const float v = smoothed(x, p.smooth, map, r, c);
       if (!finite(v)) continue;
@@ -217,7 +217,7 @@ void quantize_ref_into(std::span<const In> x, matrix_shape shape, const quantize
     out.offsets[s] = scale == 0 ? 0.0f : qmax - mx / scale;
   }
   // Pass 2: the elements.
-  for (std::size_t r = 0; r < shape.rows; ++r)
+  for (std::size_t r = 0; r < detail::element_rows(shape); ++r)
     for (std::size_t c = 0; c < shape.cols; ++c) {
       const float v = smoothed(x, p.smooth, map, r, c);
       const std::size_t s = map(r, c);
@@ -343,7 +343,7 @@ void quantize_into(std::span<const In> x, matrix_shape shape, const quantize_par
   if (p.asymmetric && p.min_scale > 0)
     throw std::invalid_argument("min scale applies to symmetric quantization only");
   const convert_policy pol = p.policy.value_or(default_policy_v<T>);
-  if (detail::quantize_fast<T, In>(x, shape, p, map, pol, out)) {
+  if (shape.size() > 0 && detail::quantize_fast<T, In>(x, shape, p, map, pol, out)) {
     out.map = map;
     detail::count(true);
     return;
@@ -394,7 +394,7 @@ quantized<T> quantize_static(std::span<const In> x, matrix_shape shape, const st
   q.scales.assign(p.scales.begin(), p.scales.end());
   q.offsets.assign(p.offsets.begin(), p.offsets.end());
   q.values.resize(shape.size());
-  for (std::size_t r = 0; r < shape.rows; ++r)
+  for (std::size_t r = 0; r < detail::element_rows(shape); ++r)
     for (std::size_t c = 0; c < shape.cols; ++c) {
       const float v = detail::smoothed(x, p.smooth, q.map, r, c);
       const std::size_t s = q.map(r, c);
@@ -462,7 +462,7 @@ quantized<T, float8_e8m0fnu> quantize_mx_ref(std::span<const In> x, matrix_shape
   check_smooth(p.smooth, q.map);
   std::vector<float> amax(q.map.size(), 0.0f);
   std::vector<bool> bad(q.map.size(), false);
-  for (std::size_t r = 0; r < shape.rows; ++r)
+  for (std::size_t r = 0; r < detail::element_rows(shape); ++r)
     for (std::size_t c = 0; c < shape.cols; ++c) {
       const float v = smoothed(x, p.smooth, q.map, r, c);
       const std::size_t s = q.map(r, c);
@@ -476,7 +476,7 @@ quantized<T, float8_e8m0fnu> quantize_mx_ref(std::span<const In> x, matrix_shape
     q.scales[s] = float8_e8m0fnu::from_bits(bad[s] ? std::uint8_t{0xff} : mx_scale_code<T>(amax[s], p.rule));
   const convert_policy pol{p.round, overflow::saturate, nan_policy::zero};
   q.values.resize(shape.size());
-  for (std::size_t r = 0; r < shape.rows; ++r)
+  for (std::size_t r = 0; r < detail::element_rows(shape); ++r)
     for (std::size_t c = 0; c < shape.cols; ++c) {
       const std::size_t s = q.map(r, c);
       const float v = smoothed(x, p.smooth, q.map, r, c);
@@ -555,7 +555,7 @@ void quantize_mx_into(std::span<const In> x, matrix_shape shape, const mx_params
   detail::check_count(out.scales.size(), map.size(), "scale output");
   detail::check_smooth(p.smooth, map);
   out.map = map;
-  const bool fast = detail::quantize_mx_fast<T, In>(x, shape, p, out);
+  const bool fast = shape.size() > 0 && detail::quantize_mx_fast<T, In>(x, shape, p, out);
   detail::count(fast);
   if (fast) return;
   const auto ref = detail::quantize_mx_ref<T, In>(x, shape, p);

@@ -189,9 +189,11 @@ inline dtype parse_descr(std::string_view d, std::string_view what) {
   constexpr std::pair<std::string_view, dtype> table[] = {
       {"f4", dtype::f4}, {"f2", dtype::f2}, {"f8", dtype::f8}, {"u1", dtype::u1},
       {"i1", dtype::i1}, {"u2", dtype::u2}, {"i2", dtype::i2}, {"u4", dtype::u4},
-      {"i4", dtype::i4}, {"u8", dtype::u8}, {"i8", dtype::i8}, {"b1", dtype::u1}};
+      {"i4", dtype::i4}, {"u8", dtype::u8}, {"i8", dtype::i8}};
   for (auto [c, t] : table)
     if (c == code) return t;
+  if (code == "b1")  // not codes: True/False would be read as code 0/1 of some format
+    throw error(std::string(what) + ": bool arrays are not supported (save the codes as uint8)");
   throw error(std::string(what) + ": unsupported dtype '" + std::string(d) + "'");
 }
 
@@ -230,6 +232,9 @@ inline array parse(std::span<const std::byte> bytes, std::string_view what = "<m
   while (!p.eat('}')) {
     const std::string_view key = p.str();
     p.expect(':');
+    if ((key == "descr" && have_descr) || (key == "fortran_order" && have_order) ||
+        (key == "shape" && have_shape))
+      p.fail("duplicated key '" + std::string(key) + "'");
     if (key == "descr") {
       a.type = detail::parse_descr(p.str(), w);
       have_descr = true;
@@ -283,9 +288,11 @@ inline array parse(std::span<const std::byte> bytes, std::string_view what = "<m
 /// Reads a .npy file (throws npy::error naming the file on any problem).
 inline array read(const std::filesystem::path& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))  // a directory "opens" and reports a huge size
-    throw error(path.string() +
-                (std::filesystem::exists(path, ec) ? ": not a regular file" : ": no such file"));
+  const auto st = std::filesystem::status(path, ec);
+  if (ec && st.type() != std::filesystem::file_type::not_found)  // a symlink loop, no permission, ...
+    throw error(path.string() + ": " + ec.message());
+  if (!std::filesystem::is_regular_file(st))  // a directory "opens" and reports a huge size
+    throw error(path.string() + (std::filesystem::exists(st) ? ": not a regular file" : ": no such file"));
   std::ifstream f(path, std::ios::binary);
   if (!f) throw error(path.string() + ": cannot open for reading");
   std::vector<std::byte> bytes;
@@ -341,7 +348,9 @@ inline std::optional<std::pair<std::uint64_t, std::uint64_t>> file_id(const std:
 inline std::filesystem::path write_temporary(const std::filesystem::path& path,
                                              std::span<const std::byte> bytes) {
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::string name = (dir / ("." + path.filename().string() + ".lowbit-XXXXXX")).string();
+  std::string base(".");  // appended, not "." + string: GCC 12 -Wrestrict false positive (PR 105329)
+  base.append(path.filename().string()).append(".lowbit-XXXXXX");
+  std::string name = (dir / base).string();
   const int fd = ::mkstemp(name.data());
   if (fd < 0) throw error(path.string() + ": cannot create a temporary file (" + std::strerror(errno) + ")");
   const mode_t mask = ::umask(0);  // the permissions a newly created file would get

@@ -142,6 +142,12 @@ inline scale_map make_scale_map(granularity g, operand side, matrix_shape data) 
 
 namespace detail {
 
+/// The rows an element loop visits: none when there are no columns, so that a (10^12, 0) array
+/// costs nothing rather than 10^12 empty iterations.
+constexpr std::size_t element_rows(matrix_shape s) noexcept {
+  return s.cols != 0 ? s.rows : 0;
+}
+
 /// A scale_map built by hand must be the one make_scale_map builds for its granularity, side and
 /// shape: its block extents index the scales, so a disagreeing grid or a zero block would read out
 /// of bounds (or divide by zero). Throws std::invalid_argument.
