@@ -224,3 +224,55 @@ TEST(Npy, ConcurrentWritersOfOneOutputEachWriteAWholeFile) {
   EXPECT_EQ(entries(dir), 1u);
   std::filesystem::remove_all(dir);
 }
+
+TEST(Npy, AFailedRenameRestoresTheOutputsAlreadyRenamed) {
+  // write_all's rename step with a rename that fails at the third output (a disk error or a race
+  // that turned the target into a directory): the first output gets its old contents back, the
+  // second, which did not exist, is removed, and no temporary or backup is left.
+  const auto dir = scratch("rollback");
+  const auto old_a = npy::array::from<float>({1}, std::vector<float>{1});
+  const auto old_b = npy::array::from<float>({1}, std::vector<float>{2});
+  const auto fresh = npy::array::from<float>({2}, std::vector<float>{8, 9});
+  npy::write(dir / "a.npy", old_a);
+  npy::write(dir / "b.npy", old_b);
+  const std::pair<std::filesystem::path, const npy::array*> files[] = {
+      {dir / "a.npy", &fresh}, {dir / "c.npy", &fresh}, {dir / "b.npy", &fresh}};
+  std::vector<std::filesystem::path> tmps, backups(3);
+  for (const auto& [path, arr] : files)
+    tmps.push_back(npy::detail::write_temporary(path, npy::serialize(*arr)));
+  const std::vector<bool> existed = {true, false, true};
+  for (std::size_t i : {0u, 2u}) {
+    backups[i] = tmps[i].string() + ".old";
+    ASSERT_EQ(::link(files[i].first.c_str(), backups[i].c_str()), 0);
+  }
+  int calls = 0;
+  const auto rename_failing_third = [&](const char* from, const char* to) {
+    if (++calls == 3) return errno = EIO, -1;
+    return ::rename(from, to);
+  };
+  try {
+    npy::detail::commit(files, tmps, backups, existed, rename_failing_third);
+    ADD_FAILURE() << "the failed rename was not reported";
+  } catch (const npy::error& e) {
+    EXPECT_NE(std::string(e.what()).find("b.npy: cannot write"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(npy::read(dir / "a.npy").values<float>(), (std::vector<float>{1}));  // restored
+  EXPECT_EQ(npy::read(dir / "b.npy").values<float>(), (std::vector<float>{2}));  // never replaced
+  EXPECT_FALSE(std::filesystem::exists(dir / "c.npy"));                          // removed again
+  EXPECT_EQ(entries(dir), 2u);                                                   // no temporaries, no backups
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Npy, AnOutputThatIsASymbolicLinkLoopIsReplacedNotAFilesystemError) {
+  // weakly_canonical throws std::filesystem_error on a link loop (found by fuzz_write): the name
+  // is compared lexically instead, and the rename replaces the link itself, never its target
+  const auto dir = scratch("loop");
+  std::filesystem::create_symlink("loop", dir / "loop");
+  const auto a = npy::array::from<float>({2}, std::vector<float>{1, 2});
+  const std::pair<std::filesystem::path, const npy::array*> out[] = {{dir / "loop", &a}};
+  EXPECT_NO_THROW(npy::write_all(out));
+  EXPECT_EQ(npy::read(dir / "loop").values<float>(), (std::vector<float>{1, 2}));
+  EXPECT_EQ(entries(dir), 1u);
+  std::filesystem::remove_all(dir);
+}

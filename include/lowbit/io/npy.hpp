@@ -343,6 +343,17 @@ inline std::optional<std::pair<std::uint64_t, std::uint64_t>> file_id(const std:
                                                  static_cast<std::uint64_t>(st.st_ino)};
 }
 
+/// The name `path` resolves to, for comparing outputs and inputs: weakly_canonical, or the
+/// absolute lexical form where resolving fails (a symbolic link loop, a directory without
+/// permission), so that no std::filesystem_error escapes write_all.
+inline std::filesystem::path canonical_name(const std::filesystem::path& path) {
+  std::error_code ec;
+  auto c = std::filesystem::weakly_canonical(path, ec);
+  if (!ec) return c;
+  c = std::filesystem::absolute(path, ec);
+  return (ec ? path : c).lexically_normal();
+}
+
 /// Creates a new temporary file next to `path` (mkstemp: an unpredictable name, created
 /// exclusively, never through a symbolic link) holding `bytes`; returns its name.
 inline std::filesystem::path write_temporary(const std::filesystem::path& path,
@@ -372,6 +383,41 @@ inline std::filesystem::path write_temporary(const std::filesystem::path& path,
 
 }  // namespace detail
 
+namespace detail {
+
+/// The renames of write_all: each temporary onto its output, in order. When one fails, the
+/// outputs already renamed get their old contents back (from the hard links in `backups`) or are
+/// removed if they did not exist, every temporary is removed, and npy::error names the output.
+/// `rename` is ::rename (a test passes one that fails to exercise the rollback).
+template <class Rename>
+void commit(std::span<const std::pair<std::filesystem::path, const array*>> files,
+            std::vector<std::filesystem::path>& tmps, std::vector<std::filesystem::path>& backups,
+            const std::vector<bool>& existed, Rename&& rename) {
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (rename(tmps[i].c_str(), files[i].first.c_str()) == 0) {
+      tmps[i].clear();
+      continue;
+    }
+    const std::string why = std::strerror(errno);
+    for (std::size_t j = 0; j < i; ++j) {  // roll back what was renamed
+      if (!backups[j].empty() && ::rename(backups[j].c_str(), files[j].first.c_str()) == 0)
+        backups[j].clear();
+      else if (!existed[j])
+        ::unlink(files[j].first.c_str());
+    }
+    for (auto& t : tmps)
+      if (!t.empty()) ::unlink(t.c_str());
+    tmps.clear();
+    for (auto& b : backups)
+      if (!b.empty()) ::unlink(b.c_str());
+    backups.assign(backups.size(), {});
+    throw error(files[i].first.string() + ": cannot write (" + why + ")");
+  }
+  tmps.clear();
+}
+
+}  // namespace detail
+
 /// Writes several files all-or-nothing as far as the file system allows (README "Bad input"):
 ///  * refused up front, before anything is written: two outputs naming the same file, an output
 ///    naming one of `inputs` (the files the results were computed from), an existing output that
@@ -388,13 +434,13 @@ inline void write_all(std::span<const std::pair<std::filesystem::path, const arr
   std::vector<std::optional<id>> ids;
   for (std::size_t i = 0; i < files.size(); ++i) {
     const auto& path = files[i].first;
-    const auto canon = std::filesystem::weakly_canonical(path);
+    const auto canon = detail::canonical_name(path);
     for (std::size_t j = 0; j < i; ++j)
-      if (std::filesystem::weakly_canonical(files[j].first) == canon)
+      if (detail::canonical_name(files[j].first) == canon)
         throw error(path.string() + ": given for two outputs");
     const auto fid = detail::file_id(path);
     for (const auto& in : inputs)
-      if (std::filesystem::weakly_canonical(in) == canon || (fid && detail::file_id(in) == fid))
+      if (detail::canonical_name(in) == canon || (fid && detail::file_id(in) == fid))
         throw error(path.string() + ": the output would replace the input " + in.string());
     for (std::size_t j = 0; fid && j < i; ++j)
       if (ids[j] == fid)
@@ -426,25 +472,8 @@ inline void write_all(std::span<const std::pair<std::filesystem::path, const arr
       if (::link(files[i].first.c_str(), name.c_str()) == 0) backups[i] = name;
     }
   }
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    if (::rename(tmps[i].c_str(), files[i].first.c_str()) == 0) {
-      tmps[i].clear();
-      continue;
-    }
-    const std::string why = std::strerror(errno);
-    for (std::size_t j = 0; j < i; ++j) {  // roll back what was renamed
-      if (!backups[j].empty() && ::rename(backups[j].c_str(), files[j].first.c_str()) == 0)
-        backups[j].clear();
-      else if (!existed[j])
-        ::unlink(files[j].first.c_str());
-    }
-    for (auto& t : tmps)
-      if (!t.empty()) ::unlink(t.c_str());
-    tmps.clear();
-    cleanup();
-    throw error(files[i].first.string() + ": cannot write (" + why + ")");
-  }
-  tmps.clear();
+  detail::commit(files, tmps, backups, existed,
+                 [](const char* from, const char* to) { return ::rename(from, to); });
   cleanup();  // the backups
 }
 
