@@ -7,7 +7,7 @@ what=${1:-test}
 pkgs=(g++ cmake make xz-utils)
 if [ "$what" = test ]; then
   pkgs+=(libfmt-dev clang clang-format libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev
-         python3 python3-numpy python3-torch)
+         python3 python3-numpy python3-torch g++-aarch64-linux-gnu qemu-user)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

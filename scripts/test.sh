@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The README's second command: install what is missing, check formatting, build everything
 # (Release, warnings as errors) and run every test; build the tests again with ASan + UBSan and
-# run them there too; then run each libFuzzer target for LOWBIT_FUZZ_SECONDS (default 60).
+# run them there too; cross-compile the core tests and the tool for arm64 and run them under
+# qemu (three CPU / backend configurations); then run each libFuzzer target for
+# LOWBIT_FUZZ_SECONDS (default 60).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=${LOWBIT_JOBS:-2}
@@ -27,6 +29,9 @@ cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=Release -DLOWBIT_SANIT
       -DLOWBIT_BUILD_BENCHMARKS=OFF -DLOWBIT_WERROR=ON >/dev/null
 cmake --build "$root/build-asan" -j"$jobs"
 ctest --test-dir "$root/build-asan" -j"$jobs" --output-on-failure
+
+echo "== arm64 (g++-aarch64-linux-gnu, qemu-aarch64)"
+bash "$root/tests/arm64/run.sh" "$root" "$root/build-arm64"
 
 echo "== fuzzers (libFuzzer + ASan/UBSan, ${LOWBIT_FUZZ_SECONDS:-60} s each)"
 CXX=clang++ cmake -S "$root" -B "$root/build-fuzz" -DCMAKE_BUILD_TYPE=Release -DLOWBIT_BUILD_FUZZERS=ON \

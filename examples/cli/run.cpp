@@ -51,11 +51,16 @@ int cli::run(int argc, char** argv) {
   cli::inputs_read().clear();
   if (cmd == "--version" || cmd == "version") {
     const auto& f = lowbit::cpu();
+    const auto yes = [](bool b) { return b ? "yes" : "no"; };
     std::printf(
-        "lowbit %s\nbackend: %s (chosen at run time; LOWBIT_BACKEND=scalar|avx2|avx512 overrides)\n"
-        "cpu: avx2 %s, avx_vnni %s, avx512 %s, avx512_bf16 %s\n",
-        LOWBIT_VERSION_STRING, lowbit::backend_name(), f.avx2 ? "yes" : "no", f.avx_vnni ? "yes" : "no",
-        f.avx512 ? "yes" : "no", f.avx512_bf16 ? "yes" : "no");
+        "lowbit %s\nbackend: %s (chosen at run time; LOWBIT_BACKEND=scalar|avx2|avx512|neon overrides)\n",
+        LOWBIT_VERSION_STRING, lowbit::backend_name());
+#if defined(LOWBIT_ARM64)
+    std::printf("cpu: neon %s, asimddp %s\n", yes(f.neon), yes(f.dotprod));
+#else
+    std::printf("cpu: avx2 %s, avx_vnni %s, avx512 %s, avx512_bf16 %s\n", yes(f.avx2), yes(f.avx_vnni),
+                yes(f.avx512), yes(f.avx512_bf16));
+#endif
     return 0;
   }
   try {

@@ -9,6 +9,8 @@
 //            integer matmul mode on vpmaddwd
 //   avx512   x86-64 with AVX-512 F/BW/DQ/VL and VNNI: quantize, dequantize, every integer
 //            matmul mode on vpdpbusd; with AVX-512 BF16 also the opt-in `approx` float paths
+//   neon     AArch64 (getauxval(AT_HWCAP)): every integer matmul mode on SDOT where the CPU has
+//            the dot product (asimddp, e.g. Kunpeng 920), the reference otherwise
 //
 // Every exact fast path is bit-identical to the reference, so the backend changes speed, never
 // bits (tests/flags/run.sh runs every case under every backend).
@@ -26,10 +28,14 @@
 #define LOWBIT_X86_64 1
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+#define LOWBIT_ARM64 1
+#include <sys/auxv.h>
+#endif
 
 namespace lowbit::inline v0 {
 
-enum class backend : std::uint8_t { scalar, avx2, avx512 };
+enum class backend : std::uint8_t { scalar, avx2, avx512, neon };
 
 constexpr std::string_view to_string(backend b) noexcept {
   switch (b) {
@@ -39,6 +45,8 @@ constexpr std::string_view to_string(backend b) noexcept {
       return "avx2";
     case backend::avx512:
       return "avx512";
+    case backend::neon:
+      return "neon";
   }
   return "?";
 }
@@ -49,6 +57,8 @@ struct cpu_features {
   bool avx512 = false;       // F, BW, DQ, VL, VNNI, with the OS saving ZMM and opmask state
   bool avx512_bf16 = false;  // + BF16 (the approx float paths)
   bool avx_vnni = false;     // AVX2 + AVX-VNNI (VEX vpdpwssd/vpdpbusd): the avx2 backend's dot product
+  bool neon = false;         // AArch64 Advanced SIMD (every AArch64 Linux CPU)
+  bool dotprod = false;      // + the int8 dot product SDOT/UDOT (asimddp, Armv8.2-A and later)
 };
 
 namespace detail {
@@ -80,6 +90,11 @@ inline cpu_features detect_cpu() noexcept {
   f.avx512_bf16 = f.avx512 && ((a >> 5) & 1u);
   f.avx_vnni = f.avx2 && ((a >> 4) & 1u);
 #endif
+#if defined(LOWBIT_ARM64)
+  const unsigned long hw = ::getauxval(AT_HWCAP);
+  f.neon = (hw & (1ul << 1)) != 0;                // HWCAP_ASIMD
+  f.dotprod = f.neon && (hw & (1ul << 20)) != 0;  // HWCAP_ASIMDDP
+#endif
   return f;
 }
 
@@ -89,12 +104,14 @@ inline const cpu_features& cpu() noexcept {
 }
 
 inline bool supported(backend b) noexcept {
-  return b == backend::scalar || (b == backend::avx2 && cpu().avx2) || (b == backend::avx512 && cpu().avx512);
+  return b == backend::scalar || (b == backend::avx2 && cpu().avx2) ||
+         (b == backend::avx512 && cpu().avx512) || (b == backend::neon && cpu().neon);
 }
 
 inline backend best_backend() noexcept {
   return supported(backend::avx512) ? backend::avx512
          : supported(backend::avx2) ? backend::avx2
+         : supported(backend::neon) ? backend::neon
                                     : backend::scalar;
 }
 
@@ -103,15 +120,15 @@ inline backend best_backend() noexcept {
 inline backend initial_backend() noexcept {
   const char* env = std::getenv("LOWBIT_BACKEND");
   if (!env || !*env) return best_backend();
-  for (backend b : {backend::scalar, backend::avx2, backend::avx512})
+  for (backend b : {backend::scalar, backend::avx2, backend::avx512, backend::neon})
     if (to_string(b) == env) {
       if (supported(b)) return b;
       std::fprintf(stderr, "lowbit: LOWBIT_BACKEND=%s is not supported by this CPU; using %s\n", env,
                    to_string(best_backend()).data());
       return best_backend();
     }
-  std::fprintf(stderr, "lowbit: LOWBIT_BACKEND=%s is not a backend (scalar, avx2, avx512); using %s\n", env,
-               to_string(best_backend()).data());
+  std::fprintf(stderr, "lowbit: LOWBIT_BACKEND=%s is not a backend (scalar, avx2, avx512, neon); using %s\n",
+               env, to_string(best_backend()).data());
   return best_backend();
 }
 
@@ -136,6 +153,10 @@ inline bool use_avx512() noexcept {
 inline bool use_avx2() noexcept {
   return active().load(std::memory_order_relaxed) == backend::avx2;
 }
+/// True when the active backend is neon and the CPU has SDOT (the arm64 matmul kernels run).
+inline bool use_neon_dot() noexcept {
+  return active().load(std::memory_order_relaxed) == backend::neon && cpu().dotprod;
+}
 inline bool use_avx512_bf16() noexcept {
   return use_avx512() && cpu().avx512_bf16;
 }
@@ -152,7 +173,7 @@ inline backend active_backend() noexcept {
   return detail::active().load(std::memory_order_relaxed);
 }
 
-/// The name of the active backend ("scalar", "avx2", "avx512").
+/// The name of the active backend ("scalar", "avx2", "avx512", "neon").
 inline const char* backend_name() noexcept {
   return to_string(active_backend()).data();
 }

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "detail/arm64/matmul_sdot.hpp"
 #include "detail/exact_sum.hpp"
 #include "detail/fp.hpp"
 #include "detail/x86/matmul_avx2.hpp"
@@ -443,7 +444,8 @@ auto block_sums(const exact_dot<T1, T2>& dot) {
 }
 
 /// The accumulate stage for integer codes, blocks of kb along k (kb >= k: one block): the VNNI
-/// kernel (avx512) or the vpmaddwd kernel (avx2) when the active backend has it and the sums fit
+/// kernel (avx512), the vpmaddwd kernel (avx2) or the SDOT kernel (neon with the dot product)
+/// when the active backend has it and the sums fit
 /// int32 exactly (k <= 65536, blocks of a multiple of 4, resp. 2), on x2's panels when they were
 /// packed for it (else packed here), otherwise the reference. Counts the call (dispatch_counts).
 template <class T1, class T2, class Epi>
@@ -479,6 +481,22 @@ void accumulate(std::span<const T1> x1, weights_ref<T2> x2, const matmul_dims& d
     return;
   }
 #endif
+#if defined(LOWBIT_ARM64)
+  if (use_neon_dot() && d.k > 0 && d.k <= neon::max_k && d.m * d.n > 0 &&
+      vnni::packed_b::blocks_fit(d.k, kb)) {
+    count(true);
+    const auto a = neon::pack_a(d.m, d.k, [&](std::size_t i, std::size_t k) { return int(x1[i * d.k + k]); });
+    if (x2.packed) {  // the panel layout does not depend on the k-block
+      neon::gemm(a, d.m, *x2.packed, kb, epi);
+      return;
+    }
+    const vnni::packed_b b(d.k, d.n, kb, [&](std::size_t k, std::size_t j) {
+      return static_cast<std::int8_t>(int(x2.codes[d.x2_transposed ? j * d.k + k : k * d.n + j]));
+    });
+    neon::gemm(a, d.m, b, kb, epi);
+    return;
+  }
+#endif
   count(false);
   accumulate_reference(x1, x2.codes, d, kb, epi);
 }
@@ -505,7 +523,8 @@ class packed_weights {
     // Panels only for the kernels the active backend runs (the reference reads codes_).
     const std::size_t kb = block_k == 0 ? k : block_k;
     if constexpr (integer_code<T2>)
-      if (detail::use_avx512() && k <= detail::vnni::max_k && detail::vnni::packed_b::blocks_fit(k, kb))
+      if ((detail::use_avx512() || detail::use_neon_dot()) && k <= detail::vnni::max_k &&
+          detail::vnni::packed_b::blocks_fit(k, kb))
         vnni_.emplace(k, n, kb, [&](std::size_t kk, std::size_t j) {
           return static_cast<std::int8_t>(int(at(kk, j)));
         });

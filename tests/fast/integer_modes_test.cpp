@@ -48,27 +48,32 @@ void same_under_backends(std::size_t size, F&& f, bool fast_expected, const std:
   set_backend(backend::scalar);
   std::vector<Out> ref(size);
   f(ref);
-  using detail::avx2mm::dot;
   struct config {
     backend be;
     int forced;  // detail::avx2mm::forced_dot: 0 = the CPU's choice, else 1 + dot
     bool runs;
     const char* name;
   };
+#if defined(LOWBIT_X86_64)
+  using detail::avx2mm::dot;
   const config configs[] = {
       {backend::avx2, 1 + int(dot::madd), detail::supported(backend::avx2), "avx2 vpmaddwd"},
       {backend::avx2, 1 + int(dot::avx_vnni), cpu().avx_vnni, "avx2 AVX-VNNI"},
       {backend::avx2, 1 + int(dot::evex_vnni), detail::supported(backend::avx512), "avx2 VNNI (EVEX)"},
       {backend::avx512, 0, detail::supported(backend::avx512), "avx512"}};
+  const auto force = [](int dot_plus_one) { detail::avx2mm::forced_dot = dot_plus_one; };
+#else
+  const config configs[] = {{backend::neon, 0, cpu().dotprod, "neon SDOT"}};
+  const auto force = [](int) {};
+#endif
   for (const config& cf : configs) {
     if (!cf.runs) continue;
-    const auto be = cf.be;
-    set_backend(be);
-    detail::avx2mm::forced_dot = cf.forced;
+    set_backend(cf.be);
+    force(cf.forced);
     std::vector<Out> y(size);
     reset_dispatch_counts();
     f(y);
-    detail::avx2mm::forced_dot = 0;
+    force(0);
     EXPECT_EQ(first_difference(y, ref), "") << what << " (" << cf.name << ")";
     if (fast_expected) {
       EXPECT_GT(dispatch_counts().fast, 0u) << what << ": fell back to the reference (" << cf.name << ")";
@@ -256,7 +261,7 @@ TEST(IntegerModes, Int32AndItsOverflowMatchTheReference) {
   bias[66] = bias[3] = std::numeric_limits<std::int32_t>::max();
   std::string messages[3];
   int which = 0;
-  for (auto be : {backend::scalar, backend::avx2, backend::avx512}) {
+  for (auto be : {backend::scalar, backend::avx2, backend::avx512, backend::neon}) {
     if (!detail::supported(be)) continue;
     set_backend(be);
     try {

@@ -12,6 +12,7 @@
 
 #include <lowbit/lowbit.hpp>
 
+#include "compiler_half.hpp"
 #include "test_util.hpp"
 
 using namespace lowbit;
@@ -99,7 +100,7 @@ void check_encode_table(const std::string& file, int input_kind, std::map<std::s
     if (input_kind == 32) {
       x = bits_float(row[0]);
     } else if (input_kind == 16) {
-      x = static_cast<float>(std::bit_cast<_Float16>(static_cast<std::uint16_t>(row[0])));
+      x = static_cast<float>(std::bit_cast<compiler_half>(static_cast<std::uint16_t>(row[0])));
     } else {
       x = bits_float(row[0] << 16);
     }

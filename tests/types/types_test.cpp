@@ -8,6 +8,7 @@
 
 #include <lowbit/lowbit.hpp>
 
+#include "compiler_half.hpp"
 #include "test_util.hpp"
 
 using namespace lowbit;
@@ -88,7 +89,7 @@ TEST(Limits, ValuesOfEveryFormat) {
 TEST(Half, Float16MatchesCompilerFloat16) {
   for (std::uint32_t b = 0; b < 0x10000; ++b) {  // decode: every pattern
     const auto h = float16::from_bits(static_cast<std::uint16_t>(b));
-    const float want = static_cast<float>(std::bit_cast<_Float16>(static_cast<std::uint16_t>(b)));
+    const float want = static_cast<float>(std::bit_cast<compiler_half>(static_cast<std::uint16_t>(b)));
     if (std::isnan(want))
       EXPECT_TRUE(std::isnan(float(h)));
     else
@@ -98,7 +99,7 @@ TEST(Half, Float16MatchesCompilerFloat16) {
   for (int i = 0; i < 2000000; ++i) {  // encode: random float bit patterns, RNE
     const float x = bits_float(static_cast<std::uint32_t>(rng()));
     if (std::isnan(x)) continue;
-    const auto want = std::bit_cast<std::uint16_t>(static_cast<_Float16>(x));
+    const auto want = std::bit_cast<std::uint16_t>(static_cast<compiler_half>(x));
     ASSERT_EQ(float16(x).bits(), want) << "x=" << x;
   }
 }

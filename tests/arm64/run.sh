@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The arm64 stage (README "Backends", issue "ARM64"): cross-compiles the core tests, the
+# conformance cases and the `lowbit` tool with Debian's g++-aarch64-linux-gnu straight from
+# include/ (GCC contracts a*b+c into FMA by default on AArch64), and runs them under qemu-aarch64:
+#   dotprod  built for -march=armv8.2-a+dotprod, run on a CPU with SDOT (qemu -cpu max; a Kunpeng
+#            920 is Armv8.2-A + dotprod): the neon backend's SDOT kernels must run
+#   nodot    built for -march=armv8-a, run on a Cortex-A57 (no dot product): the dispatch must
+#            fall back to the reference
+#   scalar   the dotprod binaries under LOWBIT_BACKEND=scalar
+# Every configuration must pass every test, and the conformance digest must equal the x86-64
+# reference digest bit for bit. qemu times say nothing about speed.
+# Usage: run.sh SOURCE_DIR WORK_DIR
+set -euo pipefail
+src=$(cd "$1" && pwd) work=$2
+cxx=${LOWBIT_ARM64_CXX:-aarch64-linux-gnu-g++}
+sysroot=/usr/aarch64-linux-gnu
+gt=/usr/src/googletest/googletest
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+start=$(date +%s)
+
+# compile jobs, at most LOWBIT_JOBS (2) at a time; a failed one fails the stage
+pids=()
+build_failed=0
+throttle() {
+  while ((${#pids[@]} >= ${LOWBIT_JOBS:-2})); do
+    wait "${pids[0]}" || build_failed=1
+    pids=("${pids[@]:1}")
+  done
+}
+finish_builds() {
+  for p in "${pids[@]}"; do wait "$p" || build_failed=1; done
+  pids=()
+  if [ $build_failed != 0 ]; then echo "arm64: a build failed"; exit 1; fi
+}
+
+# googletest for aarch64 from the sources Debian's libgtest-dev ships
+if [ ! -f "$work/libgtest.a" ]; then
+  "$cxx" -std=c++20 -O2 -I"$gt/include" -I"$gt" -c "$gt/src/gtest-all.cc" -o "$work/gtest-all.o" &
+  pids+=($!)
+  "$cxx" -std=c++20 -O2 -I"$gt/include" -c "$gt/src/gtest_main.cc" -o "$work/gtest_main.o" &
+  pids+=($!)
+  finish_builds
+  aarch64-linux-gnu-ar rcs "$work/libgtest.a" "$work/gtest-all.o" "$work/gtest_main.o"
+fi
+mkdir -p "$work/golden"
+[ -f "$work/golden/lowbit-types/README.md" ] || tar -xJf "$src/tests/data/lowbit-types.tar.xz" -C "$work/golden"
+
+tests=(
+  "fast_test|fast/fast_test.cpp fast/integer_modes_test.cpp"
+  "quantize_test|quantize/quantize_test.cpp"
+  "matmul_test|matmul/matmul_test.cpp matmul/quantized_matmul_test.cpp"
+  "catalogue_test|catalogue_test.cpp"
+  "npy_test|io/npy_test.cpp"
+  "types_test|types/golden_test.cpp types/hifloat8_test.cpp types/types_test.cpp"
+)
+cli_sources=$(ls "$src"/examples/cli/*.cpp)
+for march in armv8.2-a+dotprod armv8-a; do
+  out="$work/$march"
+  mkdir -p "$out"
+  flags="-std=c++20 -O2 -march=$march -fopenmp -Wall -Wextra -Werror -I$src/include -I$src/tests"
+  for t in "${tests[@]}"; do
+    name=${t%%|*} files=""
+    for f in ${t#*|}; do files="$files $src/tests/$f"; done
+    throttle
+    # -ffp-contract=off for the tests only: their oracles write the golden's formulas as plain
+    # a * b + c; the library's own immunity is what the conformance and tool builds check
+    # shellcheck disable=SC2086
+    "$cxx" $flags -ffp-contract=off -I"$gt/include" -DLOWBIT_GOLDEN_DIR="\"$work/golden/lowbit-types\"" $files \
+      "$work/libgtest.a" -lpthread -o "$out/$name" &
+    pids+=($!)
+  done
+  throttle
+  # shellcheck disable=SC2086
+  "$cxx" $flags "$src/tests/flags/conformance.cpp" -o "$out/conformance" &
+  pids+=($!)
+  throttle
+  # shellcheck disable=SC2086
+  "$cxx" $flags $cli_sources -o "$out/lowbit" &
+  pids+=($!)
+done
+throttle
+g++ -std=c++20 -O2 -march=x86-64 -I"$src/include" "$src/tests/flags/conformance.cpp" -o "$work/conformance-x86" &
+pids+=($!)
+finish_builds
+LOWBIT_BACKEND=scalar "$work/conformance-x86" >"$work/reference.txt" 2>/dev/null
+echo "arm64: built in $(($(date +%s) - start)) s"
+
+fail=0
+configs=("dotprod|armv8.2-a+dotprod|max|neon" "nodot|armv8-a|cortex-a57|neon" "scalar|armv8.2-a+dotprod|max|scalar")
+for c in "${configs[@]}"; do
+  IFS='|' read -r cfg march cpu be <<<"$c"
+  bin="$work/$march"
+  t0=$(date +%s)
+  run() { LOWBIT_BACKEND=$be OMP_NUM_THREADS=2 qemu-aarch64 -L "$sysroot" -cpu "$cpu" "$@"; }
+  for t in "${tests[@]}"; do
+    name=${t%%|*}
+    if ! run "$bin/$name" --gtest_brief=1 >"$work/$cfg.$name.log" 2>&1; then
+      echo "arm64 $cfg: $name FAILED"; tail -30 "$work/$cfg.$name.log"; fail=1
+    fi
+  done
+  run "$bin/conformance" >"$work/$cfg.digest" 2>"$work/$cfg.calls"
+  if ! cmp -s "$work/reference.txt" "$work/$cfg.digest"; then
+    echo "arm64 $cfg: DIFFERENT BITS from x86-64:"; diff "$work/reference.txt" "$work/$cfg.digest" | head; fail=1
+  fi
+  fast=$(sed -n "s/^backend $be: \([0-9]*\) fast.*/\1/p" "$work/$cfg.calls")
+  if [ "$cfg" = dotprod ] && [ "${fast:-0}" = 0 ]; then echo "arm64 $cfg: the SDOT kernels never ran"; fail=1; fi
+  if [ "$cfg" != dotprod ] && [ "${fast:-0}" != 0 ]; then echo "arm64 $cfg: $fast fast calls without SDOT"; fail=1; fi
+  printf '#!/bin/sh\nLOWBIT_BACKEND=%s exec qemu-aarch64 -L %s -cpu %s %s "$@"\n' "$be" "$sysroot" "$cpu" \
+    "$bin/lowbit" >"$work/lowbit-$cfg"
+  chmod +x "$work/lowbit-$cfg"
+  if [ "$cfg" != scalar ]; then
+    if ! (cd "$src/tests/cli" && LOWBIT="$work/lowbit-$cfg" LOWBIT_GOLDEN_DIR="$work/golden/lowbit-types" \
+          PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m unittest -q test_convert test_quantize test_matmul \
+          test_hostile >"$work/$cfg.cli.log" 2>&1); then
+      echo "arm64 $cfg: CLI tests FAILED"; tail -30 "$work/$cfg.cli.log"; fail=1
+    fi
+  fi
+  echo "arm64 $cfg ($march on qemu -cpu $cpu, backend $be, ${fast:-0} fast conformance calls):" \
+    "$([ $fail = 0 ] && echo ok || echo FAILED) in $(($(date +%s) - t0)) s"
+done
+echo "arm64 stage: $([ $fail = 0 ] && echo passed || echo FAILED) in $(($(date +%s) - start)) s"
+exit $fail
