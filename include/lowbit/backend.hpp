@@ -9,8 +9,9 @@
 //            integer matmul mode on vpmaddwd
 //   avx512   x86-64 with AVX-512 F/BW/DQ/VL and VNNI: quantize, dequantize, every integer
 //            matmul mode on vpdpbusd; with AVX-512 BF16 also the opt-in `approx` float paths
-//   neon     AArch64 (getauxval(AT_HWCAP)): every integer matmul mode on SDOT where the CPU has
-//            the dot product (asimddp, e.g. Kunpeng 920), the reference otherwise
+//   neon     AArch64 (getauxval(AT_HWCAP)): quantize (int8 / int4 / e4m3), int8 dequantize, and
+//            every integer matmul mode on SDOT where the CPU has the dot product (asimddp, e.g.
+//            Kunpeng 920; the reference otherwise)
 //
 // Every exact fast path is bit-identical to the reference, so the backend changes speed, never
 // bits (tests/flags/run.sh runs every case under every backend).
@@ -152,6 +153,10 @@ inline bool use_avx512() noexcept {
 /// True when the active backend is avx2 (the avx2 kernels run; avx512 has its own).
 inline bool use_avx2() noexcept {
   return active().load(std::memory_order_relaxed) == backend::avx2;
+}
+/// True when the active backend is neon (the arm64 quantize / dequantize kernels run).
+inline bool use_neon() noexcept {
+  return active().load(std::memory_order_relaxed) == backend::neon;
 }
 /// True when the active backend is neon and the CPU has SDOT (the arm64 matmul kernels run).
 inline bool use_neon_dot() noexcept {

@@ -44,14 +44,15 @@ void dequantize_ref_into(std::span<const T> q, const scale_map& map, std::span<c
 
 /// Dequantizes q (shape and granularity in map) into out (map.data.size() floats).
 /// S is float or float8_e8m0fnu (MX). offsets may be empty. int8 codes with float scales take
-/// the avx512 / avx2 kernels (bit-exact: the same single fp32 subtraction and multiplication).
+/// the avx512 / avx2 / neon kernels (bit-exact: the same single fp32 subtraction and
+/// multiplication).
 template <class T, class S>
 void dequantize_into(std::span<const T> q, const scale_map& map, std::span<const S> scales,
                      std::span<const float> offsets, std::span<float> out,
                      dequant_form form = dequant_form::subtract_offset) {
-#if defined(LOWBIT_X86_64)
+#if defined(LOWBIT_X86_64) || defined(LOWBIT_ARM64)
   if constexpr (std::is_same_v<T, std::int8_t> && std::is_same_v<S, float>) {
-    if ((detail::use_avx512() || detail::use_avx2()) && map.data.size() > 0) {
+    if ((detail::use_avx512() || detail::use_avx2() || detail::use_neon()) && map.data.size() > 0) {
       detail::check_map(map);
       detail::count(true);
       detail::check_count(q.size(), map.data.size(), "quantized values");
@@ -75,12 +76,18 @@ void dequantize_into(std::span<const T> q, const scale_map& map, std::span<const
             }
           }
         }
+        const float* off = co.empty() ? nullptr : co.data();
+#if defined(LOWBIT_X86_64)
         if (detail::use_avx512())
-          detail::avx512::dequantize_row_int(detail::avx512::isa{}, q.data() + r * cols, cs.data(),
-                                             co.empty() ? nullptr : co.data(), out.data() + r * cols, cols);
+          detail::avx512::dequantize_row_int(detail::avx512::isa{}, q.data() + r * cols, cs.data(), off,
+                                             out.data() + r * cols, cols);
         else
-          detail::avx2::dequantize_row_int(detail::avx2::isa{}, q.data() + r * cols, cs.data(),
-                                           co.empty() ? nullptr : co.data(), out.data() + r * cols, cols);
+          detail::avx2::dequantize_row_int(detail::avx2::isa{}, q.data() + r * cols, cs.data(), off,
+                                           out.data() + r * cols, cols);
+#else
+        detail::neon::dequantize_row_int(detail::neon::isa{}, q.data() + r * cols, cs.data(), off,
+                                         out.data() + r * cols, cols);
+#endif
       };
       // clang-format off
       LOWBIT_OMP(omp parallel)

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "detail/arm64/quantize_neon.hpp"
 #include "detail/fp.hpp"
 #include "detail/x86/quantize_avx2.hpp"
 #include "detail/x86/quantize_avx512.hpp"
@@ -235,18 +236,19 @@ void quantize_ref_into(std::span<const In> x, matrix_shape shape, const quantize
 
 namespace detail {
 
-/// The fast path of dynamic symmetric quantization (avx512 and avx2 backends: the kernel set is
-/// picked by its tag, the driver below is shared): fp32 input, int8 / int4 with rint or e4m3fn
+/// The fast path of dynamic symmetric quantization (avx512, avx2 and neon backends: the kernel
+/// set is picked by its tag, the driver below is shared): fp32 input, int8 / int4 with rint or e4m3fn
 /// with the default policy, no smoothing. Bit-exact to quantize_ref_into (same amax, same fp32
 /// scale, same division and rounding). Returns false when it does not apply.
 template <low_bit_type T, class In>
 bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_params& p, const scale_map& map,
                    const convert_policy& pol, quantized_span<T> out) {
-#if defined(LOWBIT_X86_64)
+#if defined(LOWBIT_X86_64) || defined(LOWBIT_ARM64)
   constexpr bool is8 = std::is_same_v<T, std::int8_t>, is4 = std::is_same_v<T, int4>,
                  ise4 = std::is_same_v<T, float8_e4m3fn>;
   if constexpr (std::is_same_v<In, float> && (is8 || is4 || ise4)) {
-    if (!(use_avx512() || use_avx2()) || p.asymmetric || !p.smooth.empty() || pol.round != rounding::rint)
+    if (!(use_avx512() || use_avx2() || use_neon()) || p.asymmetric || !p.smooth.empty() ||
+        pol.round != rounding::rint)
       return false;
     if (ise4 && (pol.on_overflow != overflow::saturate || pol.on_nan != nan_policy::zero)) return false;
     constexpr auto kind = is8 ? code_kind::int8 : (is4 ? code_kind::int4 : code_kind::e4m3);
@@ -296,17 +298,21 @@ bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_par
       for (std::size_t r = b0; r < b1; ++r)
         quantize_row<kind>(isa, x.data() + r * cols, colscale.data(), codes + r * cols, cols);
     };
-    const bool wide = use_avx512();  // else avx2
+    [[maybe_unused]] const bool wide = use_avx512();  // else avx2 (x86-64)
     // clang-format off
     LOWBIT_OMP(omp parallel)
     {
       std::vector<float> colmax(cols), colscale(cols), amax(gc);
       LOWBIT_OMP(omp for schedule(static))
       for (long bi = 0; bi < bands; ++bi) {
+#if defined(LOWBIT_X86_64)
         if (wide)
           band_of(avx512::isa{}, bi, colmax, colscale, amax);
         else
           band_of(avx2::isa{}, bi, colmax, colscale, amax);
+#else
+        band_of(neon::isa{}, bi, colmax, colscale, amax);
+#endif
       }
     }
     // clang-format on

@@ -1,0 +1,171 @@
+// Advanced SIMD quantize / dequantize kernels of the neon backend, bit-exact to the scalar
+// reference (quantize.hpp, dequantize.hpp) for the cases they accept, the same kernel set as the
+// x86 ones (detail/x86/quantize_avx2.hpp: same names, same operations): the reference's fp32
+// division (FDIV) and comparisons; rint by FCVTNS (round to nearest, ties to even) after the
+// clamp; the e4m3 subnormal "magic number" add relies on the default FPCR (round to nearest, no
+// flush to zero), which lowbit never changes. Baseline Armv8-A: no target attribute needed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "../x86/quantize_avx512.hpp"  // code_kind
+
+#if defined(LOWBIT_ARM64)
+#include <arm_neon.h>
+
+namespace lowbit::inline v0::detail::neon {
+
+/// The tag of this kernel set: the generic drivers call finite_amax(isa{}, ...) and ADL picks it.
+struct isa {};
+
+/// max |x| over the finite x of p[0, n) (NaN and +-Inf skipped), 0 when none.
+inline float finite_amax(isa, const float* __restrict p, std::size_t n) noexcept {
+  const float32x4_t inf = vdupq_n_f32(std::numeric_limits<float>::infinity());
+  float32x4_t m0 = vdupq_n_f32(0.0f), m1 = vdupq_n_f32(0.0f);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const float32x4_t a = vabsq_f32(vld1q_f32(p + i)), b = vabsq_f32(vld1q_f32(p + i + 4));
+    // a < inf is false for NaN and Inf: those lanes keep the running max
+    m0 = vbslq_f32(vcltq_f32(a, inf), vmaxq_f32(m0, a), m0);
+    m1 = vbslq_f32(vcltq_f32(b, inf), vmaxq_f32(m1, b), m1);
+  }
+  float m = vmaxvq_f32(vmaxq_f32(m0, m1));
+  for (; i < n; ++i) {
+    const float a = p[i] < 0 ? -p[i] : p[i];
+    if (a < std::numeric_limits<float>::infinity() && a > m) m = a;
+  }
+  return m;
+}
+
+/// Column-wise max |x| of finite values: colmax[c] = max(colmax[c], |row[c]|).
+inline void finite_amax_columns(isa, const float* __restrict row, float* __restrict colmax,
+                                std::size_t n) noexcept {
+  const float32x4_t inf = vdupq_n_f32(std::numeric_limits<float>::infinity());
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t a = vabsq_f32(vld1q_f32(row + i)), m = vld1q_f32(colmax + i);
+    vst1q_f32(colmax + i, vbslq_f32(vcltq_f32(a, inf), vmaxq_f32(m, a), m));
+  }
+  for (; i < n; ++i) {
+    const float a = row[i] < 0 ? -row[i] : row[i];
+    if (a < std::numeric_limits<float>::infinity() && a > colmax[i]) colmax[i] = a;
+  }
+}
+
+/// t = x / s per lane, with the reference's zero-scale rule (a finite x over a zero scale is +0).
+inline float32x4_t divide_by_scale(float32x4_t x, float32x4_t s) noexcept {
+  const float32x4_t t = vdivq_f32(x, s);
+  const uint32x4_t zero_scale = vceqq_f32(s, vdupq_n_f32(0.0f));
+  const uint32x4_t finite = vcltq_f32(vabsq_f32(x), vdupq_n_f32(std::numeric_limits<float>::infinity()));
+  return vbslq_f32(vandq_u32(zero_scale, finite), vdupq_n_f32(0.0f), t);
+}
+
+/// Integer codes with rint: NaN -> 0, clamp to [lo, hi], round to nearest even; 4 int32 lanes.
+inline int32x4_t to_int_rint(float32x4_t t, float lo, float hi) noexcept {
+  const uint32x4_t number = vceqq_f32(t, t);  // false for NaN
+  const float32x4_t c = vminq_f32(vmaxq_f32(t, vdupq_n_f32(lo)), vdupq_n_f32(hi));
+  return vcvtnq_s32_f32(vbslq_f32(number, c, vdupq_n_f32(0.0f)));  // exact: c is in range
+}
+
+/// fp32 -> fp8 e4m3fn codes with the default policy {rint, saturate, NaN -> +0} (the algorithm of
+/// avx512::to_e4m3_rint_sat); 4 lanes holding 0..255.
+inline uint32x4_t to_e4m3_rint_sat(float32x4_t t) noexcept {
+  const uint32x4_t bits = vreinterpretq_u32_f32(t);
+  const uint32x4_t sign = vandq_u32(vshrq_n_u32(bits, 24), vdupq_n_u32(0x80));
+  const uint32x4_t number = vceqq_f32(t, t);
+  const float32x4_t a = vminq_f32(vabsq_f32(t), vdupq_n_f32(448.0f));  // saturate (and Inf)
+  const uint32x4_t ab = vreinterpretq_u32_f32(a);
+  const uint32x4_t odd = vandq_u32(vshrq_n_u32(ab, 20), vdupq_n_u32(1));
+  const uint32x4_t r = vaddq_u32(vaddq_u32(ab, vdupq_n_u32(0x7ffff)), odd);
+  const uint32x4_t normal = vsubq_u32(vshrq_n_u32(r, 20), vdupq_n_u32((127 - 7) << 3));
+  const float32x4_t magic = vdupq_n_f32(16384.0f);  // 2^14: its ulp is 2^-9
+  const uint32x4_t sub = vsubq_u32(vreinterpretq_u32_f32(vaddq_f32(a, magic)), vreinterpretq_u32_f32(magic));
+  const uint32x4_t small = vcltq_f32(a, vdupq_n_f32(0x1p-6f));
+  const uint32x4_t code = vorrq_u32(vbslq_u32(small, sub, normal), sign);
+  return vandq_u32(code, number);  // NaN -> +0
+}
+
+/// Rounds 8 quotients (two vectors) to codes of K and returns their 8 bytes (int4: low nibble).
+template <code_kind K>
+inline uint8x8_t codes8(float32x4_t q0, float32x4_t q1) noexcept {
+  uint32x4_t v0, v1;
+  if constexpr (K == code_kind::int8) {
+    v0 = vreinterpretq_u32_s32(to_int_rint(q0, -128.0f, 127.0f));
+    v1 = vreinterpretq_u32_s32(to_int_rint(q1, -128.0f, 127.0f));
+  } else if constexpr (K == code_kind::int4) {
+    v0 = vandq_u32(vreinterpretq_u32_s32(to_int_rint(q0, -8.0f, 7.0f)), vdupq_n_u32(0xf));
+    v1 = vandq_u32(vreinterpretq_u32_s32(to_int_rint(q1, -8.0f, 7.0f)), vdupq_n_u32(0xf));
+  } else {
+    v0 = to_e4m3_rint_sat(q0);
+    v1 = to_e4m3_rint_sat(q1);
+  }
+  // keep the low byte of each lane (two's complement for int8: the same bits as the code)
+  return vmovn_u16(vcombine_u16(vmovn_u32(v0), vmovn_u32(v1)));
+}
+
+/// out[i] = cast(x[i] / scale[i]) (per-element scales; blocks narrower than a vector).
+template <code_kind K>
+inline void quantize_row(isa, const float* __restrict x, const float* __restrict scale,
+                         std::uint8_t* __restrict out, std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    vst1_u8(out + i, codes8<K>(divide_by_scale(vld1q_f32(x + i), vld1q_f32(scale + i)),
+                               divide_by_scale(vld1q_f32(x + i + 4), vld1q_f32(scale + i + 4))));
+  if (i < n) {  // tail: zero-padded lanes, scale 1
+    alignas(16) float xb[8] = {}, sb[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    alignas(8) std::uint8_t cb[8];
+    std::memcpy(xb, x + i, (n - i) * sizeof(float));
+    std::memcpy(sb, scale + i, (n - i) * sizeof(float));
+    vst1_u8(cb, codes8<K>(divide_by_scale(vld1q_f32(xb), vld1q_f32(sb)),
+                          divide_by_scale(vld1q_f32(xb + 4), vld1q_f32(sb + 4))));
+    std::memcpy(out + i, cb, n - i);
+  }
+}
+
+/// out[i] = cast(x[i] / scale) (one scale for the whole segment).
+template <code_kind K>
+inline void quantize_segment(isa, const float* __restrict x, float scale, std::uint8_t* __restrict out,
+                             std::size_t n) noexcept {
+  const float32x4_t s = vdupq_n_f32(scale);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    vst1_u8(out + i,
+            codes8<K>(divide_by_scale(vld1q_f32(x + i), s), divide_by_scale(vld1q_f32(x + i + 4), s)));
+  if (i < n) {
+    alignas(16) float xb[8] = {};
+    alignas(8) std::uint8_t cb[8];
+    std::memcpy(xb, x + i, (n - i) * sizeof(float));
+    vst1_u8(cb, codes8<K>(divide_by_scale(vld1q_f32(xb), s), divide_by_scale(vld1q_f32(xb + 4), s)));
+    std::memcpy(out + i, cb, n - i);
+  }
+}
+
+/// out[i] = (float(q[i]) - offset[i]) * scale[i] (offset may be null); q as signed bytes. A
+/// subtraction then a product: nothing a compiler could fuse into FMA.
+inline void dequantize_row_int(isa, const std::int8_t* __restrict q, const float* __restrict scale,
+                               const float* __restrict offset, float* __restrict out,
+                               std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const int16x8_t w = vmovl_s8(vld1_s8(q + i));
+    float32x4_t v0 = vcvtq_f32_s32(vmovl_s16(vget_low_s16(w))),
+                v1 = vcvtq_f32_s32(vmovl_s16(vget_high_s16(w)));
+    if (offset) {
+      v0 = vsubq_f32(v0, vld1q_f32(offset + i));
+      v1 = vsubq_f32(v1, vld1q_f32(offset + i + 4));
+    }
+    vst1q_f32(out + i, vmulq_f32(v0, vld1q_f32(scale + i)));
+    vst1q_f32(out + i + 4, vmulq_f32(v1, vld1q_f32(scale + i + 4)));
+  }
+  for (; i < n; ++i) {  // tail: the reference's two operations
+    float v = static_cast<float>(q[i]);
+    if (offset) v = v - offset[i];
+    out[i] = v * scale[i];
+  }
+}
+
+}  // namespace lowbit::inline v0::detail::neon
+#endif  // LOWBIT_ARM64
