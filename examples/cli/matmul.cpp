@@ -200,6 +200,17 @@ struct job {
   }
 };
 
+/// fn(x1, x2) with the codes of the operands, for the format pairs mode M takes (sets j.d).
+template <mode M, class Fn>
+void with_operands(job& j, Fn&& fn) {
+  visit_pair<M>(j.f1, j.f2, [&]<class T1, class T2>(std::type_identity<T1>, std::type_identity<T2>) {
+    std::vector<T1> x1;
+    std::vector<T2> x2;
+    j.operands(x1, x2);
+    fn(x1, x2);
+  });
+}
+
 // ---- the runners, one per mode (spec §4 for each formula) -------------------------------------
 
 template <class T1, class T2>
@@ -210,20 +221,14 @@ void int32_result(job& j, const std::vector<T1>& x1, const std::vector<T2>& x2) 
 }
 
 void run_i32(job& j) {
-  visit_pair<mode::i32>(j.f1, j.f2, [&]<class T1, class T2>(std::type_identity<T1>, std::type_identity<T2>) {
-    std::vector<T1> x1;
-    std::vector<T2> x2;
-    j.operands(x1, x2);
+  with_operands<mode::i32>(j, [&]<class T1, class T2>(const std::vector<T1>& x1, const std::vector<T2>& x2) {
     int32_result(j, x1, x2);
   });
 }
 
 void run_tc(job& j) {
-  visit_pair<mode::tc>(j.f1, j.f2, [&]<class T1, class T2>(std::type_identity<T1>, std::type_identity<T2>) {
+  with_operands<mode::tc>(j, [&]<class T1, class T2>(const std::vector<T1>& x1, const std::vector<T2>& x2) {
     constexpr bool integer = lowbit::integer_code<T1>;
-    std::vector<T1> x1;
-    std::vector<T2> x2;
-    j.operands(x1, x2);
     if (j.out_name == "int32") {  // CANN ignores the scales (checked: int8 inputs only)
       if constexpr (takes<T1, T2>(mode::i32)) int32_result(j, x1, x2);
       return;
@@ -270,10 +275,7 @@ void run_tc(job& j) {
 }
 
 void run_kc(job& j) {
-  visit_pair<mode::kc>(j.f1, j.f2, [&]<class T1, class T2>(std::type_identity<T1>, std::type_identity<T2>) {
-    std::vector<T1> x1;
-    std::vector<T2> x2;
-    j.operands(x1, x2);
+  with_operands<mode::kc>(j, [&]<class T1, class T2>(const std::vector<T1>& x1, const std::vector<T2>& x2) {
     const auto v1 = j.f32(j.s1, {j.d.m}, "x1 scale (per token)");
     const auto v2 = j.channel_scale(j.s2, "x2 scale");
     const auto b = j.load_bias(lowbit::integer_code<T1>, true);
@@ -284,10 +286,7 @@ void run_kc(job& j) {
 
 template <mode M>
 void run_blocks(job& j) {  // G-B and B-B
-  visit_pair<M>(j.f1, j.f2, [&]<class T1, class T2>(std::type_identity<T1>, std::type_identity<T2>) {
-    std::vector<T1> x1;
-    std::vector<T2> x2;
-    j.operands(x1, x2);
+  with_operands<M>(j, [&]<class T1, class T2>(const std::vector<T1>& x1, const std::vector<T2>& x2) {
     const std::size_t kb = lowbit::ceil_div(j.d.k, j.gs), nb = lowbit::ceil_div(j.d.n, j.gs);
     const auto v1 =
         M == mode::gb ? j.f32(j.s1, {j.d.m, kb}, "x1 scale (m, ceil(k/GS))")
@@ -304,10 +303,7 @@ void run_blocks(job& j) {  // G-B and B-B
 }
 
 void run_mx(job& j) {
-  visit_pair<mode::mx>(j.f1, j.f2, [&]<class T1, class T2>(std::type_identity<T1>, std::type_identity<T2>) {
-    std::vector<T1> x1;
-    std::vector<T2> x2;
-    j.operands(x1, x2);
+  with_operands<mode::mx>(j, [&]<class T1, class T2>(const std::vector<T1>& x1, const std::vector<T2>& x2) {
     const std::size_t nb = lowbit::ceil_div(j.d.k, 32);
     const auto e1 = j.e8m0(j.s1, lowbit::operand::left, {j.d.m, nb});
     const auto e2 = j.e8m0(j.s2, lowbit::operand::right, {nb, j.d.n});
@@ -318,10 +314,7 @@ void run_mx(job& j) {
 }
 
 void run_kg(job& j) {
-  visit_pair<mode::kg>(j.f1, j.f2, [&]<class T1, class T2>(std::type_identity<T1>, std::type_identity<T2>) {
-    std::vector<T1> x1;
-    std::vector<T2> x2;
-    j.operands(x1, x2);
+  with_operands<mode::kg>(j, [&]<class T1, class T2>(const std::vector<T1>& x1, const std::vector<T2>& x2) {
     const auto v1 = j.f32(j.s1, {j.d.m}, "x1 scale (per token)");
     const auto v2 = j.f32(j.s2, {lowbit::ceil_div(j.d.k, j.gs), j.d.n}, "x2 group scale (ceil(k/GS), n)");
     const auto b = j.load_bias(false, true);
@@ -332,10 +325,7 @@ void run_kg(job& j) {
 }
 
 void run_tcg(job& j) {
-  visit_pair<mode::tcg>(j.f1, j.f2, [&]<class T1, class T2>(std::type_identity<T1>, std::type_identity<T2>) {
-    std::vector<T1> x1;
-    std::vector<T2> x2;
-    j.operands(x1, x2);
+  with_operands<mode::tcg>(j, [&]<class T1, class T2>(const std::vector<T1>& x1, const std::vector<T2>& x2) {
     check_shape(j.s2.raw.shape, {lowbit::ceil_div(j.d.k, 32), j.d.n}, j.s2.path, "T-CG x2 group scale");
     std::vector<std::uint64_t> yv;
     if (j.ys.raw.type == lowbit::npy::dtype::u8) {

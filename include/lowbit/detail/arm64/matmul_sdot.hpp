@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "../omp.hpp"
+#include "../pack.hpp"
 #include "../x86/matmul_vnni.hpp"
 
 #if defined(LOWBIT_ARM64)
@@ -38,11 +39,7 @@ inline constexpr std::size_t mr = 4;               // rows per micro-kernel call
 /// Rows of x1 as int8, zero-padded to a multiple of 4 in k.
 template <class Get>
 std::vector<std::int8_t> pack_a(std::size_t m, std::size_t k, Get&& a) {
-  const std::size_t kp = (k + 3) / 4 * 4;
-  std::vector<std::int8_t> u(m * kp, 0);
-  for (std::size_t i = 0; i < m; ++i)
-    for (std::size_t kk = 0; kk < k; ++kk) u[i * kp + kk] = static_cast<std::int8_t>(a(i, kk));
-  return u;
+  return pack_rows<std::int8_t>(m, k, 4, 0, a);
 }
 
 #if defined(LOWBIT_ARM64)

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../pack.hpp"
 #include "target.hpp"
 
 namespace lowbit::inline v0::detail::avx2mm {
@@ -48,11 +49,7 @@ struct packed_b {
 /// Rows of x1 as int16, zero-padded to an even k.
 template <class Get>
 std::vector<std::int16_t> pack_a(std::size_t m, std::size_t k, Get&& a) {
-  const std::size_t k2 = (k + 1) / 2 * 2;
-  std::vector<std::int16_t> u(m * k2, 0);
-  for (std::size_t i = 0; i < m; ++i)
-    for (std::size_t kk = 0; kk < k; ++kk) u[i * k2 + kk] = static_cast<std::int16_t>(a(i, kk));
-  return u;
+  return pack_rows<std::int16_t>(m, k, 2, 0, a);
 }
 
 #if defined(LOWBIT_X86_64)

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../pack.hpp"
 #include "target.hpp"
 
 namespace lowbit::inline v0::detail::bf16dp {
@@ -38,11 +39,7 @@ struct packed_b {
 /// Rows of x1 as bf16 bits, zero-padded to an even k.
 template <class Get>
 std::vector<std::uint16_t> pack_a(std::size_t m, std::size_t k, Get&& a) {
-  const std::size_t kp2 = (k + 1) / 2 * 2;
-  std::vector<std::uint16_t> u(m * kp2, 0);
-  for (std::size_t i = 0; i < m; ++i)
-    for (std::size_t kk = 0; kk < k; ++kk) u[i * kp2 + kk] = a(i, kk);
-  return u;
+  return pack_rows<std::uint16_t>(m, k, 2, 0, a);
 }
 
 #if defined(LOWBIT_X86_64)

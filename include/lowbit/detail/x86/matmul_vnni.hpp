@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../pack.hpp"
 #include "target.hpp"
 
 namespace lowbit::inline v0::detail::vnni {
@@ -65,11 +66,7 @@ struct packed_b {
 /// Rows of x1 as u8 (x + 128), zero-padded (value 0 <=> u8 128) to a multiple of 4 in k.
 template <class Get>
 std::vector<std::uint8_t> pack_a(std::size_t m, std::size_t k, Get&& a) {
-  const std::size_t kp = (k + 3) / 4 * 4;
-  std::vector<std::uint8_t> u(m * kp, 128);
-  for (std::size_t i = 0; i < m; ++i)
-    for (std::size_t kk = 0; kk < k; ++kk) u[i * kp + kk] = static_cast<std::uint8_t>(a(i, kk) + 128);
-  return u;
+  return pack_rows<std::uint8_t>(m, k, 4, 128, [&](std::size_t i, std::size_t kk) { return a(i, kk) + 128; });
 }
 
 #if defined(LOWBIT_X86_64)
