@@ -137,22 +137,39 @@ struct job {
     return s.raw.size() == 1 && s.raw.shape.size() <= 1 ? f32(s, {1}, what) : f32(s, {d.n}, what);
   }
 
-  /// Bias (n,): int32 is added before scaling (integer modes), float32 after (cli.md).
-  lowbit::matmul_bias load_bias(bool int_ok, bool float_ok) {
+  /// Bias (n,): int32 is added before scaling (integer modes), a float bias after (cli.md). A
+  /// float bias is float32, or where spec §4.3 / §4.6 / §5 lists it, float16 (`half`) or bf16
+  /// written as uint16 bit patterns (`bf16`); both widen to fp32 exactly, so the mode's formula
+  /// is the float32 one.
+  struct bias_kinds {
+    bool i32 = false, f32 = false, half = false, bf16 = false;
+  };
+  lowbit::matmul_bias load_bias(bias_kinds ok) {
+    using lowbit::npy::dtype;
     lowbit::matmul_bias b;
     if (!bias.present) return b;
     check_shape(bias.raw.shape, {d.n}, bias.path, "bias");
-    if (bias.raw.type == lowbit::npy::dtype::i4 && int_ok)
+    const auto t = bias.raw.type;
+    if (t == dtype::i4 && ok.i32) {
       b.i32 = bias_i = bias.raw.values<std::int32_t>();
-    else if (bias.raw.type == lowbit::npy::dtype::f4 && float_ok)
+    } else if (t == dtype::f4 && ok.f32) {
       b.f32 = bias_f = bias.raw.values<float>();
-    else
-      throw input_error(bias.path + ": bias of dtype " + std::string(lowbit::npy::name(bias.raw.type)) +
-                        " does not apply here (" +
-                        (int_ok && float_ok ? "int32 or float32"
-                         : int_ok           ? "int32"
-                                            : "float32") +
-                        " expected)");
+    } else if ((t == dtype::f2 && ok.half) || (t == dtype::u2 && ok.bf16)) {
+      std::vector<std::uint16_t> bits(bias.raw.size());
+      if (!bits.empty()) std::memcpy(bits.data(), bias.raw.data.data(), bias.raw.data.size());
+      bias_f.resize(bits.size());
+      for (std::size_t i = 0; i < bits.size(); ++i)
+        bias_f[i] = t == dtype::f2 ? static_cast<float>(lowbit::float16::from_bits(bits[i]))
+                                   : static_cast<float>(lowbit::bfloat16::from_bits(bits[i]));
+      b.f32 = bias_f;
+    } else {
+      std::string want;
+      for (const auto& [on, name] : {std::pair{ok.i32, "int32"}, std::pair{ok.f32, "float32"},
+                                     std::pair{ok.half, "float16"}, std::pair{ok.bf16, "uint16 (bf16)"}})
+        if (on) want += (want.empty() ? "" : ", ") + std::string(name);
+      throw input_error(bias.path + ": bias of dtype " + std::string(lowbit::npy::name(t)) +
+                        " does not apply here (" + want + " expected)");
+    }
     return b;
   }
 
@@ -215,7 +232,7 @@ void with_operands(job& j, Fn&& fn) {
 
 template <class T1, class T2>
 void int32_result(job& j, const std::vector<T1>& x1, const std::vector<T2>& x2) {
-  const auto b = j.load_bias(true, false);
+  const auto b = j.load_bias({.i32 = true});
   j.emit<std::int32_t>(
       [&](std::span<std::int32_t> y) { lowbit::matmul_int32<T1, T2>(x1, x2, j.d, b.i32, y); });
 }
@@ -247,14 +264,18 @@ void run_tc(job& j) {
       if (fixpipe.size() != 1) check_shape(j.s2.raw.shape, {j.d.n}, j.s2.path, "x2 scale");
     } else if (j.out_name == "int8") {
       if (!j.off.present) throw usage_error("--out-dtype int8 needs a uint64 x2 scale or --x2-offset");
+      // aclnnTransQuantParamV2 broadcasts scale and offset against each other: (1,) with (n,)
+      // packs n words (per-channel requantization).
       const auto sv = j.channel_scale(j.s2, "x2 scale");
-      const auto ov = j.f32(j.off, {sv.size() == 1 ? 1 : j.d.n}, "x2 offset");
-      for (std::size_t i = 0; i < sv.size(); ++i) fixpipe.push_back(lowbit::fixpipe::pack(sv[i], ov[i]));
+      const auto ov = j.channel_scale(j.off, "x2 offset");
+      const std::size_t words = std::max(sv.size(), ov.size());
+      for (std::size_t i = 0; i < words; ++i)
+        fixpipe.push_back(lowbit::fixpipe::pack(sv[sv.size() == 1 ? 0 : i], ov[ov.size() == 1 ? 0 : i]));
     } else if (j.off.present) {
       throw usage_error("--x2-offset applies to --out-dtype int8 (requantization)");
     }
     if (!fixpipe.empty()) {
-      const auto b = j.load_bias(integer, !integer);
+      const auto b = j.load_bias({.i32 = integer, .f32 = !integer});
       const std::span<const std::uint64_t> s(fixpipe);
       if (j.out_name != "int8")
         return j.float_out(
@@ -267,7 +288,8 @@ void run_tc(job& j) {
       return;
     }
     const auto sv = j.channel_scale(j.s2, "x2 scale");
-    const auto b = j.load_bias(integer, true);
+    // §4.2: int8 with an fp32/bf16 x2 scale also takes a BF16 bias.
+    const auto b = j.load_bias({.i32 = integer, .f32 = true, .bf16 = integer});
     j.float_out([&]<class Out>(std::span<Out> y) {
       lowbit::matmul_tc<Out, T1, T2>(x1, x2, j.d, std::span<const float>(sv), x1s, b, y);
     });
@@ -278,7 +300,9 @@ void run_kc(job& j) {
   with_operands<mode::kc>(j, [&]<class T1, class T2>(const std::vector<T1>& x1, const std::vector<T2>& x2) {
     const auto v1 = j.f32(j.s1, {j.d.m}, "x1 scale (per token)");
     const auto v2 = j.channel_scale(j.s2, "x2 scale");
-    const auto b = j.load_bias(lowbit::integer_code<T1>, true);
+    // §4.3: int8/int4 take INT32, FP32, BF16 and FP16 biases; fp8/HiFloat8 FP32 only.
+    constexpr bool integer = lowbit::integer_code<T1>;
+    const auto b = j.load_bias({.i32 = integer, .f32 = true, .half = integer, .bf16 = integer});
     j.float_out(
         [&]<class Out>(std::span<Out> y) { lowbit::matmul_kc<Out, T1, T2>(x1, x2, j.d, v1, v2, b, y); });
   });
@@ -292,7 +316,7 @@ void run_blocks(job& j) {  // G-B and B-B
         M == mode::gb ? j.f32(j.s1, {j.d.m, kb}, "x1 scale (m, ceil(k/GS))")
                       : j.f32(j.s1, {lowbit::ceil_div(j.d.m, j.gs), kb}, "x1 scale (ceil(m/GS), ceil(k/GS))");
     const auto v2 = j.f32(j.s2, {kb, nb}, "x2 scale (ceil(k/GS), ceil(n/GS))");
-    const auto b = j.load_bias(false, true);
+    const auto b = j.load_bias({.f32 = true});
     j.float_out([&]<class Out>(std::span<Out> y) {
       if constexpr (M == mode::gb)
         lowbit::matmul_gb<Out, T1, T2>(x1, x2, j.d, j.gs, v1, v2, b.f32, y);
@@ -307,7 +331,9 @@ void run_mx(job& j) {
     const std::size_t nb = lowbit::ceil_div(j.d.k, 32);
     const auto e1 = j.e8m0(j.s1, lowbit::operand::left, {j.d.m, nb});
     const auto e2 = j.e8m0(j.s2, lowbit::operand::right, {nb, j.d.n});
-    const auto b = j.load_bias(false, true);
+    // §4.6: the "MX pseudo-quant" pair (e4m3 x e2m1) takes a BF16 or FP16 bias.
+    constexpr bool pseudo = std::is_same_v<T1, lowbit::float8_e4m3fn> && std::is_same_v<T2, lowbit::float4_e2m1fn>;
+    const auto b = j.load_bias({.f32 = true, .half = pseudo, .bf16 = pseudo});
     j.float_out(
         [&]<class Out>(std::span<Out> y) { lowbit::matmul_mx<Out, T1, T2>(x1, x2, j.d, e1, e2, b.f32, y); });
   });
@@ -317,7 +343,7 @@ void run_kg(job& j) {
   with_operands<mode::kg>(j, [&]<class T1, class T2>(const std::vector<T1>& x1, const std::vector<T2>& x2) {
     const auto v1 = j.f32(j.s1, {j.d.m}, "x1 scale (per token)");
     const auto v2 = j.f32(j.s2, {lowbit::ceil_div(j.d.k, j.gs), j.d.n}, "x2 group scale (ceil(k/GS), n)");
-    const auto b = j.load_bias(false, true);
+    const auto b = j.load_bias({.f32 = true});
     j.float_out([&]<class Out>(std::span<Out> y) {
       lowbit::matmul_kg<Out, T1, T2>(x1, x2, j.d, j.gs, v1, v2, b.f32, y);
     });
@@ -404,7 +430,9 @@ void run_wo(job& j) {
     std::vector<float> sv, ov;
     std::vector<lowbit::float8_e8m0fnu> ev;
     const auto ws = weight_scales<T2>(j, sv, ov, ev);
-    const auto b = j.load_bias(false, true);
+    // §5: FP16 bias with fp16 x, BF16 (950) with bf16 x.
+    const auto b = j.load_bias({.f32 = true, .half = std::is_same_v<In, lowbit::float16>,
+                                .bf16 = std::is_same_v<In, lowbit::bfloat16>});
     j.float_out([&]<class Out>(std::span<Out> y) {
       lowbit::matmul_weight_only<Out, In, T2>(x, w, j.d, ws, b.f32, y);
     });
@@ -499,8 +527,8 @@ int run_matmul(int argc, char** argv) {
   }
   if (a.has("cann-layout") && rule.md != mode::mx && rule.md != mode::wo)
     throw usage_error("--cann-layout applies to MX scales only");
-  if (a.has("bf16") && !(rule.md == mode::wo && f1 == lowbit::format::bf16))
-    throw usage_error("--bf16 applies to x1 of weight-only matmul with --x1-dtype bf16");
+  if (a.has("bf16") && !(rule.md == mode::wo && f1 == lowbit::format::bf16) && !a.has("bias"))
+    throw usage_error("--bf16 applies to a uint16 (bf16) bias, or to x1 of weight-only matmul with --x1-dtype bf16");
 
   std::size_t gs = rule.group;
   if (a.has("group-size")) {

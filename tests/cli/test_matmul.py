@@ -190,6 +190,63 @@ class Matmul(CliCase):
                 yo = self.mm("K-C", x1, b, d1, d2, *extra, "--out-dtype", out, x1_scale=x1s, x2_scale=x2s, bias=fb)
                 np.testing.assert_array_equal(yo, conv((acc * x2s) * x1s[:, None] + fb), err_msg=out)
 
+    def test_half_precision_biases_where_the_spec_lists_them(self):
+        """spec §4.2, §4.3, §4.6, §5: BF16 (uint16 bit patterns) and FP16 biases widen exactly to
+        fp32 and are added where a float32 bias would be; elsewhere they are refused."""
+        rng = np.random.default_rng(14)
+        m, k, n = 3, 40, 6
+        a, b = random_codes(rng, (m, k), "int8"), random_codes(rng, (k, n), "int8")
+        acc = (a.astype(np.int64) @ b.astype(np.int64)).astype(np.float32)
+        x1s, x2s = (rng.random(m) + 0.1).astype(np.float32), (rng.random(n) * 0.01).astype(np.float32)
+        b16 = bf16_round(rng.standard_normal(n) * 3)  # uint16 bf16 bits
+        bv = (b16.astype(np.uint32) << 16).view(np.float32)
+        h16 = (rng.standard_normal(n) * 3).astype(np.float16)
+        hv = h16.astype(np.float32)
+        for bias, val, extra in [(b16, bv, []), (b16, bv, ["--bf16"]), (h16, hv, [])]:
+            y = self.mm("K-C", a, b, "int8", "int8", *extra, x1_scale=x1s, x2_scale=x2s, bias=bias)
+            np.testing.assert_array_equal(y, (acc * x2s) * x1s[:, None] + val)
+        y = self.mm("T-C", a, b, "int8", "int8", "--out-dtype", "bf16", x2_scale=x2s, bias=b16)
+        np.testing.assert_array_equal(y, bf16_round(acc * x2s + bv))
+        # MX pseudo-quant: e4m3 x e2m1 with an fp16 bias
+        fa, fb4 = random_codes(rng, (m, 64), "fp8_e4m3fn"), random_codes(rng, (64, n), "fp4_e2m1fn")
+        va, vb = values(fa, "fp8_e4m3fn"), values(fb4, "fp4_e2m1fn")
+        e1, e2 = np.full((m, 2), 127, np.uint8), np.full((2, n), 127, np.uint8)
+        want = np.array([[exact_block(va, vb, i, j, 0, 32) + exact_block(va, vb, i, j, 32, 64) for j in range(n)]
+                         for i in range(m)], np.float32)
+        y = self.mm("MX", fa, fb4, "fp8_e4m3fn", "fp4_e2m1fn", x1_scale=e1, x2_scale=e2, bias=h16)
+        np.testing.assert_array_equal(y, want + hv)
+        # weight-only: fp16 bias with fp16 x (int8 weight, per tensor scale 1: W' = w exactly)
+        x = rng.standard_normal((m, k)).astype(np.float16)
+        want = np.array([[to_f32(sum((Fraction(float(x[i, kk])) * int(b[kk, j]) for kk in range(k)), Fraction(0)))
+                          for j in range(n)] for i in range(m)], np.float32) + hv
+        y = self.mm("weight-only", x, b, "fp16", "int8", x2_scale=f32([1.0]), bias=h16)
+        np.testing.assert_array_equal(y, want)
+        common = ["matmul", "--x1", self.p("x1.npy"), "--x2", self.p("x2.npy"), "--out", self.p("o.npy")]
+        self.save("x1.npy", a)
+        self.save("x2.npy", b)
+        self.run_fail(*common, "--mode", "G-B", "--x1-dtype", "int8", "--x2-dtype", "int8",
+                      "--x1-scale", self.save("g1.npy", np.ones((m, 1), np.float32)),
+                      "--x2-scale", self.save("g2.npy", np.ones((1, 1), np.float32)),
+                      "--bias", self.save("h.npy", h16), mentions="float32 expected", outputs=["o.npy"])
+        self.save("x1.npy", x)  # an fp16 x takes an fp16 bias, not a bf16 one
+        self.run_fail(*common, "--mode", "weight-only", "--x1-dtype", "fp16", "--x2-dtype", "int8",
+                      "--x2-scale", self.save("one.npy", f32([1.0])),
+                      "--bias", self.save("b16.npy", b16), mentions="float16 expected", outputs=["o.npy"])
+
+    def test_requant_broadcasts_a_per_tensor_scale_against_per_channel_offsets(self):
+        """aclnnTransQuantParamV2 broadcasts scale (1,) and offset (n,) into n packed words."""
+        rng = np.random.default_rng(15)
+        a, b = random_codes(rng, (4, 30), "int8"), random_codes(rng, (30, 5), "int8")
+        acc = (a.astype(np.int64) @ b.astype(np.int64)).astype(np.float32)
+        st, offs = f32([0.0071]), np.linspace(-40, 40, 5).astype(np.float32)
+        y = self.mm("T-T", a, b, "int8", "int8", "--out-dtype", "int8", x2_scale=st, x2_offset=offs)
+        t = np.clip(np.rint(acc * trunc19(st)[0]), -256, 255)
+        np.testing.assert_array_equal(y, np.clip(t + np.rint(offs), -128, 127).astype(np.int8))
+        sc = (rng.random(5) * 0.01).astype(np.float32)
+        y = self.mm("T-C", a, b, "int8", "int8", "--out-dtype", "int8", x2_scale=sc, x2_offset=f32([3.0]))
+        t = np.clip(np.rint(acc * trunc19(sc)), -256, 255)
+        np.testing.assert_array_equal(y, np.clip(t + 3, -128, 127).astype(np.int8))
+
     def test_gb_bb_blocks_with_tails(self):
         rng = np.random.default_rng(5)
         for mode, fmt, gs in [("G-B", "int8", 128), ("G-B", "fp8_e4m3fn", 32), ("B-B", "hifloat8", 16)]:
