@@ -497,38 +497,55 @@ quantized<T, float8_e8m0fnu> quantize_mx_ref(std::span<const In> x, matrix_shape
 
 namespace detail {
 
-#if defined(LOWBIT_X86_64)
-/// One row of the AVX-512 MX fp4 path: each block of 32 gets its e8m0 scale code (mx_scale_code,
-/// 0xff for a block holding NaN or Inf) and its e2m1 codes (zero for a 0xff block). Returns false
-/// when a block's scale is above 2^126 (2^(127 - code) would not be a normal float): the caller
-/// then runs the reference. One target function per row, so the per-block steps inline.
-LOWBIT_TARGET_AVX512 inline bool mx_e2m1_row(const float* x, std::size_t cols, mx_scale_rule rule,
-                                             std::uint8_t* codes, std::uint8_t* scales) {
+/// One row of the MX fp4 fast path, for a kernel set (avx512, neon): each block of 32 gets its
+/// e8m0 scale code (mx_scale_code, 0xff for a block holding NaN or Inf) and its e2m1 codes (zero
+/// for a 0xff block). Returns false when a block's scale is above 2^126 (2^(127 - code) would not
+/// be a normal float): the caller then runs the reference. Always inlined into one target
+/// function per kernel set, so the per-block steps inline too.
+template <class Isa>
+[[gnu::always_inline]] inline bool mx_e2m1_row(Isa isa, const float* x, std::size_t cols, mx_scale_rule rule,
+                                               std::uint8_t* codes, std::uint8_t* scales) {
   for (std::size_t c0 = 0, j = 0; c0 < cols; c0 += 32, ++j) {
     const std::size_t len = cols - c0 < 32 ? cols - c0 : 32;
     bool bad = false;
-    const float amax = avx512::block_amax32(avx512::isa{}, x + c0, len, bad);
+    const float amax = block_amax32(isa, x + c0, len, bad);
     const std::uint8_t code = bad ? std::uint8_t{0xff} : mx_scale_code<float4_e2m1fn>(amax, rule);
     if (!bad && code > 253) return false;
     scales[j] = code;
     if (bad)
       std::memset(codes + c0, 0, len);
     else
-      avx512::e2m1_block32(avx512::isa{}, x + c0, len, code, codes + c0);
+      e2m1_block32(isa, x + c0, len, code, codes + c0);
   }
   return true;
 }
+#if defined(LOWBIT_X86_64)
+LOWBIT_TARGET_AVX512 inline bool mx_e2m1_row_avx512(const float* x, std::size_t cols, mx_scale_rule rule,
+                                                    std::uint8_t* codes, std::uint8_t* scales) {
+  return mx_e2m1_row(avx512::isa{}, x, cols, rule, codes, scales);
+}
+#elif defined(LOWBIT_ARM64)
+inline bool mx_e2m1_row_neon(const float* x, std::size_t cols, mx_scale_rule rule, std::uint8_t* codes,
+                             std::uint8_t* scales) {
+  return mx_e2m1_row(neon::isa{}, x, cols, rule, codes, scales);
+}
 #endif
 
-/// AVX-512 path of MX quantization for fp4 e2m1 elements of a left operand (blocks along the
-/// contiguous axis), fp32 input, rint: bit-exact to quantize_mx_ref.
+/// MX quantization fast path (avx512 and neon backends) for fp4 e2m1 elements of a left operand
+/// (blocks along the contiguous axis), fp32 input, rint: bit-exact to quantize_mx_ref.
 template <mx_element T, class In>
 bool quantize_mx_fast(std::span<const In> x, matrix_shape shape, const mx_params& p,
                       quantized_span<T, float8_e8m0fnu> q) {
-#if defined(LOWBIT_X86_64)
+#if defined(LOWBIT_X86_64) || defined(LOWBIT_ARM64)
   if constexpr (std::is_same_v<T, float4_e2m1fn> && std::is_same_v<In, float>) {
-    if (!use_avx512() || p.side != operand::left || p.round != rounding::rint || !p.smooth.empty())
-      return false;
+#if defined(LOWBIT_X86_64)
+    const auto row = mx_e2m1_row_avx512;
+    if (!use_avx512()) return false;
+#else
+    const auto row = mx_e2m1_row_neon;
+    if (!use_neon()) return false;
+#endif
+    if (p.side != operand::left || p.round != rounding::rint || !p.smooth.empty()) return false;
     const std::size_t rows = shape.rows, cols = shape.cols;
     auto* codes = reinterpret_cast<std::uint8_t*>(q.values.data());
     auto* scales = reinterpret_cast<std::uint8_t*>(q.scales.data());
@@ -537,8 +554,7 @@ bool quantize_mx_fast(std::span<const In> x, matrix_shape shape, const mx_params
     for (long ri = 0; ri < static_cast<long>(rows); ++ri) {
       const std::size_t r = static_cast<std::size_t>(ri);
       fallback =
-          !mx_e2m1_row(x.data() + r * cols, cols, p.rule, codes + r * cols, scales + r * q.map.grid.cols) ||
-          fallback;
+          !row(x.data() + r * cols, cols, p.rule, codes + r * cols, scales + r * q.map.grid.cols) || fallback;
     }
     return !fallback;
   }

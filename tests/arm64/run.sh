@@ -7,6 +7,10 @@
 #   nodot    built for -march=armv8-a, run on a Cortex-A57 (no dot product): the quantize kernels
 #            run, the integer matmuls must fall back to the reference
 #   scalar   the dotprod binaries under LOWBIT_BACKEND=scalar
+#   clang    Clang's aarch64 target (Debian's clang 14 with the same sysroot), -O3 -march=armv8-a
+#            -ffp-contract=fast and no OpenMP, run on a CPU with SDOT: the conformance cases and the
+#            tool; the SDOT kernels must run through their target attribute alone (the same number
+#            of fast calls as dotprod)
 # Every configuration must pass every test, and the conformance digest must equal the x86-64
 # reference digest bit for bit. qemu times say nothing about speed.
 # Usage: run.sh SOURCE_DIR WORK_DIR
@@ -79,6 +83,18 @@ for march in armv8.2-a+dotprod armv8-a; do
   "$cxx" $flags $cli_sources -o "$out/lowbit" &
   pids+=($!)
 done
+# Clang: a different compiler, contraction on, no -fopenmp (the serial build of the headers)
+mkdir -p "$work/clang"
+clang_flags="--target=aarch64-linux-gnu -std=c++20 -O3 -march=armv8-a -ffp-contract=fast -Wall -Wextra -Werror"
+clang_flags="$clang_flags -I$src/include"
+throttle
+# shellcheck disable=SC2086
+clang++ $clang_flags "$src/tests/flags/conformance.cpp" -o "$work/clang/conformance" &
+pids+=($!)
+throttle
+# shellcheck disable=SC2086
+clang++ $clang_flags $cli_sources -o "$work/clang/lowbit" &
+pids+=($!)
 throttle
 g++ -std=c++20 -O2 -march=x86-64 -I"$src/include" "$src/tests/flags/conformance.cpp" -o "$work/conformance-x86" &
 pids+=($!)
@@ -87,7 +103,8 @@ LOWBIT_BACKEND=scalar "$work/conformance-x86" >"$work/reference.txt" 2>/dev/null
 echo "arm64: built in $(($(date +%s) - start)) s"
 
 fail=0
-configs=("dotprod|armv8.2-a+dotprod|max|neon" "nodot|armv8-a|cortex-a57|neon" "scalar|armv8.2-a+dotprod|max|scalar")
+configs=("dotprod|armv8.2-a+dotprod|max|neon" "nodot|armv8-a|cortex-a57|neon" "scalar|armv8.2-a+dotprod|max|scalar"
+         "clang|clang|max|neon")
 for c in "${configs[@]}"; do
   IFS='|' read -r cfg march cpu be <<<"$c"
   bin="$work/$march"
@@ -95,6 +112,7 @@ for c in "${configs[@]}"; do
   run() { LOWBIT_BACKEND=$be OMP_NUM_THREADS=2 qemu-aarch64 -L "$sysroot" -cpu "$cpu" "$@"; }
   for t in "${tests[@]}"; do
     name=${t%%|*}
+    [ -x "$bin/$name" ] || continue  # the clang configuration builds the conformance and the tool only
     if ! run "$bin/$name" --gtest_brief=1 >"$work/$cfg.$name.log" 2>&1; then
       echo "arm64 $cfg: $name FAILED"; tail -30 "$work/$cfg.$name.log"; fail=1
     fi
@@ -110,6 +128,8 @@ for c in "${configs[@]}"; do
     nodot) { [ "$fast" != 0 ] && [ "$fast" -lt "$dotprod_fast" ]; } ||
       { echo "arm64 $cfg: $fast fast calls (neon quantize only expected, below $dotprod_fast)"; fail=1; } ;;
     scalar) [ "$fast" = 0 ] || { echo "arm64 $cfg: $fast fast calls under the scalar backend"; fail=1; } ;;
+    clang) [ "$fast" = "$dotprod_fast" ] ||
+      { echo "arm64 $cfg: $fast fast calls, $dotprod_fast expected (SDOT by target attribute)"; fail=1; } ;;
   esac
   printf '#!/bin/sh\nLOWBIT_BACKEND=%s exec qemu-aarch64 -L %s -cpu %s %s "$@"\n' "$be" "$sysroot" "$cpu" \
     "$bin/lowbit" >"$work/lowbit-$cfg"

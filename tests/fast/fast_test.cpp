@@ -106,11 +106,37 @@ TEST(Fast, MxFp4MatchesReference) {
       for (bool specials : {false, true}) {
         const auto x = data(shape.size(), seed++, specials);
         const mx_params p{.rule = rule};
+        reset_dispatch_counts();
         const auto fast = quantize_mx<float4_e2m1fn, float>(x, shape, p);
+        // the e2m1 kernels exist for avx512 and neon; elsewhere the reference runs
+        const bool kernel = active_backend() == backend::avx512 || active_backend() == backend::neon;
+        ASSERT_EQ(dispatch_counts().fast, kernel ? 1u : 0u) << backend_name();
         const auto ref = detail::quantize_mx_ref<float4_e2m1fn, float>(x, shape, p);
         ASSERT_EQ(bytes(fast.values), bytes(ref.values)) << shape.rows << "x" << shape.cols;
         ASSERT_EQ(bytes(fast.scales), bytes(ref.scales));
       }
+}
+
+TEST(Fast, MxFp4ExtremeBlocksMatchReference) {
+  // Blocks at the ends of the fp32 range: amax near FLT_MAX gives the largest e2m1 scale codes
+  // (252 for ocp, 253 for ceil: 2^(127 - code) is still a normal float, so the kernels keep
+  // them), subnormal inputs the smallest. Mixed with an ordinary block in the same call.
+  for (auto rule : {mx_scale_rule::ocp, mx_scale_rule::ceil}) {
+    std::vector<float> x(4 * 40, 0.0f);
+    for (std::size_t i = 0; i < 40; ++i) x[i] = 3.4e38f / float(i + 1) * (i % 2 ? -1.0f : 1.0f);
+    for (std::size_t i = 40; i < 80; ++i) x[i] = 1e-45f * float(i - 40);
+    for (std::size_t i = 80; i < 120; ++i) x[i] = 0x1p-126f * float(i - 80) / 8;
+    for (std::size_t i = 120; i < 160; ++i) x[i] = float(i) / 7 - 20;
+    const matrix_shape shape{4, 40};
+    reset_dispatch_counts();
+    const auto fast = quantize_mx<float4_e2m1fn, float>(x, shape, {.rule = rule});
+    const bool kernel = active_backend() == backend::avx512 || active_backend() == backend::neon;
+    EXPECT_EQ(dispatch_counts().fast, kernel ? 1u : 0u) << backend_name();
+    const auto ref = detail::quantize_mx_ref<float4_e2m1fn, float>(x, shape, {.rule = rule});
+    ASSERT_EQ(bytes(fast.values), bytes(ref.values));
+    ASSERT_EQ(bytes(fast.scales), bytes(ref.scales));
+    EXPECT_EQ(ref.scales[0].bits(), rule == mx_scale_rule::ocp ? 252 : 253);
+  }
 }
 
 TEST(Fast, DequantizeInt8MatchesReference) {

@@ -27,7 +27,13 @@
 
 #if defined(LOWBIT_ARM64)
 #include <arm_neon.h>
+// GCC spells the target as an architecture; Clang takes the feature name ("arch=" with an
+// extension is an error there).
+#if defined(__clang__)
+#define LOWBIT_TARGET_DOTPROD __attribute__((target("dotprod")))
+#else
 #define LOWBIT_TARGET_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+#endif
 #endif
 
 namespace lowbit::inline v0::detail::neon {
@@ -43,6 +49,17 @@ std::vector<std::int8_t> pack_a(std::size_t m, std::size_t k, Get&& a) {
 }
 
 #if defined(LOWBIT_ARM64)
+
+/// SDOT: acc lane j += the dot product of bytes 4j..4j+3 of a and b (signed, exact).
+LOWBIT_TARGET_DOTPROD inline int32x4_t sdot(int32x4_t acc, int8x16_t a, int8x16_t b) {
+#if defined(__clang__) && !defined(__ARM_FEATURE_DOTPROD) && __has_builtin(__builtin_neon_vdotq_v)
+  // Clang before 16 declares vdotq_s32 only when -march enables dotprod; the builtin behind it
+  // honours the target attribute (34: its int32x4 type code).
+  return vreinterpretq_s32_s8(__builtin_neon_vdotq_v(vreinterpretq_s8_s32(acc), a, b, 34));
+#else
+  return vdotq_s32(acc, a, b);
+#endif
+}
 
 /// acc[r][0..64) = exact sum over the groups of 4 k in [q0, q1) of x1[r, k] * x2[k, panel column],
 /// for MR rows; a rows have lda bytes, b is the panel.
@@ -62,10 +79,10 @@ LOWBIT_TARGET_DOTPROD inline void kernel(const std::int8_t* __restrict a, std::s
         std::int32_t word;
         std::memcpy(&word, a + r * lda + 4 * q, 4);
         const int8x16_t av = vreinterpretq_s8_s32(vdupq_n_s32(word));
-        c[r][0] = vdotq_s32(c[r][0], b0, av);  // lane j += b[4j..4j+3] . a[4j..4j+3]
-        c[r][1] = vdotq_s32(c[r][1], b1, av);
-        c[r][2] = vdotq_s32(c[r][2], b2, av);
-        c[r][3] = vdotq_s32(c[r][3], b3, av);
+        c[r][0] = sdot(c[r][0], b0, av);  // lane j += b[4j..4j+3] . a[4j..4j+3]
+        c[r][1] = sdot(c[r][1], b1, av);
+        c[r][2] = sdot(c[r][2], b2, av);
+        c[r][3] = sdot(c[r][3], b3, av);
       }
     }
     for (std::size_t r = 0; r < MR; ++r)

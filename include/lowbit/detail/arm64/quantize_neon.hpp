@@ -167,5 +167,66 @@ inline void dequantize_row_int(isa, const std::int8_t* __restrict q, const float
   }
 }
 
+/// Up to 32 floats of a block into a zero-padded buffer of 32 (a short block reads no further).
+inline void load_block32(const float* __restrict xp, std::size_t len, float32x4_t v[8]) noexcept {
+  if (len == 32) {
+    for (int j = 0; j < 8; ++j) v[j] = vld1q_f32(xp + 4 * j);
+    return;
+  }
+  alignas(16) float b[32] = {};
+  std::memcpy(b, xp, len * sizeof(float));
+  for (int j = 0; j < 8; ++j) v[j] = vld1q_f32(b + 4 * j);
+}
+
+/// max |x| over a block of len <= 32 floats; bad = the block holds NaN or +-Inf (amax is then
+/// meaningless: FMAX propagates NaN).
+inline float block_amax32(isa, const float* __restrict xp, std::size_t len, bool& bad) noexcept {
+  const float32x4_t inf = vdupq_n_f32(std::numeric_limits<float>::infinity());
+  float32x4_t v[8];
+  load_block32(xp, len, v);
+  float32x4_t m = vabsq_f32(v[0]);
+  uint32x4_t finite = vcltq_f32(m, inf);  // false for NaN and Inf
+  for (int j = 1; j < 8; ++j) {
+    const float32x4_t a = vabsq_f32(v[j]);
+    m = vmaxq_f32(m, a);
+    finite = vandq_u32(finite, vcltq_f32(a, inf));
+  }
+  bad = vminvq_u32(finite) == 0;
+  return vmaxvq_f32(m);
+}
+
+/// fp32 -> fp4 e2m1fn codes (rint, saturate) for finite t: the number of rounding boundaries
+/// passed, ties to the even code (0.25 -> 0, 0.75 -> 1, 1.25 -> 1, 1.75 -> 2, 2.5 -> 2,
+/// 3.5 -> 4, 5 -> 4), sign in bit 3 (avx512::to_e2m1_rint_sat). A true comparison is all ones
+/// (-1), so the code is minus the sum of the masks.
+inline uint32x4_t to_e2m1_rint_sat(float32x4_t t) noexcept {
+  const float32x4_t a = vabsq_f32(t);
+  int32x4_t c = vreinterpretq_s32_u32(vcgtq_f32(a, vdupq_n_f32(0.25f)));
+  c = vaddq_s32(c, vreinterpretq_s32_u32(vcgeq_f32(a, vdupq_n_f32(0.75f))));
+  c = vaddq_s32(c, vreinterpretq_s32_u32(vcgtq_f32(a, vdupq_n_f32(1.25f))));
+  c = vaddq_s32(c, vreinterpretq_s32_u32(vcgeq_f32(a, vdupq_n_f32(1.75f))));
+  c = vaddq_s32(c, vreinterpretq_s32_u32(vcgtq_f32(a, vdupq_n_f32(2.5f))));
+  c = vaddq_s32(c, vreinterpretq_s32_u32(vcgeq_f32(a, vdupq_n_f32(3.5f))));
+  c = vaddq_s32(c, vreinterpretq_s32_u32(vcgtq_f32(a, vdupq_n_f32(5.0f))));
+  const uint32x4_t sign = vandq_u32(vshrq_n_u32(vreinterpretq_u32_f32(t), 28), vdupq_n_u32(8));
+  return vorrq_u32(vreinterpretq_u32_s32(vnegq_s32(c)), sign);
+}
+
+/// fp4 e2m1 codes of a block of len <= 32 finite floats scaled by 2^(127 - code) (exact for
+/// code <= 253), rint, saturating.
+inline void e2m1_block32(isa, const float* __restrict xp, std::size_t len, std::uint8_t code,
+                         std::uint8_t* __restrict out) noexcept {
+  const float32x4_t inv = vreinterpretq_f32_u32(vdupq_n_u32((254u - code) << 23));  // 2^(127 - code)
+  float32x4_t v[8];
+  load_block32(xp, len, v);
+  alignas(16) std::uint8_t cb[32];
+  for (int j = 0; j < 8; j += 2) {
+    const uint32x4_t c0 = to_e2m1_rint_sat(vmulq_f32(v[j], inv)),
+                     c1 = to_e2m1_rint_sat(vmulq_f32(v[j + 1], inv));
+    vst1_u8(cb + 4 * j, vmovn_u16(vcombine_u16(vmovn_u32(c0), vmovn_u32(c1))));
+  }
+  std::memcpy(out, cb, len);
+}
+
 }  // namespace lowbit::inline v0::detail::neon
 #endif  // LOWBIT_ARM64
