@@ -36,6 +36,17 @@ struct input_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// ---- accepted values and defaults, shared by the --help texts (cli.md's conventions) ---------
+inline const std::string formats_help =
+    "  FORMAT: int8 int4 fp8_e4m3fn fp8_e5m2 hifloat8 fp6_e2m3fn fp6_e3m2fn fp4_e2m1fn fp4_e1m2fn\n"
+    "          (lowbit help formats prints each one's range, specials and defaults)\n";
+inline const std::string policy_help =
+    "  --round rint|round|floor|ceil|trunc (default rint; hifloat8: round)\n"
+    "  --overflow saturate|propagate (default saturate)   --nan zero|keep (default zero)\n";
+inline const std::string granularity_help =
+    "  G: tensor | token (left) | channel (right) | group:GS | block:B | block:BR,BC | mx\n"
+    "     (--operand may be left out for token and channel)\n";
+
 struct command_spec {
   std::string name;
   std::set<std::string> valued;   // --flag VALUE
@@ -393,5 +404,7 @@ int run_dequantize(int argc, char** argv);
 int run_matmul(int argc, char** argv);
 int run_compare(int argc, char** argv);
 int run_demo(int argc, char** argv);
+int run_help(int argc, char** argv);
+void print_mode_table();  // matmul.cpp: from its table of mode rules
 
 }  // namespace cli

@@ -13,10 +13,13 @@ const command_spec compare_spec{
     2,
     2,
     "usage: lowbit compare EXPECTED.npy ACTUAL.npy [--format FORMAT] [--json]\n"
-    "  count, mismatches, max abs / relative error, max error in ULPs of FORMAT, cosine,\n"
+    "  count, mismatches, max abs / relative error, norm-relative error ||a - e|| / ||e||,\n"
+    "  max error in ULPs of FORMAT, cosine,\n"
     "  SQNR (dB) and the kinds of mismatch. With --format, uint8 arrays are read as codes of\n"
     "  FORMAT and uint16 arrays as bf16 / fp16 bit patterns. Exit status 0 whether or not the\n"
-    "  arrays match.\n"};
+    "  arrays match. Without --format, uint8/uint16 bit patterns next to a float array are an\n"
+    "  error (say what they are).\n" +
+        formats_help + "          and bf16 fp16 fp32\n"};
 
 std::vector<double> values_of(const lowbit::npy::array& a, std::optional<lowbit::format> f,
                               const std::string& path) {
@@ -124,6 +127,17 @@ int run_compare(int argc, char** argv) {
   if (e.shape != x.shape)
     throw input_error("shapes differ: " + a.pos[0] + " is " + shape_str(e.shape) + ", " + a.pos[1] + " is " +
                       shape_str(x.shape));
+  if (!f) {  // bit patterns read as integers next to real numbers: almost surely a missing --format
+    using lowbit::npy::dtype;
+    const auto bits = [](dtype t) { return t == dtype::u1 || t == dtype::u2; };
+    const auto real = [](dtype t) { return t == dtype::f2 || t == dtype::f4 || t == dtype::f8; };
+    if ((bits(e.type) && real(x.type)) || (real(e.type) && bits(x.type))) {
+      const bool u2 = e.type == dtype::u2 || x.type == dtype::u2;
+      throw usage_error(std::string("one array holds ") + (u2 ? "uint16" : "uint8") +
+                        " bit patterns and the other real numbers: say what the bits are with --format (" +
+                        (u2 ? "bf16 or fp16" : "e.g. fp8_e4m3fn, fp4_e2m1fn, e8m0") + ")");
+    }
+  }
   const auto ev = values_of(e, f, a.pos[0]), xv = values_of(x, f, a.pos[1]);
   const auto s = lowbit::compare(ev, xv, f);
   std::string classes;
@@ -132,16 +146,16 @@ int run_compare(int argc, char** argv) {
                std::to_string(n);
   if (a.has("json")) {
     std::printf(
-        "{\"count\": %zu, \"mismatches\": %zu, \"max_abs\": %s, \"max_rel\": %s, \"max_ulp\": %s, "
-        "\"cosine\": %s, \"sqnr_db\": %s, \"classes\": {%s}}\n",
+        "{\"count\": %zu, \"mismatches\": %zu, \"max_abs\": %s, \"max_rel\": %s, \"norm_rel\": %s, "
+        "\"max_ulp\": %s, \"cosine\": %s, \"sqnr_db\": %s, \"classes\": {%s}}\n",
         s.count, s.mismatches, json_num(s.max_abs).c_str(), json_num(s.max_rel).c_str(),
-        s.max_ulp ? json_num(*s.max_ulp).c_str() : "null", json_num(s.cosine).c_str(),
-        json_num(s.sqnr_db).c_str(), classes.c_str());
+        json_num(s.norm_rel).c_str(), s.max_ulp ? json_num(*s.max_ulp).c_str() : "null",
+        json_num(s.cosine).c_str(), json_num(s.sqnr_db).c_str(), classes.c_str());
   } else {
     std::printf(
-        "count       %zu\nmismatches  %zu\nmax_abs     %s\nmax_rel     %s\nmax_ulp     %s\ncosine      %s\n"
-        "sqnr_db     %s\nclasses     %s\n",
-        s.count, s.mismatches, num(s.max_abs).c_str(), num(s.max_rel).c_str(),
+        "count       %zu\nmismatches  %zu\nmax_abs     %s\nmax_rel     %s\nnorm_rel    %s\nmax_ulp     %s\n"
+        "cosine      %s\nsqnr_db     %s\nclasses     %s\n",
+        s.count, s.mismatches, num(s.max_abs).c_str(), num(s.max_rel).c_str(), num(s.norm_rel).c_str(),
         s.max_ulp ? (num(*s.max_ulp) + " (" + a.get("format") + ")").c_str() : "-", num(s.cosine).c_str(),
         num(s.sqnr_db).c_str(), classes.empty() ? "-" : classes.c_str());
   }

@@ -15,9 +15,8 @@ const command_spec convert_spec{
     "  Element-wise conversion of a float32 / float16 / bf16 (uint16 + --bf16) array to codes of\n"
     "  FORMAT, same shape: int8 arrays for int8/int4, uint8 codes for float formats and e8m0,\n"
     "  float16 for fp16, uint16 bit patterns for bf16, float32 for fp32.\n"
-    "  --round rint|round|floor|ceil|trunc (default rint; hifloat8: round)\n"
-    "  --overflow saturate|propagate (default saturate)   --nan zero|keep (default zero)\n"
-    "  --packed  4-bit formats two per byte along the last axis (low nibble first)\n"};
+    "  --packed  4-bit formats two per byte along the last axis (low nibble first)\n" +
+        formats_help + "          and e8m0 bf16 fp16 fp32\n" + policy_help};
 
 const command_spec decode_spec{
     "decode",
@@ -26,7 +25,8 @@ const command_spec decode_spec{
     2,
     2,
     "usage: lowbit decode --from FORMAT [--packed] IN.npy OUT.npy\n"
-    "  Codes of FORMAT (as written by convert/quantize) back to float32, exactly.\n"};
+    "  Codes of FORMAT (as written by convert/quantize) back to float32, exactly.\n" +
+        formats_help + "          and e8m0 bf16 fp16\n"};
 }  // namespace
 
 int run_convert(int argc, char** argv) {

@@ -20,9 +20,12 @@ const command_spec matmul_spec{
     "                     [--x2-offset O2.npy] [--bias B.npy] [--group-size GS]\n"
     "                     [--out-dtype fp32|bf16|fp16|int8|int32] [--bf16] [--packed] [--cann-layout]\n"
     "                     [--transpose-x2] --out Y.npy\n"
-    "  MODE: T-C T-T K-C K-T G-B B-B MX T-CG K-G weight-only int32 (see the README's mode table)\n"
+    "  MODE: T-C T-T K-C K-T G-B B-B MX T-CG K-G weight-only int32 (lowbit help modes prints what\n"
+    "  each takes, its scales, default group size and output types; --out-dtype defaults to fp32,\n"
+    "  int32 for mode int32)\n"
     "  x1 is (m, k), x2 is (k, n) (or (n, k) with --transpose-x2, an extension of cli.md).\n"
-    "  --packed: 4-bit operands are two per byte along their last axis.\n"};
+    "  --packed: 4-bit operands are two per byte along their last axis.\n" +
+        formats_help};
 
 enum class mode { tc, kc, gb, bb, mx, tcg, kg, wo, i32 };
 
@@ -332,7 +335,8 @@ void run_mx(job& j) {
     const auto e1 = j.e8m0(j.s1, lowbit::operand::left, {j.d.m, nb});
     const auto e2 = j.e8m0(j.s2, lowbit::operand::right, {nb, j.d.n});
     // §4.6: the "MX pseudo-quant" pair (e4m3 x e2m1) takes a BF16 or FP16 bias.
-    constexpr bool pseudo = std::is_same_v<T1, lowbit::float8_e4m3fn> && std::is_same_v<T2, lowbit::float4_e2m1fn>;
+    constexpr bool pseudo =
+        std::is_same_v<T1, lowbit::float8_e4m3fn> && std::is_same_v<T2, lowbit::float4_e2m1fn>;
     const auto b = j.load_bias({.f32 = true, .half = pseudo, .bf16 = pseudo});
     j.float_out(
         [&]<class Out>(std::span<Out> y) { lowbit::matmul_mx<Out, T1, T2>(x1, x2, j.d, e1, e2, b.f32, y); });
@@ -431,7 +435,8 @@ void run_wo(job& j) {
     std::vector<lowbit::float8_e8m0fnu> ev;
     const auto ws = weight_scales<T2>(j, sv, ov, ev);
     // §5: FP16 bias with fp16 x, BF16 (950) with bf16 x.
-    const auto b = j.load_bias({.f32 = true, .half = std::is_same_v<In, lowbit::float16>,
+    const auto b = j.load_bias({.f32 = true,
+                                .half = std::is_same_v<In, lowbit::float16>,
                                 .bf16 = std::is_same_v<In, lowbit::bfloat16>});
     j.float_out([&]<class Out>(std::span<Out> y) {
       lowbit::matmul_weight_only<Out, In, T2>(x, w, j.d, ws, b.f32, y);
@@ -449,6 +454,7 @@ struct mode_rule {
   const char* formats;   // what the mode takes, for the error when takes() says no
   std::size_t group;     // default --group-size; 0 when the flag does not apply
   const char* group_note;
+  const char* scales;  // the scale shapes (cli.md's table), for `lowbit help modes`
   need x1_scale, x2_scale, y_scale, x2_offset, bias;
   unsigned outs;  // out:: bits; the lowest is the default
   void (*run)(job&);
@@ -460,23 +466,29 @@ constexpr need N = need::no, O = need::optional, R = need::required;
 // clang-format off
 const mode_rule rules[] = {
     {mode::tc, {"T-C", "T-T"}, "T-C/T-T takes int8 x int8, fp8 x fp8 or hifloat8 x hifloat8",
-     0, "", O, R, N, O, O, floats | out::int8 | out::int32, run_tc},
+     0, "", "x2 (n,) or (1,) float32, or uint64 fixpipe words; x1 (1,) optional; offset (n,) or (1,)",
+     O, R, N, O, O, floats | out::int8 | out::int32, run_tc},
     {mode::kc, {"K-C", "K-T"}, "K-C/K-T takes int8/int4 x int8/int4, fp8 x fp8 or hifloat8 x hifloat8",
-     0, "", R, R, N, N, O, floats, run_kc},
+     0, "", "x1 (m,), x2 (n,) or (1,) float32", R, R, N, N, O, floats, run_kc},
     {mode::gb, {"G-B", ""}, "G-B takes int8 x int8, fp8 x fp8 or hifloat8 x hifloat8",
-     128, "", R, R, N, N, O, floats, run_blocks<mode::gb>},
+     128, "", "x1 (m, ceil(k/GS)), x2 (ceil(k/GS), ceil(n/GS)) float32", R, R, N, N, O, floats,
+     run_blocks<mode::gb>},
     {mode::bb, {"B-B", ""}, "B-B takes fp8 x fp8 or hifloat8 x hifloat8",
-     128, "", R, R, N, N, O, floats, run_blocks<mode::bb>},
+     128, "", "x1 (ceil(m/GS), ceil(k/GS)), x2 (ceil(k/GS), ceil(n/GS)) float32", R, R, N, N, O, floats,
+     run_blocks<mode::bb>},
     {mode::mx, {"MX", ""}, "MX takes fp8_e4m3fn, fp8_e5m2, fp6 or fp4 element formats",
-     0, " (fixed at 32)", R, R, N, N, O, floats, run_mx},
+     0, " (fixed at 32)", "e8m0 uint8 x1 (m, ceil(k/32)), x2 (ceil(k/32), n) (--cann-layout: pairs)",
+     R, R, N, N, O, floats, run_mx},
     {mode::tcg, {"T-CG", ""}, "T-CG takes x1 fp8_e4m3fn and x2 fp4_e2m1fn",
-     0, " (fixed at 32)", N, R, R, N, N, floats, run_tcg},
+     0, " (fixed at 32)", "x2 (ceil(k/32), n) bf16 (uint16) or float16; y (n,) float32 or uint64",
+     N, R, R, N, N, floats, run_tcg},
     {mode::kg, {"K-G", ""}, "K-G takes x1 int8 and x2 int4",
-     256, "", R, R, N, N, O, floats, run_kg},
+     256, "", "x1 (m,), x2 (ceil(k/GS), n) float32", R, R, N, N, O, floats, run_kg},
     {mode::wo, {"weight-only", ""}, "weight-only takes x1 fp32/fp16/bf16 and x2 int8, int4, fp8, hifloat8, fp6 or fp4",
-     128, "", N, R, N, O, O, floats, run_wo},
+     128, "", "x2 (1,), (n,) or (ceil(k/GS), n) float32 (+ offset alike), or e8m0 uint8 (ceil(k/32), n)",
+     N, R, N, O, O, floats, run_wo},
     {mode::i32, {"int32", ""}, "int32 takes int8 x int8",
-     0, "", N, N, N, N, O, out::int32, run_i32},
+     0, "", "none (bias int32 optional)", N, N, N, N, O, out::int32, run_i32},
 };
 // clang-format on
 
@@ -499,6 +511,46 @@ unsigned parse_out(const std::string& s) {
 }
 
 }  // namespace
+
+void print_mode_table() {
+  std::puts("lowbit matmul modes (x1 is (m, k), x2 is (k, n); formulas: cann-semantics.md §4-5):");
+  for (const auto& r : rules) {
+    std::string name = r.names[0];
+    if (*r.names[1]) name += " / " + std::string(r.names[1]);
+    std::string takes_what = r.formats;
+    takes_what = takes_what.substr(takes_what.find("takes ") + 6);
+    std::string required, optional;
+    const std::pair<const char*, need> arrays[] = {{"--x1-scale", r.x1_scale},
+                                                   {"--x2-scale", r.x2_scale},
+                                                   {"--y-scale", r.y_scale},
+                                                   {"--x2-offset", r.x2_offset},
+                                                   {"--bias", r.bias}};
+    for (const auto& [flag, n] : arrays) {
+      std::string& list = n == need::required ? required : optional;
+      if (n == need::no) continue;
+      if (!list.empty()) list += ' ';
+      list += flag;
+    }
+    std::string outs;
+    for (const auto& [bit, o] :
+         {std::pair{out::fp32, "fp32"}, std::pair{out::bf16, "bf16"}, std::pair{out::fp16, "fp16"},
+          std::pair{out::int8, "int8"}, std::pair{out::int32, "int32"}})
+      if (r.outs & bit) {
+        const bool first = outs.empty();
+        if (!first) outs += ' ';
+        outs += o;
+        if (first) outs += " (default)";
+      }
+    std::printf(
+        "\n%s\n  takes     %s\n  scales    %s\n  required  %s\n  optional  %s\n  group     %s\n"
+        "  out       %s\n",
+        name.c_str(), takes_what.c_str(), r.scales, required.empty() ? "-" : required.c_str(),
+        optional.empty() ? "-" : optional.c_str(),
+        r.group ? ("--group-size, default " + std::to_string(r.group)).c_str()
+                : (*r.group_note ? "32, fixed" : "-"),
+        outs.c_str());
+  }
+}
 
 int run_matmul(int argc, char** argv) {
   const args a = parse_args(matmul_spec, argc, argv, 2);
@@ -528,7 +580,8 @@ int run_matmul(int argc, char** argv) {
   if (a.has("cann-layout") && rule.md != mode::mx && rule.md != mode::wo)
     throw usage_error("--cann-layout applies to MX scales only");
   if (a.has("bf16") && !(rule.md == mode::wo && f1 == lowbit::format::bf16) && !a.has("bias"))
-    throw usage_error("--bf16 applies to a uint16 (bf16) bias, or to x1 of weight-only matmul with --x1-dtype bf16");
+    throw usage_error(
+        "--bf16 applies to a uint16 (bf16) bias, or to x1 of weight-only matmul with --x1-dtype bf16");
 
   std::size_t gs = rule.group;
   if (a.has("group-size")) {

@@ -12,31 +12,42 @@ const command_spec quantize_spec{
     {"asymmetric", "multiply", "bf16", "packed", "cann-layout"},
     1,
     1,
-    "usage: lowbit quantize --dtype FORMAT --granularity G --operand left|right\n"
+    "usage: lowbit quantize --dtype FORMAT --granularity G [--operand left|right]\n"
     "                       [--asymmetric] [--round R] [--smooth SMOOTH.npy]\n"
     "                       [--scale-alg ocp|ceil] [--dtype-max V] [--min-scale V]\n"
     "                       [--static-scale S.npy [--static-offset O.npy] [--multiply]]\n"
     "                       [--overflow O] [--nan N] [--bf16] [--packed] [--cann-layout]\n"
     "                       IN.npy --values Q.npy [--scale S.npy] [--offset O.npy]\n"
-    "  G: tensor | channel (right) | token (left) | group:GS | block:B | block:BR,BC | mx\n"
     "  left: IN is x1 (m, k); right: IN is x2 (k, n); k is the reduce axis.\n"
     "  Dynamic: scale = amax * fl32(1/DTYPE_MAX), y = cast(x / scale); --asymmetric adds an\n"
     "  offset. Static: --static-scale (y = cast(x / s + o), or x * s + o with --multiply).\n"
-    "  mx: group 32 along k with e8m0 scales (uint8), --scale-alg ocp (floor) or ceil.\n"};
+    "  mx: group 32 along k with e8m0 scales (uint8), --scale-alg ocp (floor, default) or ceil.\n"
+    "  DTYPE_MAX defaults to the format's max finite value (int8 127, int4 7); --min-scale 0.\n" +
+        formats_help + granularity_help + policy_help};
 
 const command_spec dequantize_spec{
     "dequantize",
-    {"dtype", "granularity", "operand", "offset"},
+    {"dtype", "granularity", "operand", "offset", "values", "scale", "out"},
     {"antiquant", "packed", "cann-layout"},
+    0,
     3,
-    3,
-    "usage: lowbit dequantize --dtype FORMAT --granularity G --operand left|right Q.npy S.npy\n"
-    "                         [--offset O.npy] [--antiquant] [--packed] [--cann-layout] OUT.npy\n"
+    "usage: lowbit dequantize --dtype FORMAT --granularity G [--operand left|right]\n"
+    "                         --values Q.npy --scale S.npy [--offset O.npy] [--antiquant]\n"
+    "                         [--packed] [--cann-layout] --out OUT.npy\n"
+    "   or: lowbit dequantize ... Q.npy S.npy OUT.npy (positional, cli.md's spelling)\n"
+    "  The array flags are quantize's names for the same arrays.\n"
     "  y = (q - offset) * scale in float32 (quantize's convention); --antiquant: CANN\n"
-    "  AntiQuant, y = (q + offset) * scale. mx: y = q * 2^(e - 127) with uint8 e8m0 scales.\n"};
+    "  AntiQuant, y = (q + offset) * scale. mx: y = q * 2^(e - 127) with uint8 e8m0 scales.\n" +
+        formats_help + granularity_help};
 
-lowbit::operand parse_operand(const args& a) {
-  if (!a.has("operand")) throw usage_error("--operand left|right is required");
+/// --operand, or the side the granularity implies: token is per row of the left operand,
+/// channel per column of the right one (cli.md's table has no other cell for them).
+lowbit::operand parse_operand(const args& a, const lowbit::granularity& g) {
+  if (!a.has("operand")) {
+    if (g.kind == lowbit::granularity_kind::token) return lowbit::operand::left;
+    if (g.kind == lowbit::granularity_kind::channel) return lowbit::operand::right;
+    throw usage_error("--operand left|right is required for granularity " + a.get("granularity"));
+  }
   const auto s = a.get("operand");
   if (s == "left") return lowbit::operand::left;
   if (s == "right") return lowbit::operand::right;
@@ -91,7 +102,7 @@ int run_quantize(int argc, char** argv) {
   if (!a.has("dtype")) throw usage_error("--dtype FORMAT is required");
   const lowbit::format f = parse_format_flag("dtype", a.get("dtype"));
   const lowbit::granularity g = parse_gran(a);
-  const lowbit::operand side = parse_operand(a);
+  const lowbit::operand side = parse_operand(a, g);
   check_gran_side(g, side);
   if (!a.has("values")) throw usage_error("--values Q.npy is required");
   const bool mx = g.kind == lowbit::granularity_kind::mx;
@@ -197,11 +208,23 @@ int run_dequantize(int argc, char** argv) {
   if (!a.has("dtype")) throw usage_error("--dtype FORMAT is required");
   const lowbit::format f = parse_format_flag("dtype", a.get("dtype"));
   const lowbit::granularity g = parse_gran(a);
-  const lowbit::operand side = parse_operand(a);
+  const lowbit::operand side = parse_operand(a, g);
   check_gran_side(g, side);
   const bool mx = g.kind == lowbit::granularity_kind::mx;
   if (!mx && a.has("cann-layout")) throw usage_error("--cann-layout applies to granularity mx only");
   if (mx && (a.has("offset") || a.has("antiquant"))) throw usage_error("granularity mx has no offsets");
+  // Q, S and OUT by flag (quantize's names) or by position, in that order, for those not flagged
+  std::size_t next = 0;
+  const auto array_path = [&](const char* flag, const char* what) {
+    if (a.has(flag)) return a.get(flag);
+    if (next < a.pos.size()) return a.pos[next++];
+    throw usage_error(std::string("the ") + what + " array is missing: give --" + flag + " FILE.npy");
+  };
+  const std::string q_path = array_path("values", "codes"), s_path = array_path("scale", "scale"),
+                    out_path = array_path("out", "output");
+  if (next < a.pos.size())
+    throw usage_error("unexpected argument '" + a.pos[next] +
+                      "' (the codes, scale and output are all given)");
   std::vector<float> out;
   std::vector<std::size_t> shape;
   lowbit::visit_format(f, [&](auto tag) {
@@ -209,16 +232,16 @@ int run_dequantize(int argc, char** argv) {
     if constexpr (!is_quant_format<T>()) {
       throw usage_error("--dtype " + a.get("dtype") + " is not a quantization format");
     } else {
-      const auto q = load_codes<T>(a.pos[0], a.has("packed"), shape);
-      const auto m = as_matrix(shape, a.pos[0]);
+      const auto q = load_codes<T>(q_path, a.has("packed"), shape);
+      const auto m = as_matrix(shape, q_path);
       const auto map = lowbit::make_scale_map(g, side, m);
       out.resize(m.size());
       if (mx) {
         if constexpr (lowbit::mx_element<T>) {
-          const auto s = read_npy(a.pos[1]);
-          if (s.type != lowbit::npy::dtype::u1) throw input_error(a.pos[1] + ": e8m0 scales must be uint8");
+          const auto s = read_npy(s_path);
+          if (s.type != lowbit::npy::dtype::u1) throw input_error(s_path + ": e8m0 scales must be uint8");
           const bool cann = a.has("cann-layout");
-          check_shape(s.shape, mx_scale_file_shape(map, cann), a.pos[1], "MX scale");
+          check_shape(s.shape, mx_scale_file_shape(map, cann), s_path, "MX scale");
           auto bytes = s.values<std::uint8_t>();
           if (cann) bytes = lowbit::mx_scales_from_cann(bytes, side, map.grid);
           std::vector<lowbit::float8_e8m0fnu> e(bytes.size());
@@ -228,8 +251,8 @@ int run_dequantize(int argc, char** argv) {
           throw usage_error("granularity mx takes fp8, fp6 or fp4 element formats, not " + a.get("dtype"));
         }
       } else {
-        const auto s = load_f32(a.pos[1], "scale");
-        check_shape(s.shape, map.scale_shape(), a.pos[1], "scale");
+        const auto s = load_f32(s_path, "scale");
+        check_shape(s.shape, map.scale_shape(), s_path, "scale");
         float_array o;
         if (a.has("offset")) {
           o = load_f32(a.get("offset"), "offset");
@@ -241,7 +264,7 @@ int run_dequantize(int argc, char** argv) {
       }
     }
   });
-  write_outputs({{a.pos[2], f32_array(shape, out)}});
+  write_outputs({{out_path, f32_array(shape, out)}});
   return 0;
 }
 

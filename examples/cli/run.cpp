@@ -19,7 +19,8 @@ const char* const usage =
     "  dequantize  codes + scales -> float32\n"
     "  matmul      quantized matmul in every CANN mode\n"
     "  compare     error statistics of two arrays\n"
-    "  demo        every granularity and mode on a realistic sample, one table\n";
+    "  demo        every granularity and mode on a realistic sample, one table\n"
+    "  help        lowbit help formats | modes | COMMAND\n";
 
 /// An error message on one line: control characters from user-given values (a newline in a flag
 /// value, a file name) are shown as escapes.
@@ -41,6 +42,64 @@ std::string one_line(const std::string& m) {
 }
 
 }  // namespace
+
+namespace {
+
+/// `lowbit help formats`: each format's bits, range, specials and defaults, from the library's
+/// own traits (nothing here restates a number).
+void print_format_table() {
+  std::puts("format       bits  max finite    Inf  NaN  DTYPE_MAX  default --round   MX emax");
+  for (const lowbit::format f : lowbit::all_formats) {
+    lowbit::visit_format(f, [&]<class T>(std::type_identity<T>) {
+      using L = std::numeric_limits<T>;
+      int bits = 32;
+      float dmax = 0;
+      int emax = 0;
+      if constexpr (!std::is_same_v<T, float>) {
+        bits = lowbit::format_traits<T>::code_bits;
+        dmax = lowbit::format_traits<T>::dtype_max;
+        emax = lowbit::format_traits<T>::mx_emax;
+      }
+      const bool mx = lowbit::mx_element<T>;
+      double maxv;
+      if constexpr (std::is_same_v<T, lowbit::int4>)
+        maxv = L::max().value();
+      else
+        maxv = static_cast<double>(L::max());
+      char dm[32] = "-", em[16] = "-";
+      if (dmax > 0) std::snprintf(dm, sizeof dm, "%g", double(dmax));
+      if (mx) std::snprintf(em, sizeof em, "%d", emax);
+      std::printf("%-12s %4d  %-12.6g  %-3s  %-3s  %-9s  %-16s  %s\n",
+                  std::string(lowbit::to_string(f)).c_str(), bits, maxv, L::has_infinity ? "yes" : "no",
+                  L::has_quiet_NaN ? "yes" : "no", dm, std::is_same_v<T, lowbit::hifloat8> ? "round" : "rint",
+                  em);
+    });
+  }
+  std::puts(
+      "\nThe integer formats clamp to their range (NaN -> 0). fp4 and fp6 have neither Inf nor NaN and "
+      "always\n"
+      "saturate. Codes are int8 arrays for int8/int4 and uint8 for the float formats and e8m0; bf16 is\n"
+      "uint16 bit patterns. --overflow saturate (default) | propagate; --nan zero (default) | keep.");
+}
+
+}  // namespace
+
+int cli::run_help(int argc, char** argv) {
+  if (argc != 3) throw usage_error("lowbit help formats | modes | COMMAND");
+  const std::string topic = argv[2];
+  if (topic == "formats") return print_format_table(), 0;
+  if (topic == "modes") return print_mode_table(), 0;
+  char help_flag[] = "--help";
+  char* sub[] = {argv[0], argv[2], help_flag, nullptr};
+  if (topic == "convert") return run_convert(3, sub);
+  if (topic == "decode") return run_decode(3, sub);
+  if (topic == "quantize") return run_quantize(3, sub);
+  if (topic == "dequantize") return run_dequantize(3, sub);
+  if (topic == "matmul") return run_matmul(3, sub);
+  if (topic == "compare") return run_compare(3, sub);
+  if (topic == "demo") return run_demo(3, sub);
+  throw usage_error("no help on '" + topic + "' (formats, modes, or a command)");
+}
 
 int cli::run(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
@@ -71,9 +130,13 @@ int cli::run(int argc, char** argv) {
     if (cmd == "matmul") return cli::run_matmul(argc, argv);
     if (cmd == "compare") return cli::run_compare(argc, argv);
     if (cmd == "demo") return cli::run_demo(argc, argv);
+    if (cmd == "help") {
+      if (argc == 2) return std::fputs(usage, stdout), 0;
+      return cli::run_help(argc, argv);
+    }
     std::fprintf(
         stderr,
-        "lowbit: unknown command '%s' (convert, decode, quantize, dequantize, matmul, compare, demo)\n",
+        "lowbit: unknown command '%s' (convert, decode, quantize, dequantize, matmul, compare, demo, help)\n",
         one_line(cmd).c_str());
     return 2;
   } catch (const cli::usage_error& e) {

@@ -5,6 +5,8 @@
 //   max_rel     max |a - e| / |e| over finite elements with e != 0
 //   max_ulp     max |a - e| / ulp_F(e), F the given format (its spacing at |e|; 1 for
 //               integers), over finite elements; absent without a format
+//   norm_rel    ||a - e||_2 / ||e||_2 over finite pairs (0 when equal, +inf when e is all zero
+//               and a is not): unlike max_rel, not dominated by values near 0
 //   cosine      <e, a> / (|e| |a|) over finite pairs (1 when both are all zero)
 //   sqnr_db     10 log10(sum e^2 / sum (e - a)^2) over finite pairs (+inf when equal)
 //   classes     mismatch kinds: nan_vs_number, inf_vs_finite, sign, signed_zero, saturation
@@ -29,7 +31,7 @@ namespace lowbit::inline v0 {
 
 struct error_stats {
   std::size_t count = 0, mismatches = 0;
-  double max_abs = 0, max_rel = 0;
+  double max_abs = 0, max_rel = 0, norm_rel = 0;
   std::optional<double> max_ulp;
   double cosine = 1, sqnr_db = std::numeric_limits<double>::infinity();
   std::map<std::string, std::size_t> classes;
@@ -123,6 +125,7 @@ inline error_stats compare(std::span<const double> expected, std::span<const dou
   else
     s.cosine = dot / (std::sqrt(ee) * std::sqrt(aa));
   s.sqnr_db = err == 0 ? std::numeric_limits<double>::infinity() : 10 * std::log10(ee / err);
+  s.norm_rel = err == 0 ? 0 : (ee == 0 ? std::numeric_limits<double>::infinity() : std::sqrt(err / ee));
   return s;
 }
 

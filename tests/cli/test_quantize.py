@@ -241,6 +241,42 @@ class Quantize(CliCase):
                       self.p("y.npy"), mentions="int4", outputs=["y.npy"])
 
 
+    def test_operand_implied_by_token_and_channel(self):
+        """token is per row of the left operand and channel per column of the right one: --operand
+        may be left out for them (and only them)."""
+        x = sample((6, 40), 8, "left")
+        for gran, side in [("token", "left"), ("channel", "right")]:
+            q1, s1, _ = self.quantize(x, "int8", gran, side)
+            self.run_ok("quantize", "--dtype", "int8", "--granularity", gran, self.save("x.npy", x),
+                        "--values", self.p("q2.npy"), "--scale", self.p("s2.npy"))
+            np.testing.assert_array_equal(self.load("q2.npy"), q1)
+            np.testing.assert_array_equal(self.load("s2.npy"), s1)
+            self.run_ok("dequantize", "--dtype", "int8", "--granularity", gran, self.p("q2.npy"), self.p("s2.npy"),
+                        self.p("y.npy"))
+            want = q1.astype(np.float32) * (s1[:, None] if side == "left" else s1[None, :])
+            np.testing.assert_array_equal(self.load("y.npy"), want)
+        self.run_fail("quantize", "--dtype", "int8", "--granularity", "group:8", self.p("x.npy"),
+                      "--values", self.p("q3.npy"), "--scale", self.p("s3.npy"), mentions="--operand",
+                      outputs=["q3.npy", "s3.npy"])
+
+    def test_dequantize_takes_quantize_array_names(self):
+        """--values/--scale/--offset/--out (quantize's names) or cli.md's positional Q S OUT."""
+        x = sample((5, 33), 9, "left")
+        q, s, o = self.quantize(x, "int8", "group:8", "left", "--asymmetric", offset=True)
+        common = ["dequantize", "--dtype", "int8", "--granularity", "group:8", "--operand", "left",
+                  "--offset", self.p("o.npy")]
+        self.run_ok(*common, self.p("q.npy"), self.p("s.npy"), self.p("y1.npy"))
+        self.run_ok(*common, "--values", self.p("q.npy"), "--scale", self.p("s.npy"), "--out", self.p("y2.npy"))
+        self.run_ok(*common, "--scale", self.p("s.npy"), self.p("q.npy"), self.p("y3.npy"))
+        idx = np.arange(33) // 8
+        want = (q.astype(np.float32) - o[:, idx]) * s[:, idx]
+        for y in ("y1.npy", "y2.npy", "y3.npy"):
+            np.testing.assert_array_equal(self.load(y), want, err_msg=y)
+        self.run_fail(*common, "--values", self.p("q.npy"), "--scale", self.p("s.npy"), mentions="--out")
+        self.run_fail(*common, "--values", self.p("q.npy"), "--scale", self.p("s.npy"), "--out", self.p("y4.npy"),
+                      self.p("extra.npy"), mentions="unexpected argument", outputs=["y4.npy"])
+
+
 class QuantizeMx(CliCase):
     def reference(self, x, fmt, side, rule="ocp"):
         v = f32(x)
