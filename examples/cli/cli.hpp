@@ -405,6 +405,10 @@ int run_matmul(int argc, char** argv);
 int run_compare(int argc, char** argv);
 int run_demo(int argc, char** argv);
 int run_help(int argc, char** argv);
+int run_presets(int argc, char** argv);
+int run_quantize_preset(const args& a);  // presets.cpp: quantize --preset
+int run_dequantize_preset(const args& a, const std::string& q_path, const std::string& s_path,
+                          const std::string& out_path);
 void print_mode_table();  // matmul.cpp: from its table of mode rules
 
 }  // namespace cli

@@ -7,9 +7,11 @@ namespace {
 
 const command_spec quantize_spec{
     "quantize",
-    {"dtype", "granularity", "operand", "round", "smooth", "scale-alg", "dtype-max", "min-scale",
-     "static-scale", "static-offset", "overflow", "nan", "values", "scale", "offset"},
-    {"asymmetric", "multiply", "bf16", "packed", "cann-layout"},
+    {"dtype",           "granularity", "operand",      "round",         "smooth",       "scale-alg",
+     "dtype-max",       "min-scale",   "static-scale", "static-offset", "overflow",     "nan",
+     "values",          "scale",       "offset",       "preset",        "global-scale", "static-global-scale",
+     "torchao-version", "device"},
+    {"asymmetric", "multiply", "bf16", "packed", "cann-layout", "tiled"},
     1,
     1,
     "usage: lowbit quantize --dtype FORMAT --granularity G [--operand left|right]\n"
@@ -22,13 +24,18 @@ const command_spec quantize_spec{
     "  Dynamic: scale = amax * fl32(1/DTYPE_MAX), y = cast(x / scale); --asymmetric adds an\n"
     "  offset. Static: --static-scale (y = cast(x / s + o), or x * s + o with --multiply).\n"
     "  mx: group 32 along k with e8m0 scales (uint8), --scale-alg ocp (floor, default) or ceil.\n"
+    "  or: lowbit quantize --preset NAME [--dtype F] IN.npy --values Q.npy --scale S.npy\n"
+    "                      [--global-scale G.npy] [--static-global-scale G.npy] [--packed] [--tiled]\n"
+    "                      [--torchao-version 16|17|18] [--device cuda|cpu]\n"
+    "      NVFP4 / MX exactly as a named ecosystem computes them (lowbit presets lists them).\n"
     "  DTYPE_MAX defaults to the format's max finite value (int8 127, int4 7); --min-scale 0.\n" +
         formats_help + granularity_help + policy_help};
 
 const command_spec dequantize_spec{
     "dequantize",
-    {"dtype", "granularity", "operand", "offset", "values", "scale", "out"},
-    {"antiquant", "packed", "cann-layout"},
+    {"dtype", "granularity", "operand", "offset", "values", "scale", "out", "preset", "global-scale",
+     "torchao-version", "device"},
+    {"antiquant", "packed", "cann-layout", "tiled"},
     0,
     3,
     "usage: lowbit dequantize --dtype FORMAT --granularity G [--operand left|right]\n"
@@ -36,6 +43,8 @@ const command_spec dequantize_spec{
     "                         [--packed] [--cann-layout] --out OUT.npy\n"
     "   or: lowbit dequantize ... Q.npy S.npy OUT.npy (positional, cli.md's spelling)\n"
     "  The array flags are quantize's names for the same arrays.\n"
+    "  or: lowbit dequantize --preset NAME [--dtype F] Q.npy S.npy [--global-scale G.npy]\n"
+    "                        [--packed] [--tiled] OUT.npy (lowbit presets lists them)\n"
     "  y = (q - offset) * scale in float32 (quantize's convention); --antiquant: CANN\n"
     "  AntiQuant, y = (q + offset) * scale. mx: y = q * 2^(e - 127) with uint8 e8m0 scales.\n" +
         formats_help + granularity_help};
@@ -99,6 +108,9 @@ std::vector<std::size_t> mx_scale_file_shape(const lowbit::scale_map& map, bool 
 int run_quantize(int argc, char** argv) {
   const args a = parse_args(quantize_spec, argc, argv, 2);
   if (a.help) return std::fputs(quantize_spec.usage.c_str(), stdout), 0;
+  if (a.has("preset")) return run_quantize_preset(a);
+  for (const char* flag : {"tiled", "global-scale", "static-global-scale", "torchao-version", "device"})
+    if (a.has(flag)) throw usage_error(std::string("--") + flag + " applies with --preset only");
   if (!a.has("dtype")) throw usage_error("--dtype FORMAT is required");
   const lowbit::format f = parse_format_flag("dtype", a.get("dtype"));
   const lowbit::granularity g = parse_gran(a);
@@ -205,14 +217,6 @@ int run_quantize(int argc, char** argv) {
 int run_dequantize(int argc, char** argv) {
   const args a = parse_args(dequantize_spec, argc, argv, 2);
   if (a.help) return std::fputs(dequantize_spec.usage.c_str(), stdout), 0;
-  if (!a.has("dtype")) throw usage_error("--dtype FORMAT is required");
-  const lowbit::format f = parse_format_flag("dtype", a.get("dtype"));
-  const lowbit::granularity g = parse_gran(a);
-  const lowbit::operand side = parse_operand(a, g);
-  check_gran_side(g, side);
-  const bool mx = g.kind == lowbit::granularity_kind::mx;
-  if (!mx && a.has("cann-layout")) throw usage_error("--cann-layout applies to granularity mx only");
-  if (mx && (a.has("offset") || a.has("antiquant"))) throw usage_error("granularity mx has no offsets");
   // Q, S and OUT by flag (quantize's names) or by position, in that order, for those not flagged
   std::size_t next = 0;
   const auto array_path = [&](const char* flag, const char* what) {
@@ -225,6 +229,17 @@ int run_dequantize(int argc, char** argv) {
   if (next < a.pos.size())
     throw usage_error("unexpected argument '" + a.pos[next] +
                       "' (the codes, scale and output are all given)");
+  if (a.has("preset")) return run_dequantize_preset(a, q_path, s_path, out_path);
+  for (const char* flag : {"tiled", "global-scale", "torchao-version", "device"})
+    if (a.has(flag)) throw usage_error(std::string("--") + flag + " applies with --preset only");
+  if (!a.has("dtype")) throw usage_error("--dtype FORMAT is required");
+  const lowbit::format f = parse_format_flag("dtype", a.get("dtype"));
+  const lowbit::granularity g = parse_gran(a);
+  const lowbit::operand side = parse_operand(a, g);
+  check_gran_side(g, side);
+  const bool mx = g.kind == lowbit::granularity_kind::mx;
+  if (!mx && a.has("cann-layout")) throw usage_error("--cann-layout applies to granularity mx only");
+  if (mx && (a.has("offset") || a.has("antiquant"))) throw usage_error("granularity mx has no offsets");
   std::vector<float> out;
   std::vector<std::size_t> shape;
   lowbit::visit_format(f, [&](auto tag) {

@@ -20,6 +20,7 @@ const char* const usage =
     "  matmul      quantized matmul in every CANN mode\n"
     "  compare     error statistics of two arrays\n"
     "  demo        every granularity and mode on a realistic sample, one table\n"
+    "  presets     the NVFP4 / MX numerics presets of quantize --preset\n"
     "  help        lowbit help formats | modes | COMMAND\n";
 
 /// An error message on one line: control characters from user-given values (a newline in a flag
@@ -98,6 +99,7 @@ int cli::run_help(int argc, char** argv) {
   if (topic == "matmul") return run_matmul(3, sub);
   if (topic == "compare") return run_compare(3, sub);
   if (topic == "demo") return run_demo(3, sub);
+  if (topic == "presets") return run_presets(3, sub);
   throw usage_error("no help on '" + topic + "' (formats, modes, or a command)");
 }
 
@@ -130,14 +132,15 @@ int cli::run(int argc, char** argv) {
     if (cmd == "matmul") return cli::run_matmul(argc, argv);
     if (cmd == "compare") return cli::run_compare(argc, argv);
     if (cmd == "demo") return cli::run_demo(argc, argv);
+    if (cmd == "presets") return cli::run_presets(argc, argv);
     if (cmd == "help") {
       if (argc == 2) return std::fputs(usage, stdout), 0;
       return cli::run_help(argc, argv);
     }
-    std::fprintf(
-        stderr,
-        "lowbit: unknown command '%s' (convert, decode, quantize, dequantize, matmul, compare, demo, help)\n",
-        one_line(cmd).c_str());
+    std::fprintf(stderr,
+                 "lowbit: unknown command '%s' (convert, decode, quantize, dequantize, matmul, compare, "
+                 "demo, presets, help)\n",
+                 one_line(cmd).c_str());
     return 2;
   } catch (const cli::usage_error& e) {
     std::fprintf(stderr, "lowbit %s: %s\n", one_line(cmd).c_str(), one_line(e.what()).c_str());

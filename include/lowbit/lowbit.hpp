@@ -9,6 +9,7 @@
 #include "matmul.hpp"
 #include "numeric/convert.hpp"
 #include "numeric/policy.hpp"
+#include "presets.hpp"
 #include "quantize.hpp"
 #include "types/e8m0.hpp"
 #include "types/float8.hpp"

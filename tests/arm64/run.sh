@@ -57,6 +57,7 @@ tests=(
   "catalogue_test|catalogue_test.cpp"
   "npy_test|io/npy_test.cpp"
   "types_test|types/golden_test.cpp types/hifloat8_test.cpp types/types_test.cpp"
+  "presets_test|presets/presets_test.cpp"
 )
 cli_sources=$(ls "$src"/examples/cli/*.cpp)
 for march in armv8.2-a+dotprod armv8-a; do
@@ -135,7 +136,7 @@ for c in "${configs[@]}"; do
     "$bin/lowbit" >"$work/lowbit-$cfg"
   chmod +x "$work/lowbit-$cfg"
   if ! (cd "$src/tests/cli" && LOWBIT="$work/lowbit-$cfg" LOWBIT_GOLDEN_DIR="$work/golden/lowbit-types" \
-        PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m unittest -q test_convert test_quantize test_matmul test_compare test_help \
+        PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m unittest -q test_convert test_quantize test_matmul test_compare test_help test_presets \
         test_hostile >"$work/$cfg.cli.log" 2>&1); then
     echo "arm64 $cfg: CLI tests FAILED"; tail -30 "$work/$cfg.cli.log"; fail=1
   fi

@@ -1,11 +1,11 @@
 // Bits independent of the build (issue "Compute core", README "Bits independent of the build").
 // Runs every exact path -- quantize in every format and granularity (both operands, symmetric and
-// asymmetric, smooth, static, MX), dequantize, and every matmul mode and output type -- on fixed
-// seeded inputs with odd shapes, tails, NaN, Inf and zero blocks, and prints one FNV-1a digest of
-// the output bytes per case. tests/flags/run.sh builds this file with GCC and Clang under several
-// flag sets (-O2 -march=x86-64, -O3 -march=native -ffp-contract=fast, ...) and with every
-// backend, and requires every line to be identical: a fused multiply-add, a vectorized reduction
-// or a backend that differs by one bit shows up as the name of the case.
+// asymmetric, smooth, static, MX), dequantize, every matmul mode and output type, and the numerics
+// presets -- on fixed seeded inputs with odd shapes, tails, NaN, Inf and zero blocks, and prints
+// one FNV-1a digest of the output bytes per case. tests/flags/run.sh builds this file with GCC
+// and Clang under several flag sets (-O2 -march=x86-64, -O3 -march=native -ffp-contract=fast,
+// ...) and with every backend, and requires every line to be identical: a fused multiply-add, a
+// vectorized reduction or a backend that differs by one bit shows up as the name of the case.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -332,6 +332,23 @@ int main() {
   weight_only_cases<bfloat16, bfloat16, int4>("bf16xint4/bf16", m, k, n);
   weight_only_cases<float, float16, int4>("f16xint4/f32", m, k, n);
   weight_only_cases<float, bfloat16, float8_e4m3fn>("bf16xe4m3/f32", m, k, n);
+  {  // the numerics presets (presets.hpp): every preset and element format, computed and given globals
+    const matrix_shape ps{21, 80};  // 21 rows: a partial 16x16 tile; 80 = 5 NVFP4 blocks, 2.5 MX blocks
+    const auto px = sample(ps.rows, ps.cols, 61);
+    for (const auto& i : preset_table)
+      for (format f : {format::fp4_e2m1fn, format::fp8_e4m3fn, format::fp8_e5m2, format::fp6_e2m3fn,
+                       format::fp6_e3m2fn}) {
+        if (!preset_takes(i.id, f)) continue;
+        for (bool given : {false, true}) {
+          if (given && !is_nvfp4(i.id)) continue;
+          const auto q = quantize_preset(i.id, px, ps, f, given ? std::optional<float>(0.73f) : std::nullopt);
+          std::vector<float> y(ps.size());
+          dequantize_preset(i.id, q.codes, q.scales, ps, f, q.global, y);
+          report("preset/" + std::string(i.name) + "/" + std::string(to_string(f)) + (given ? "/given" : ""),
+                 digest(y, digest(&q.global, sizeof(float), digest(q.scales, digest(q.codes)))));
+        }
+      }
+  }
   const auto cmp =
       compare(std::vector<double>(x.begin(), x.end()), std::vector<double>(xb.begin(), xb.end()));
   report("compare/f32-vs-bf16", digest(&cmp.sqnr_db, sizeof(double), digest(&cmp.cosine, sizeof(double))));
