@@ -6,7 +6,9 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -14,11 +16,13 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <set>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>
@@ -198,6 +202,83 @@ inline lowbit::convert_policy policy_flags(const args& a, lowbit::format f) {
   }
   return p;
 }
+
+/// --operand, or the side the granularity implies: token is per row of the left operand,
+/// channel per column of the right one (cli.md's table has no other cell for them).
+inline lowbit::operand parse_operand(const args& a, const lowbit::granularity& g) {
+  if (!a.has("operand")) {
+    if (g.kind == lowbit::granularity_kind::token) return lowbit::operand::left;
+    if (g.kind == lowbit::granularity_kind::channel) return lowbit::operand::right;
+    throw usage_error("--operand left|right is required for granularity " + a.get("granularity"));
+  }
+  const auto s = a.get("operand");
+  if (s == "left") return lowbit::operand::left;
+  if (s == "right") return lowbit::operand::right;
+  throw usage_error("--operand: '" + s + "' is neither left nor right");
+}
+
+inline lowbit::granularity parse_gran(const args& a) {
+  if (!a.has("granularity")) throw usage_error("--granularity is required");
+  auto g = lowbit::parse_granularity(a.get("granularity"));
+  if (!g)
+    throw usage_error("--granularity: '" + a.get("granularity") +
+                      "' is not one of tensor, channel, token, group:GS, block:B, block:BR,BC, mx");
+  return *g;
+}
+
+/// Granularity and operand that cannot go together are usage errors (exit status 2), found
+/// before any file is read: a group or block of 0, channel on the left, token on the right.
+inline void check_gran_side(const lowbit::granularity& g, lowbit::operand side) {
+  using k = lowbit::granularity_kind;
+  if (g.kind == k::group && g.group_size == 0)
+    throw usage_error("--granularity: the group size must be at least 1");
+  if (g.kind == k::block && (g.block_rows == 0 || g.block_cols == 0))
+    throw usage_error("--granularity: the block sizes must be at least 1");
+  if (g.kind == k::channel && side == lowbit::operand::left)
+    throw usage_error("--granularity channel applies to --operand right (use token for the left operand)");
+  if (g.kind == k::token && side == lowbit::operand::right)
+    throw usage_error("--granularity token applies to --operand left (use channel for the right operand)");
+}
+
+/// Progress of a long step on stderr, only when stderr is a terminal (never in a pipe or a
+/// file, so scripts see one line on error and nothing else): after one second, "lowbit: WHAT
+/// ... Ns" is rewritten in place every half second, and erased when the step ends.
+class progress {
+ public:
+  explicit progress(std::string what) : what_(std::move(what)) {
+    if (::isatty(STDERR_FILENO) != 1) return;
+    thread_ = std::thread([this] {
+      const auto start = std::chrono::steady_clock::now();
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, std::chrono::seconds(1), [this] { return done_; })) return;
+      do {
+        const auto s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::fprintf(stderr, "\rlowbit: %s ... %.0fs", what_.c_str(), s);
+        std::fflush(stderr);
+        shown_ = true;
+      } while (!cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return done_; }));
+    });
+  }
+  ~progress() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    if (shown_) std::fputs("\r\033[K", stderr);  // erase the line
+  }
+  progress(const progress&) = delete;
+  progress& operator=(const progress&) = delete;
+
+ private:
+  std::string what_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false, shown_ = false;
+  std::thread thread_;
+};
 
 /// The files this command has read: an output may not replace one of them (npy::write_all).
 inline std::vector<std::filesystem::path>& inputs_read() {
@@ -394,6 +475,103 @@ inline lowbit::npy::array f32_array(std::vector<std::size_t> shape, std::span<co
   return lowbit::npy::array::from<float>(std::move(shape), v);
 }
 
+/// The values of an array as doubles: uint8/uint16 codes decoded as FORMAT when given (int4
+/// from int8), otherwise each number as it is (cli.md `compare`).
+inline std::vector<double> values_of(const lowbit::npy::array& a, std::optional<lowbit::format> f,
+                                     const std::string& path) {
+  using lowbit::npy::dtype;
+  std::vector<double> v(a.size());
+  const auto cast_all = [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const auto x = a.values<T>();
+    for (std::size_t i = 0; i < x.size(); ++i) v[i] = static_cast<double>(x[i]);
+  };
+  if (f && (a.type == dtype::u1 || a.type == dtype::u2) && *f != lowbit::format::int8 &&
+      *f != lowbit::format::int4 && *f != lowbit::format::fp32) {
+    lowbit::visit_format(*f, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      if constexpr (lowbit::is_basic_float<T>::value) {
+        using S = typename T::storage;
+        if (sizeof(S) != lowbit::npy::itemsize(a.type))
+          throw input_error(path + ": " + std::string(lowbit::npy::name(a.type)) +
+                            " codes do not match format " + std::string(lowbit::to_string(*f)));
+        const auto x = a.values<S>();
+        for (std::size_t i = 0; i < x.size(); ++i) {
+          if (x[i] > T::mask)
+            throw input_error(path + ": code " + std::to_string(x[i]) + " does not fit " +
+                              std::string(lowbit::to_string(*f)));
+          v[i] = static_cast<double>(T::from_bits(x[i]));
+        }
+      }
+    });
+    return v;
+  }
+  if (f && *f == lowbit::format::int4) {  // int4 values are stored as int8 (cli.md)
+    if (a.type != dtype::i1)
+      throw input_error(path + ": int4 values must be int8, the file holds " +
+                        std::string(lowbit::npy::name(a.type)));
+    const auto x = a.values<std::int8_t>();
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (x[i] < -8 || x[i] > 7)
+        throw input_error(path + ": value " + std::to_string(x[i]) + " at index " + std::to_string(i) +
+                          " is outside int4's range [-8, 7]");
+      v[i] = x[i];
+    }
+    return v;
+  }
+  switch (a.type) {
+    case dtype::f4:
+      cast_all(std::type_identity<float>{});
+      break;
+    case dtype::f8:
+      cast_all(std::type_identity<double>{});
+      break;
+    case dtype::f2:
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        std::uint16_t b;
+        std::memcpy(&b, a.data.data() + 2 * i, 2);
+        v[i] = static_cast<double>(lowbit::float16::from_bits(b));
+      }
+      break;
+    case dtype::i1:
+      cast_all(std::type_identity<std::int8_t>{});
+      break;
+    case dtype::u1:
+      cast_all(std::type_identity<std::uint8_t>{});
+      break;
+    case dtype::i2:
+      cast_all(std::type_identity<std::int16_t>{});
+      break;
+    case dtype::u2:
+      cast_all(std::type_identity<std::uint16_t>{});
+      break;
+    case dtype::i4:
+      cast_all(std::type_identity<std::int32_t>{});
+      break;
+    case dtype::u4:
+      cast_all(std::type_identity<std::uint32_t>{});
+      break;
+    case dtype::i8:
+      cast_all(std::type_identity<std::int64_t>{});
+      break;
+    case dtype::u8:
+      cast_all(std::type_identity<std::uint64_t>{});
+      break;
+  }
+  return v;
+}
+
+inline std::string num(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char b[64];
+  std::snprintf(b, sizeof b, "%.9g", v);
+  return b;
+}
+inline std::string json_num(double v) {
+  return std::isfinite(v) ? num(v) : "null";
+}
+
 /// Runs `lowbit argv[1] ...`: the exit status; one line on stderr on error.
 int run(int argc, char** argv);
 
@@ -406,6 +584,9 @@ int run_compare(int argc, char** argv);
 int run_demo(int argc, char** argv);
 int run_help(int argc, char** argv);
 int run_presets(int argc, char** argv);
+/// explain.cpp: compare --explain's ranked causes, as text or as the JSON key "causes".
+std::string explain_mismatches(const args& a, const lowbit::npy::array& e, const lowbit::npy::array& x,
+                               std::optional<lowbit::format> f, bool json);
 int run_quantize_preset(const args& a);  // presets.cpp: quantize --preset
 int run_dequantize_preset(const args& a, const std::string& q_path, const std::string& s_path,
                           const std::string& out_path);

@@ -624,7 +624,10 @@ int run_matmul(int argc, char** argv) {
         {},
         {},
         {}};
-  rule.run(j);
+  {
+    const progress shown("matmul " + mode_name);
+    rule.run(j);
+  }
   if (j.outs.empty())
     throw usage_error("mode " + mode_name + " does not take " + a.get("x1-dtype") + " x " +
                       a.get("x2-dtype"));

@@ -49,43 +49,6 @@ const command_spec dequantize_spec{
     "  AntiQuant, y = (q + offset) * scale. mx: y = q * 2^(e - 127) with uint8 e8m0 scales.\n" +
         formats_help + granularity_help};
 
-/// --operand, or the side the granularity implies: token is per row of the left operand,
-/// channel per column of the right one (cli.md's table has no other cell for them).
-lowbit::operand parse_operand(const args& a, const lowbit::granularity& g) {
-  if (!a.has("operand")) {
-    if (g.kind == lowbit::granularity_kind::token) return lowbit::operand::left;
-    if (g.kind == lowbit::granularity_kind::channel) return lowbit::operand::right;
-    throw usage_error("--operand left|right is required for granularity " + a.get("granularity"));
-  }
-  const auto s = a.get("operand");
-  if (s == "left") return lowbit::operand::left;
-  if (s == "right") return lowbit::operand::right;
-  throw usage_error("--operand: '" + s + "' is neither left nor right");
-}
-
-lowbit::granularity parse_gran(const args& a) {
-  if (!a.has("granularity")) throw usage_error("--granularity is required");
-  auto g = lowbit::parse_granularity(a.get("granularity"));
-  if (!g)
-    throw usage_error("--granularity: '" + a.get("granularity") +
-                      "' is not one of tensor, channel, token, group:GS, block:B, block:BR,BC, mx");
-  return *g;
-}
-
-/// Granularity and operand that cannot go together are usage errors (exit status 2), found
-/// before any file is read: a group or block of 0, channel on the left, token on the right.
-void check_gran_side(const lowbit::granularity& g, lowbit::operand side) {
-  using k = lowbit::granularity_kind;
-  if (g.kind == k::group && g.group_size == 0)
-    throw usage_error("--granularity: the group size must be at least 1");
-  if (g.kind == k::block && (g.block_rows == 0 || g.block_cols == 0))
-    throw usage_error("--granularity: the block sizes must be at least 1");
-  if (g.kind == k::channel && side == lowbit::operand::left)
-    throw usage_error("--granularity channel applies to --operand right (use token for the left operand)");
-  if (g.kind == k::token && side == lowbit::operand::right)
-    throw usage_error("--granularity token applies to --operand left (use channel for the right operand)");
-}
-
 template <class T>
 constexpr bool is_quant_format() {
   return !std::is_same_v<T, float> && !std::is_same_v<T, lowbit::float8_e8m0fnu> &&
@@ -148,6 +111,7 @@ int run_quantize(int argc, char** argv) {
     check_shape(smooth.shape, {k}, a.get("smooth"), "smooth vector (one per k)");
   }
   std::vector<std::pair<std::string, lowbit::npy::array>> outs;
+  const progress shown("quantize");
   lowbit::visit_format(f, [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (!is_quant_format<T>()) {
@@ -242,6 +206,7 @@ int run_dequantize(int argc, char** argv) {
   if (mx && (a.has("offset") || a.has("antiquant"))) throw usage_error("granularity mx has no offsets");
   std::vector<float> out;
   std::vector<std::size_t> shape;
+  const progress shown("dequantize");
   lowbit::visit_format(f, [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (!is_quant_format<T>()) {

@@ -136,7 +136,7 @@ for c in "${configs[@]}"; do
     "$bin/lowbit" >"$work/lowbit-$cfg"
   chmod +x "$work/lowbit-$cfg"
   if ! (cd "$src/tests/cli" && LOWBIT="$work/lowbit-$cfg" LOWBIT_GOLDEN_DIR="$work/golden/lowbit-types" \
-        PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m unittest -q test_convert test_quantize test_matmul test_compare test_help test_presets \
+        PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m unittest -q test_convert test_quantize test_matmul test_compare test_help.Help test_presets test_explain \
         test_hostile >"$work/$cfg.cli.log" 2>&1); then
     echo "arm64 $cfg: CLI tests FAILED"; tail -30 "$work/$cfg.cli.log"; fail=1
   fi

@@ -1,9 +1,14 @@
 """lowbit help and --help (issue: papercuts): the accepted values and defaults are listed, the
 tables print, and no text sends an installed tool's user to a README it does not have."""
+import os
+import pty
 import re
+import subprocess
 import unittest
 
-from lowbit_cli import CliCase, DTYPE_MAX
+import numpy as np
+
+from lowbit_cli import LOWBIT, CliCase, DTYPE_MAX
 
 COMMANDS = ["convert", "decode", "quantize", "dequantize", "matmul", "compare", "demo"]
 
@@ -50,6 +55,36 @@ class Help(CliCase):
         self.assertIn("int32 (default)", blocks["int32"])
         self.assertIn("fp32 (default) bf16 fp16 int8 int32", blocks["T-C / T-T"])
         self.run_fail("help", "nothing", mentions="no help on")
+
+
+class Progress(CliCase):
+    def test_progress_only_on_a_terminal(self):
+        """A step longer than a second shows progress on stderr when it is a terminal, never
+        otherwise (a reference HiFloat8 matmul of 256 x 4096 x 256 takes more than a second)."""
+        rng = np.random.default_rng(0)
+        args = [LOWBIT, "matmul", "--mode", "T-C", "--x1", self.save("a.npy", rng.integers(0, 0x70, (256, 4096)).astype(np.uint8)),
+                "--x2", self.save("b.npy", rng.integers(0, 0x70, (4096, 256)).astype(np.uint8)), "--x1-dtype", "hifloat8",
+                "--x2-dtype", "hifloat8", "--x2-scale", self.save("s.npy", np.ones(256, np.float32)),
+                "--out", self.p("y.npy")]
+        r = subprocess.run(args, capture_output=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual(r.stderr, b"")
+        master, slave = pty.openpty()
+        p = subprocess.Popen(args, stderr=slave, stdout=subprocess.DEVNULL)
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        self.assertEqual(p.wait(), 0)
+        os.close(master)
+        self.assertIn(b"lowbit: matmul T-C ...", seen)
+        self.assertTrue(seen.endswith(b"\r\x1b[K"), seen[-20:])  # the line is erased at the end
 
 
 if __name__ == "__main__":

@@ -389,11 +389,10 @@ namespace detail {
 /// outputs already renamed get their old contents back (from the hard links in `backups`) or are
 /// removed if they did not exist, every temporary is removed, and npy::error names the output.
 /// `rename` is ::rename (a test passes one that fails to exercise the rollback).
-template <class Rename>
-void commit(std::span<const std::pair<std::filesystem::path, const array*>> files,
-            std::vector<std::filesystem::path>& tmps, std::vector<std::filesystem::path>& backups,
-            const std::vector<bool>& existed, Rename&& rename) {
-  for (std::size_t i = 0; i < files.size(); ++i) {
+template <class Files, class Rename>
+void commit(const Files& files, std::vector<std::filesystem::path>& tmps,
+            std::vector<std::filesystem::path>& backups, const std::vector<bool>& existed, Rename&& rename) {
+  for (std::size_t i = 0; i < std::size(files); ++i) {
     if (rename(tmps[i].c_str(), files[i].first.c_str()) == 0) {
       tmps[i].clear();
       continue;
@@ -428,8 +427,9 @@ void commit(std::span<const std::pair<std::filesystem::path, const array*>> file
 ///    are restored from hard links taken before the first rename (or they are removed when they
 ///    did not exist), and the temporaries are deleted.
 /// Concurrent writers of the same output each rename a complete file: the last one wins.
-inline void write_all(std::span<const std::pair<std::filesystem::path, const array*>> files,
-                      std::span<const std::filesystem::path> inputs = {}) {
+/// (write_all_bytes is the same for files of any bytes: the tool's SVG pictures use it.)
+inline void write_all_bytes(std::span<const std::pair<std::filesystem::path, std::vector<std::byte>>> files,
+                            std::span<const std::filesystem::path> inputs = {}) {
   using id = std::pair<std::uint64_t, std::uint64_t>;
   std::vector<std::optional<id>> ids;
   for (std::size_t i = 0; i < files.size(); ++i) {
@@ -459,7 +459,7 @@ inline void write_all(std::span<const std::pair<std::filesystem::path, const arr
       if (!b.empty()) ::unlink(b.c_str());
   };
   try {
-    for (auto& [path, arr] : files) tmps.push_back(detail::write_temporary(path, serialize(*arr)));
+    for (auto& [path, bytes] : files) tmps.push_back(detail::write_temporary(path, bytes));
   } catch (...) {
     cleanup();
     throw;
@@ -475,6 +475,14 @@ inline void write_all(std::span<const std::pair<std::filesystem::path, const arr
   detail::commit(files, tmps, backups, existed,
                  [](const char* from, const char* to) { return ::rename(from, to); });
   cleanup();  // the backups
+}
+
+/// The arrays serialized as .npy and written by write_all_bytes (the rules above).
+inline void write_all(std::span<const std::pair<std::filesystem::path, const array*>> files,
+                      std::span<const std::filesystem::path> inputs = {}) {
+  std::vector<std::pair<std::filesystem::path, std::vector<std::byte>>> bytes;
+  for (auto& [path, arr] : files) bytes.emplace_back(path, serialize(*arr));
+  write_all_bytes(bytes, inputs);
 }
 
 /// Writes one .npy file atomically (see write_all).
