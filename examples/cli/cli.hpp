@@ -584,6 +584,7 @@ int run_compare(int argc, char** argv);
 int run_demo(int argc, char** argv);
 int run_help(int argc, char** argv);
 int run_presets(int argc, char** argv);
+int run_match_presets(const args& a);  // presets.cpp: compare --presets
 /// explain.cpp: compare --explain's ranked causes, as text or as the JSON key "causes".
 std::string explain_mismatches(const args& a, const lowbit::npy::array& e, const lowbit::npy::array& x,
                                std::optional<lowbit::format> f, bool json);

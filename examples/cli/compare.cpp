@@ -12,13 +12,15 @@ const command_spec compare_spec{
     {"format",   "svg",     "input",     "dtype", "granularity", "operand",  "round",    "overflow",
      "nan",      "scale",   "mode",      "x1",    "x2",          "x1-dtype", "x2-dtype", "x1-scale",
      "x2-scale", "y-scale", "x2-offset", "bias",  "group-size",  "out-dtype"},
-    {"json", "explain", "scales", "matmul", "asymmetric", "bf16", "packed"},
+    {"json", "explain", "scales", "matmul", "asymmetric", "bf16", "packed", "presets", "tiled"},
     2,
     2,
     "usage: lowbit compare EXPECTED.npy ACTUAL.npy [--format FORMAT] [--json]\n"
     "                      [--explain [--svg FILE] [--scales]\n"
     "                       [--input X.npy and quantize's flags: --granularity G --operand O --round R "
     "...]]\n"
+    "   or: lowbit compare --presets IN.npy CODES.npy [--scale S.npy] [--dtype F] [--packed] [--tiled]\n"
+    "       [--bf16]: which numerics presets (lowbit presets) reproduce CODES (and S) from IN\n"
     "  count, mismatches, max abs / relative error, norm-relative error ||a - e|| / ||e||,\n"
     "  max error in ULPs of FORMAT, cosine,\n"
     "  SQNR (dB) and the kinds of mismatch. With --format, uint8 arrays are read as codes of\n"
@@ -38,6 +40,7 @@ const command_spec compare_spec{
 int run_compare(int argc, char** argv) {
   const args a = parse_args(compare_spec, argc, argv, 2);
   if (a.help) return std::fputs(compare_spec.usage.c_str(), stdout), 0;
+  if (a.has("presets")) return run_match_presets(a);
   const bool explain = a.has("explain");
   if (!explain)
     for (const auto& [flag, v] : a.opt)

@@ -169,6 +169,69 @@ int run_dequantize_preset(const args& a, const std::string& q_path, const std::s
   return 0;
 }
 
+/// compare --presets IN.npy CODES.npy [--scale S.npy] [--dtype F] [--packed] [--tiled] [--bf16]:
+/// quantizes IN with every preset that takes the element format and says which reproduce the
+/// codes (and scales) byte for byte, the others with their counts of differing bytes.
+int run_match_presets(const args& a) {
+  const auto in = load_highp(a.pos[0], a.has("bf16"));
+  const lowbit::matrix_shape shape = as_matrix(in.shape, a.pos[0]);
+  const auto qa = read_npy(a.pos[1]);
+  if (qa.type != lowbit::npy::dtype::u1)
+    throw input_error(a.pos[1] + ": preset codes must be uint8, the file holds " +
+                      std::string(lowbit::npy::name(qa.type)));
+  std::vector<std::uint8_t> codes = qa.values<std::uint8_t>();
+  if (a.has("packed")) {
+    std::vector<std::uint8_t> c(2 * codes.size());
+    lowbit::unpack_nibbles(codes, c);
+    codes = std::move(c);
+  }
+  if (codes.size() != shape.size())
+    throw input_error(a.pos[1] + ": holds " + std::to_string(codes.size()) + " codes, " + a.pos[0] + " has " +
+                      std::to_string(shape.size()) + " elements");
+  std::optional<lowbit::npy::array> sa;
+  if (a.has("scale")) sa = read_npy(a.get("scale"));
+  std::vector<std::pair<std::size_t, std::string>> rows;
+  for (const auto& i : lowbit::preset_table) {
+    for (const lowbit::format f :
+         {lowbit::format::fp4_e2m1fn, lowbit::format::fp8_e4m3fn, lowbit::format::fp8_e5m2,
+          lowbit::format::fp6_e2m3fn, lowbit::format::fp6_e3m2fn}) {
+      if (!lowbit::preset_takes(i.id, f)) continue;
+      if (a.has("dtype") && lowbit::to_string(f) != a.get("dtype")) continue;
+      const auto r = lowbit::quantize_preset(i.id, in.v, shape, f);
+      std::size_t code_diff = 0, scale_diff = 0;
+      for (std::size_t k = 0; k < codes.size(); ++k) code_diff += codes[k] != r.codes[k];
+      std::string scales = "";
+      if (sa) {
+        const auto lin = a.has("tiled") ? lowbit::scales_to_tiled(r.scales, r.grid) : r.scales;
+        const auto got =
+            sa->type == lowbit::npy::dtype::u1 ? sa->values<std::uint8_t>() : std::vector<std::uint8_t>{};
+        if (got.size() != lin.size()) {
+          scales = ", scales of another shape";
+          scale_diff = lin.size() + 1;
+        } else {
+          for (std::size_t k = 0; k < lin.size(); ++k) scale_diff += got[k] != lin[k];
+          scales = ", " + std::to_string(scale_diff) + " scale bytes differ";
+        }
+      }
+      const std::string name =
+          std::string(i.name) +
+          (lowbit::is_nvfp4(i.id) ? "" : " --dtype " + std::string(lowbit::to_string(f)));
+      rows.push_back(
+          {code_diff + scale_diff, (code_diff + scale_diff == 0 ? "matches      " : "differs      ") + name +
+                                       ": " + std::to_string(code_diff) + " codes differ" + scales});
+    }
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& l, const auto& r) { return l.first < r.first; });
+  std::size_t shown = 0, matches = 0;
+  for (const auto& [n, line] : rows) {  // every match, then the five nearest others
+    matches += n == 0;
+    if (n == 0 || shown < matches + 5) std::puts(line.c_str()), ++shown;
+  }
+  if (matches == 0) std::puts("no preset reproduces these codes");
+  if (rows.size() > shown) std::printf("(%zu more differ further)\n", rows.size() - shown);
+  return 0;
+}
+
 int run_presets(int argc, char** argv) {
   if (argc > 2 && (std::string(argv[2]) == "--help" || std::string(argv[2]) == "-h")) {
     std::puts(

@@ -245,6 +245,22 @@ class Presets(CliCase):
         want = E4M3[mq] * np.ldexp(np.float32(1), ms.astype(np.int32) - 127).repeat(32, axis=1)[:, :48]
         np.testing.assert_array_equal(self.load("my.npy"), want.astype(np.float32))
 
+    def test_compare_says_which_preset_matches(self):
+        x = sample(50, m=4, k=64)
+        x[0, 3] = -0.0  # 0x8 in the TE kernel, torchao and TRT-LLM; 0x0 in TE's Python reference and ModelOpt
+        self.quant("nvfp4-modelopt", x)
+        out = self.run_ok("compare", "--presets", self.p("x.npy"), self.p("q.npy"), "--scale", self.p("s.npy")).stdout
+        matched = {line.split()[1].rstrip(":") for line in out.splitlines() if line.startswith("matches")}
+        self.assertIn("nvfp4-modelopt", matched)
+        self.assertNotIn("nvfp4-te", matched)
+        self.assertNotIn("nvfp4-torchao", matched)
+        self.run_ok("quantize", "--preset", "mx-torchao-ceil", "--dtype", "fp8_e4m3fn", self.p("x.npy"), "--values",
+                    self.p("mq.npy"), "--scale", self.p("ms.npy"))
+        out = self.run_ok("compare", "--presets", self.p("x.npy"), self.p("mq.npy"), "--scale", self.p("ms.npy"),
+                          "--dtype", "fp8_e4m3fn").stdout
+        self.assertIn("matches      mx-torchao-ceil --dtype fp8_e4m3fn", out)
+        self.assertNotIn("matches      mx-torchao-floor", out)
+
     def test_bf16_input_and_errors(self):
         x = sample(30, m=4, k=32)
         bits = ((x.view(np.uint32).astype(np.uint64) + 0x7FFF + ((x.view(np.uint32) >> 16) & 1)) >> 16)
