@@ -20,14 +20,14 @@ const command_spec matmul_spec{
     "                     [--x2-offset O2.npy] [--bias B.npy] [--group-size GS]\n"
     "                     [--out-dtype fp32|bf16|fp16|int8|int32] [--bf16] [--packed] [--cann-layout]\n"
     "                     [--transpose-x2] --out Y.npy\n"
-    "  MODE: T-C T-T K-C K-T G-B B-B MX T-CG K-G weight-only int32 (lowbit help modes prints what\n"
+    "  MODE: T-C T-T K-C K-T G-B B-B MX T-CG K-G weight-only int32 NVFP4 (lowbit help modes prints what\n"
     "  each takes, its scales, default group size and output types; --out-dtype defaults to fp32,\n"
     "  int32 for mode int32)\n"
     "  x1 is (m, k), x2 is (k, n) (or (n, k) with --transpose-x2, an extension of cli.md).\n"
     "  --packed: 4-bit operands are two per byte along their last axis.\n" +
         formats_help};
 
-enum class mode { tc, kc, gb, bb, mx, tcg, kg, wo, i32 };
+enum class mode { tc, kc, gb, bb, mx, tcg, kg, wo, i32, nvfp4 };
 
 // ---- which formats a mode takes (cli.md's mode table): the one place for this rule ----------
 
@@ -61,6 +61,8 @@ constexpr bool takes(mode md) {
       return one_of<T1, float, lowbit::bfloat16, lowbit::float16> && lowbit::matmul_code<T2>;
     case mode::i32:
       return i1 && i2;
+    case mode::nvfp4:
+      return std::is_same_v<T1, lowbit::float4_e2m1fn> && std::is_same_v<T2, lowbit::float4_e2m1fn>;
   }
   return false;
 }
@@ -343,6 +345,31 @@ void run_mx(job& j) {
   });
 }
 
+void run_nvfp4(job& j) {
+  with_operands<mode::nvfp4>(j, [&]<class T1, class T2>(const std::vector<T1>& x1,
+                                                        const std::vector<T2>& x2) {
+    if constexpr (std::is_same_v<T1, lowbit::float4_e2m1fn> && std::is_same_v<T2, lowbit::float4_e2m1fn>) {
+      const std::size_t nb = lowbit::ceil_div(j.d.k, 16);
+      const auto e4m3 = [&](const loaded& s, std::vector<std::size_t> shape, const char* what) {
+        if (s.raw.type != lowbit::npy::dtype::u1)
+          throw input_error(s.path + ": NVFP4 scales must be uint8 e4m3 codes");
+        check_shape(s.raw.shape, shape, s.path, what);
+        std::vector<lowbit::float8_e4m3fn> v;
+        for (auto b : s.raw.values<std::uint8_t>()) v.push_back(lowbit::float8_e4m3fn::from_bits(b));
+        return v;
+      };
+      const auto s1 = e4m3(j.s1, {j.d.m, nb}, "x1 e4m3 scale (m, ceil(k/16))");
+      const auto s2 = e4m3(j.s2, {nb, j.d.n}, "x2 e4m3 scale (ceil(k/16), n)");
+      const float alpha =
+          j.ys.present ? j.f32(j.ys, {1}, "y scale (alpha, the per-tensor decode scales' product)")[0] : 1.0f;
+      const auto b = j.load_bias({.f32 = true});
+      j.float_out([&]<class Out>(std::span<Out> y) {
+        lowbit::matmul_nvfp4<Out>(x1, x2, j.d, s1, s2, alpha, b.f32, y);
+      });
+    }
+  });
+}
+
 void run_kg(job& j) {
   with_operands<mode::kg>(j, [&]<class T1, class T2>(const std::vector<T1>& x1, const std::vector<T2>& x2) {
     const auto v1 = j.f32(j.s1, {j.d.m}, "x1 scale (per token)");
@@ -487,6 +514,9 @@ const mode_rule rules[] = {
     {mode::wo, {"weight-only", ""}, "weight-only takes x1 fp32/fp16/bf16 and x2 int8, int4, fp8, hifloat8, fp6 or fp4",
      128, "", "x2 (1,), (n,) or (ceil(k/GS), n) float32 (+ offset alike), or e8m0 uint8 (ceil(k/32), n)",
      N, R, N, O, O, floats, run_wo},
+    {mode::nvfp4, {"NVFP4", ""}, "NVFP4 takes fp4_e2m1fn x fp4_e2m1fn",
+     0, " (fixed at 16)", "e4m3 uint8 x1 (m, ceil(k/16)), x2 (ceil(k/16), n); y (1,) float32 alpha (default 1)",
+     R, R, O, N, O, floats, run_nvfp4},
     {mode::i32, {"int32", ""}, "int32 takes int8 x int8",
      0, "", "none (bias int32 optional)", N, N, N, N, O, out::int32, run_i32},
 };
@@ -496,7 +526,7 @@ const mode_rule& parse_mode(const std::string& s) {
   for (const auto& r : rules)
     if (s == r.names[0] || (*r.names[1] && s == r.names[1])) return r;
   throw usage_error("--mode: unknown mode '" + s +
-                    "' (T-C, T-T, K-C, K-T, G-B, B-B, MX, T-CG, K-G, weight-only, int32)");
+                    "' (T-C, T-T, K-C, K-T, G-B, B-B, MX, T-CG, K-G, weight-only, int32, NVFP4)");
 }
 
 unsigned parse_out(const std::string& s) {
@@ -547,7 +577,8 @@ void print_mode_table() {
         name.c_str(), takes_what.c_str(), r.scales, required.empty() ? "-" : required.c_str(),
         optional.empty() ? "-" : optional.c_str(),
         r.group ? ("--group-size, default " + std::to_string(r.group)).c_str()
-                : (*r.group_note ? "32, fixed" : "-"),
+                : (*r.group_note ? std::string(r.group_note).substr(2, std::strlen(r.group_note) - 3).c_str()
+                                 : "-"),
         outs.c_str());
   }
 }

@@ -940,6 +940,37 @@ void matmul_mx(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
       });
 }
 
+/// MODE NVFP4 (presets.md §2, the issue "Numerics presets"): fp4 e2m1 codes with e4m3fn block
+/// scales per 16 along k, x1 (m, ceil(k/16)), x2 (ceil(k/16), n), and alpha, the product of the
+/// two per-tensor decode scales as the block-scaled GEMM receives it (cuBLASLt / CUTLASS alpha):
+///   y = fl(alpha * sum_j fl(P_j * fl(s1[m,j] * s2[j,n]))) + bias_f32   (fp32, j ascending)
+/// P_j is exact, and so are s1 * s2 and P_j * (s1 * s2) (4-bit significands): each block term is
+/// exact, only the fp32 sum, the alpha product and the bias add round. A NaN scale (0x7f / 0xff)
+/// makes the output NaN.
+template <float_output Out>
+void matmul_nvfp4(std::span<const float4_e2m1fn> x1, std::span<const float4_e2m1fn> x2, matmul_dims d,
+                  std::span<const float8_e4m3fn> x1_scale, std::span<const float8_e4m3fn> x2_scale,
+                  float alpha, std::span<const float> bias, std::span<Out> y) {
+  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  const std::size_t nb = ceil_div(d.k, 16);
+  detail::check_count(x1_scale.size(), d.m * nb, "x1 e4m3 scale (m x ceil(k/16))");
+  detail::check_count(x2_scale.size(), nb * d.n, "x2 e4m3 scale (ceil(k/16) x n)");
+  if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+  detail::epi_blocks<Out> epi;
+  epi.nblk = nb, epi.n = d.n, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
+  epi.a.resize(x1_scale.size());
+  epi.b.resize(x2_scale.size());
+  for (std::size_t i = 0; i < epi.a.size(); ++i) epi.a[i] = static_cast<float>(x1_scale[i]);
+  for (std::size_t i = 0; i < epi.b.size(); ++i) epi.b[i] = static_cast<float>(x2_scale[i]);
+  const std::vector<float> alphas(d.m, alpha);  // the epilogue's per-row factor: fl(alpha * tot)
+  epi.s1 = alphas.data();
+  const detail::exact_dot<float4_e2m1fn, float4_e2m1fn> dot(x1, x2, d);
+  detail::accumulate_float(d, 16, epi,
+                           [&](std::size_t m, std::size_t n, std::size_t, std::size_t k0, std::size_t k1) {
+                             return dot.sum_f32(m, n, k0, k1, 0);
+                           });
+}
+
 namespace detail {
 
 /// x1 decoded to bf16 rows, times pre-packed bf16 weights, block by block (bf16dp::gemm).

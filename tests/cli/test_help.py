@@ -46,12 +46,13 @@ class Help(CliCase):
 
     def test_mode_table(self):
         out = self.run_ok("help", "modes").stdout
-        for mode in ["T-C / T-T", "K-C / K-T", "G-B", "B-B", "MX", "T-CG", "K-G", "weight-only", "int32"]:
+        for mode in ["T-C / T-T", "K-C / K-T", "G-B", "B-B", "MX", "T-CG", "K-G", "weight-only", "int32", "NVFP4"]:
             self.assertRegex(out, re.compile("^" + re.escape(mode) + "$", re.M))
         blocks = {b.splitlines()[0]: b for b in out.split("\n\n")[1:]}
         self.assertIn("--group-size, default 128", blocks["G-B"])
         self.assertIn("--group-size, default 256", blocks["K-G"])
-        self.assertIn("32, fixed", blocks["MX"])
+        self.assertIn("fixed at 32", blocks["MX"])
+        self.assertIn("fixed at 16", blocks["NVFP4"])
         self.assertIn("int32 (default)", blocks["int32"])
         self.assertIn("fp32 (default) bf16 fp16 int8 int32", blocks["T-C / T-T"])
         self.run_fail("help", "nothing", mentions="no help on")

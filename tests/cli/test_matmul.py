@@ -247,6 +247,44 @@ class Matmul(CliCase):
         t = np.clip(np.rint(acc * trunc19(sc)), -256, 255)
         np.testing.assert_array_equal(y, np.clip(t + 3, -128, 127).astype(np.int8))
 
+    def test_nvfp4(self):
+        """NVFP4: y = fl(alpha * sum_j fl(P_j * s1 * s2)) + bias, j ascending in fp32, e4m3 scales
+        per 16 along k (the block terms are exact), with a tail block and a NaN scale."""
+        rng = np.random.default_rng(16)
+        m, k, n = 5, 70, 6
+        a, b = random_codes(rng, (m, k), "fp4_e2m1fn"), random_codes(rng, (k, n), "fp4_e2m1fn")
+        va, vb = values(a, "fp4_e2m1fn"), values(b, "fp4_e2m1fn")
+        nb = -(-k // 16)
+        s1 = rng.integers(0x20, 0x50, (m, nb)).astype(np.uint8)
+        s2 = rng.integers(0x20, 0x50, (nb, n)).astype(np.uint8)
+        s1[4, 2] = 0x7F  # NaN
+        e4 = decode_table("fp8_e4m3fn")
+        alpha, fb = f32([0.0371]), rng.standard_normal(n).astype(np.float32)
+        want = np.zeros((m, n), np.float32)
+        for i in range(m):
+            for j in range(n):
+                tot = np.float32(0)
+                for blk in range(nb):
+                    p = sum((Fraction(float(va[i, kk])) * Fraction(float(vb[kk, j])) for kk in range(blk * 16, min(k, blk * 16 + 16))),
+                            Fraction(0))
+                    sc = float(e4[s1[i, blk]]) * float(e4[s2[blk, j]])
+                    term = np.float32(np.nan) if np.isnan(sc) else to_f32(p * Fraction(sc))
+                    tot = np.float32(tot + term)
+                want[i, j] = np.float32(np.float32(alpha[0] * tot) + fb[j])
+        y = self.mm("NVFP4", a, b, "fp4_e2m1fn", "fp4_e2m1fn", x1_scale=s1, x2_scale=s2, y_scale=alpha, bias=fb)
+        np.testing.assert_array_equal(y, want)
+        self.assertTrue(np.isnan(y[4]).all())
+        # x1 packed two per byte, x2 given as (n, k): the same bits
+        pa = (a[:, 0::2] | (a[:, 1::2] << 4)).astype(np.uint8)
+        pb = np.ascontiguousarray((b.T[:, 0::2] | (b.T[:, 1::2] << 4)).astype(np.uint8))
+        y1 = self.mm("NVFP4", pa, pb, "fp4_e2m1fn", "fp4_e2m1fn", "--packed", "--transpose-x2", x1_scale=s1,
+                     x2_scale=s2, y_scale=alpha, bias=fb)
+        np.testing.assert_array_equal(y1, y)
+        self.run_fail("matmul", "--mode", "NVFP4", "--x1", self.save("x1.npy", a), "--x2", self.save("x2.npy", b),
+                      "--x1-dtype", "fp4_e2m1fn", "--x2-dtype", "fp4_e2m1fn", "--x1-scale",
+                      self.save("bad.npy", s1.astype(np.float32)), "--x2-scale", self.save("s2.npy", s2),
+                      "--out", self.p("o.npy"), mentions="uint8 e4m3", outputs=["o.npy"])
+
     def test_gb_bb_blocks_with_tails(self):
         rng = np.random.default_rng(5)
         for mode, fmt, gs in [("G-B", "int8", 128), ("G-B", "fp8_e4m3fn", 32), ("B-B", "hifloat8", 16)]:

@@ -332,6 +332,23 @@ int main() {
   weight_only_cases<bfloat16, bfloat16, int4>("bf16xint4/bf16", m, k, n);
   weight_only_cases<float, float16, int4>("f16xint4/f32", m, k, n);
   weight_only_cases<float, bfloat16, float8_e4m3fn>("bf16xe4m3/f32", m, k, n);
+  {  // NVFP4 matmul: e4m3 block scales per 16, alpha, bias
+    const auto x1 = random_codes<float4_e2m1fn>(m * k, 71);
+    const auto x2 = random_codes<float4_e2m1fn>(k * n, 72);
+    std::vector<float8_e4m3fn> s1(m * ceil_div(k, 16)), s2(ceil_div(k, 16) * n);
+    for (std::size_t i = 0; i < s1.size(); ++i)
+      s1[i] = float8_e4m3fn::from_bits(static_cast<std::uint8_t>(0x28 + i % 37));
+    for (std::size_t i = 0; i < s2.size(); ++i)
+      s2[i] = float8_e4m3fn::from_bits(static_cast<std::uint8_t>(0x20 + i % 41));
+    std::vector<float> bias(n);
+    for (std::size_t i = 0; i < n; ++i) bias[i] = std::ldexp(static_cast<float>(i) - 30.0f, -3);
+    std::vector<float> y(m * n);
+    matmul_nvfp4<float>(x1, x2, {m, k, n, false}, s1, s2, 0.0371f, bias, y);
+    report("matmul/NVFP4/e2m1/f32", digest(y));
+    std::vector<bfloat16> yb(m * n);
+    matmul_nvfp4<bfloat16>(x1, x2, {m, k, n, false}, s1, s2, 1.0f, {}, yb);
+    report("matmul/NVFP4/e2m1/bf16", digest(yb));
+  }
   {  // the numerics presets (presets.hpp): every preset and element format, computed and given globals
     const matrix_shape ps{21, 80};  // 21 rows: a partial 16x16 tile; 80 = 5 NVFP4 blocks, 2.5 MX blocks
     const auto px = sample(ps.rows, ps.cols, 61);
