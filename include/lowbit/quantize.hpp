@@ -237,20 +237,21 @@ void quantize_ref_into(std::span<const In> x, matrix_shape shape, const quantize
 namespace detail {
 
 /// The fast path of dynamic symmetric quantization (avx512, avx2 and neon backends: the kernel
-/// set is picked by its tag, the driver below is shared): fp32 input, int8 / int4 with rint or e4m3fn
-/// with the default policy, no smoothing. Bit-exact to quantize_ref_into (same amax, same fp32
-/// scale, same division and rounding). Returns false when it does not apply.
+/// set is picked by its tag, the driver below is shared): fp32 input (bf16 / fp16 widened to it),
+/// int8 / int4 with rint or e4m3fn with the default policy, no smoothing. Bit-exact to quantize_ref_into
+/// (same amax, same fp32 scale, same division and rounding). Returns false when it does not apply.
 template <low_bit_type T, class In>
 bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_params& p, const scale_map& map,
                    const convert_policy& pol, quantized_span<T> out) {
 #if defined(LOWBIT_X86_64) || defined(LOWBIT_ARM64)
   constexpr bool is8 = std::is_same_v<T, std::int8_t>, is4 = std::is_same_v<T, int4>,
                  ise4 = std::is_same_v<T, float8_e4m3fn>;
-  if constexpr (std::is_same_v<In, float> && (is8 || is4 || ise4)) {
-    if (!(use_avx512() || use_avx2() || use_neon()) || p.asymmetric || !p.smooth.empty() ||
-        pol.round != rounding::rint)
-      return false;
-    if (ise4 && (pol.on_overflow != overflow::saturate || pol.on_nan != nan_policy::zero)) return false;
+  const bool applies = (use_avx512() || use_avx2() || use_neon()) && !p.asymmetric && p.smooth.empty() &&
+                       pol.round == rounding::rint &&
+                       (!ise4 || (pol.on_overflow == overflow::saturate && pol.on_nan == nan_policy::zero));
+  constexpr bool widened = std::is_same_v<In, bfloat16> || std::is_same_v<In, float16>;
+  if constexpr ((std::is_same_v<In, float> || widened) && (is8 || is4 || ise4)) {
+    if (!applies) return false;
     constexpr auto kind = is8 ? code_kind::int8 : (is4 ? code_kind::int4 : code_kind::e4m3);
     const float qmax = p.dtype_max > 0 ? p.dtype_max : format_traits<T>::dtype_max;
     const float inv = static_cast<float>(1.0 / double(qmax));
@@ -258,21 +259,37 @@ bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_par
     auto* codes = reinterpret_cast<std::uint8_t*>(out.values.data());
     const long bands = static_cast<long>(map.grid.rows);
     // Bands of scale rows are independent: threads split them, results do not depend on it.
+    // bf16 / fp16 rows are widened to fp32 exactly (the reference's load()) into a per-thread
+    // buffer, one band at a time, and run through the same kernels: the reference's bits.
     const auto band_of = [&](auto isa, long bi, std::vector<float>& colmax, std::vector<float>& colscale,
-                             std::vector<float>& amax) {
+                             std::vector<float>& amax, std::vector<float>& wide_rows) {
       const std::size_t band = static_cast<std::size_t>(bi), b0 = band * map.br;
       const std::size_t b1 = std::min(b0 + map.br, rows);
+      const float* xr = nullptr;  // row b0 of the band, fp32
+      if constexpr (widened) {
+        wide_rows.resize((b1 - b0) * cols);
+        const In* src = x.data() + b0 * cols;
+        for (std::size_t i = 0; i < wide_rows.size(); ++i) {
+          if constexpr (std::is_same_v<In, bfloat16>)
+            wide_rows[i] = std::bit_cast<float>(static_cast<std::uint32_t>(src[i].bits()) << 16);
+          else
+            wide_rows[i] = static_cast<float>(src[i]);
+        }
+        xr = wide_rows.data();
+      } else {
+        xr = x.data() + b0 * cols;
+      }
+      const auto row = [&](std::size_t r) { return xr + (r - b0) * cols; };
       std::fill(amax.begin(), amax.end(), 0.0f);
       if (map.bc >= 16) {
         for (std::size_t r = b0; r < b1; ++r)
           for (std::size_t j = 0; j < gc; ++j) {
             const std::size_t c0 = j * map.bc, len = std::min(map.bc, cols - c0);
-            amax[j] = std::max(amax[j], finite_amax(isa, x.data() + r * cols + c0, len));
+            amax[j] = std::max(amax[j], finite_amax(isa, row(r) + c0, len));
           }
       } else {
         std::fill(colmax.begin(), colmax.end(), 0.0f);
-        for (std::size_t r = b0; r < b1; ++r)
-          finite_amax_columns(isa, x.data() + r * cols, colmax.data(), cols);
+        for (std::size_t r = b0; r < b1; ++r) finite_amax_columns(isa, row(r), colmax.data(), cols);
         for (std::size_t j = 0, c = 0; j < gc; ++j)
           for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c)
             amax[j] = std::max(amax[j], colmax[c]);
@@ -286,8 +303,8 @@ bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_par
         for (std::size_t r = b0; r < b1; ++r)
           for (std::size_t j = 0; j < gc; ++j) {
             const std::size_t c0 = j * map.bc;
-            quantize_segment<kind>(isa, x.data() + r * cols + c0, out.scales[band * gc + j],
-                                   codes + r * cols + c0, std::min(map.bc, cols - c0));
+            quantize_segment<kind>(isa, row(r) + c0, out.scales[band * gc + j], codes + r * cols + c0,
+                                   std::min(map.bc, cols - c0));
           }
         return;
       }
@@ -296,22 +313,22 @@ bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_par
                   colscale.begin() + static_cast<std::ptrdiff_t>(std::min((j + 1) * map.bc, cols)),
                   out.scales[band * gc + j]);
       for (std::size_t r = b0; r < b1; ++r)
-        quantize_row<kind>(isa, x.data() + r * cols, colscale.data(), codes + r * cols, cols);
+        quantize_row<kind>(isa, row(r), colscale.data(), codes + r * cols, cols);
     };
     [[maybe_unused]] const bool wide = use_avx512();  // else avx2 (x86-64)
     // clang-format off
     LOWBIT_OMP(omp parallel)
     {
-      std::vector<float> colmax(cols), colscale(cols), amax(gc);
+      std::vector<float> colmax(cols), colscale(cols), amax(gc), wide_rows;
       LOWBIT_OMP(omp for schedule(static))
       for (long bi = 0; bi < bands; ++bi) {
 #if defined(LOWBIT_X86_64)
         if (wide)
-          band_of(avx512::isa{}, bi, colmax, colscale, amax);
+          band_of(avx512::isa{}, bi, colmax, colscale, amax, wide_rows);
         else
-          band_of(avx2::isa{}, bi, colmax, colscale, amax);
+          band_of(avx2::isa{}, bi, colmax, colscale, amax, wide_rows);
 #else
-        band_of(neon::isa{}, bi, colmax, colscale, amax);
+        band_of(neon::isa{}, bi, colmax, colscale, amax, wide_rows);
 #endif
       }
     }

@@ -82,6 +82,41 @@ TEST(Fast, QuantizeE4m3MatchesReference) {
   check_quantize<float8_e4m3fn>(3);
 }
 
+TEST(Fast, QuantizeHalfPrecisionInputsMatchReference) {
+  // bf16 and fp16 inputs are widened to fp32 for the kernels: the same bits as the reference,
+  // which widens each element as it reads it; every granularity, both operands, specials.
+  unsigned seed = 90;
+  for (auto shape : shapes)
+    for (auto side : {operand::left, operand::right})
+      for (auto g :
+           {granularity::tensor(), side == operand::left ? granularity::token() : granularity::channel(),
+            granularity::group(7), granularity::block(3, 5)}) {
+        const auto xf = data(shape.size(), seed++, true);
+        std::vector<bfloat16> xb(xf.size());
+        std::vector<float16> xh(xf.size());
+        for (std::size_t i = 0; i < xf.size(); ++i) xb[i] = bfloat16(xf[i]), xh[i] = float16(xf[i]);
+        const quantize_params p{.gran = g, .side = side};
+        const auto check = [&]<class T, class In>(const std::vector<In>& x) {
+          reset_dispatch_counts();
+          const auto fast = quantize<T, In>(x, shape, p);
+          const bool kernel = active_backend() != backend::scalar;
+          EXPECT_EQ(dispatch_counts().fast, kernel ? 1u : 0u);
+          quantized<T> ref;
+          ref.values.resize(shape.size());
+          ref.scales.resize(fast.map.size());
+          detail::quantize_ref_into<T, In>(x, shape, p, ref.span());
+          ASSERT_EQ(bytes(fast.values), bytes(ref.values))
+              << to_string(g) << " " << shape.rows << "x" << shape.cols;
+          for (std::size_t i = 0; i < ref.scales.size(); ++i)
+            ASSERT_EQ(std::bit_cast<std::uint32_t>(fast.scales[i]),
+                      std::bit_cast<std::uint32_t>(ref.scales[i]));
+        };
+        check.template operator()<std::int8_t>(xb);
+        check.template operator()<int4>(xh);
+        check.template operator()<float8_e4m3fn>(xb);
+      }
+}
+
 TEST(Fast, E4m3ConversionEveryFloatEdge) {
   // every f32 row of the golden grid is covered by the table tests; here: all e4m3 midpoints
   // and their neighbours through the vector conversion (tensor scale 1 => t = x / 1).
