@@ -475,7 +475,8 @@ inline preset_codes quantize_preset(preset p, std::span<const float> x, matrix_s
 }
 
 /// Dequantizes codes (shape, one per byte) with linear block scales as preset p does: NVFP4
-/// q * (its block scale formula with global), MX q * 2^(b - 127); fp32 out, one product each.
+/// q * (its block scale formula with global), MX q * 2^(b - 127); fp32 out, one product each,
+/// NaN as the quiet NaN 0x7fc00000.
 inline void dequantize_preset(preset p, std::span<const std::uint8_t> codes,
                               std::span<const std::uint8_t> scales, matrix_shape shape, format elem,
                               float global, std::span<float> out) {
@@ -493,8 +494,12 @@ inline void dequantize_preset(preset p, std::span<const std::uint8_t> codes,
       const std::uint8_t b = scales[r * nb + j];
       const float s =
           is_nvfp4(p) ? detail::presets::nvfp4_block_scale(p, b, global) : detail::presets::e8m0_value(b);
-      for (std::size_t c = j * block; c < std::min((j + 1) * block, shape.cols); ++c)
-        out[r * shape.cols + c] = detail::presets::element_value(elem, codes[r * shape.cols + c]) * s;
+      for (std::size_t c = j * block; c < std::min((j + 1) * block, shape.cols); ++c) {
+        const float v = detail::presets::element_value(elem, codes[r * shape.cols + c]) * s;
+        // a NaN made here (0 * Inf) has the CPU's default bits (x86 negative, AArch64 positive):
+        // every NaN output is the one quiet NaN 0x7fc00000, the same bits everywhere
+        out[r * shape.cols + c] = std::isnan(v) ? std::numeric_limits<float>::quiet_NaN() : v;
+      }
     }
 }
 
