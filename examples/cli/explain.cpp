@@ -205,15 +205,10 @@ std::optional<cause> scale_layout(const subject& s) {
 
 // ---- suspects that recompute the producing quantize (--input and quantize's flags) -------------
 
-struct recompute {
-  std::vector<cause> causes;
-  std::vector<std::string> skipped;
-};
-
 /// Requantizes --input under every other rounding mode (rounding_ties: rint against round and
 /// round-half-up; rounding_directed: floor, ceil, trunc), and with scales computed as
 /// amax / DTYPE_MAX (a true division) instead of amax * fl(1 / DTYPE_MAX) (scale_reciprocal).
-void quantize_suspects(const subject& s, recompute& out) {
+void quantize_suspects(const subject& s, std::vector<cause>& out) {
   const args& a = s.a;
   if (!s.f) throw usage_error("--explain with --input needs --format (the codes' format)");
   const lowbit::granularity g = parse_gran(a);
@@ -273,7 +268,7 @@ void quantize_suspects(const subject& s, recompute& out) {
           up[i] = expected[i] != alt[i] ? std::max(expected[i], alt[i]) : expected[i];
         auto u = by_alternative(s, "rounding_ties", 4, up,
                                 "are ties rounded up, toward +Inf (" + from + "half-up seen)");
-        out.causes.push_back(u.explained > c.explained ? u : c);
+        out.push_back(u.explained > c.explained ? u : c);
       }
       cause best{"rounding_directed", 5, 0, SIZE_MAX, "", {}};
       for (auto r : {lowbit::rounding::floor, lowbit::rounding::ceil, lowbit::rounding::trunc}) {
@@ -283,7 +278,7 @@ void quantize_suspects(const subject& s, recompute& out) {
             "are explained by a directed rounding (" + from + std::string(lowbit::to_string(r)) + " seen)");
         if (c.explained > best.explained || best.detail.empty()) best = c;
       }
-      out.causes.push_back(best);
+      out.push_back(best);
       if (!mx && !a.has("asymmetric")) {  // scale_reciprocal: scales amax / DTYPE_MAX, then the same cast
         const auto map = lowbit::make_scale_map(g, side, shape);
         std::vector<float> amax(map.size(), 0.0f);
@@ -298,10 +293,9 @@ void quantize_suspects(const subject& s, recompute& out) {
             in.v, shape, {.gran = g, .side = side, .scales = sc, .policy = base});
         std::vector<double> v(shape.size());
         for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(lowbit::to_float(q.values[i]));
-        out.causes.push_back(
-            by_alternative(s, "scale_reciprocal", 6, v,
-                           "match scales computed as amax / DTYPE_MAX (a true division) instead "
-                           "of amax * fl(1 / DTYPE_MAX)"));
+        out.push_back(by_alternative(s, "scale_reciprocal", 6, v,
+                                     "match scales computed as amax / DTYPE_MAX (a true division) instead "
+                                     "of amax * fl(1 / DTYPE_MAX)"));
       }
     } else {
       throw usage_error("--explain --input: --format " + std::string(lowbit::to_string(*s.f)) +
@@ -601,9 +595,7 @@ std::string explain_mismatches(const args& a, const lowbit::npy::array& e, const
         "are one code apart"));
   }
   if (a.has("input")) {
-    recompute r;
-    quantize_suspects(s, r);
-    for (auto& c : r.causes) causes.push_back(std::move(c));
+    quantize_suspects(s, causes);
   } else if (!float_valued(s)) {
     skipped.insert(skipped.end(), {"rounding_ties", "rounding_directed"});
     if (!a.has("scales")) skipped.push_back("scale_reciprocal");
