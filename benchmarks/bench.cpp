@@ -4,13 +4,46 @@
 // STREAM convention of shared/anchors), items_per_second = 2*M*K*N ops for matmul.
 #include <benchmark/benchmark.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <dnnl.hpp>
+#include <new>
 #include <random>
 #include <vector>
 
 #include <lowbit/lowbit.hpp>
+
+#include "../examples/engine/thread_pool.hpp"
+
+// Allocations are counted (counter allocs_per_call of the engine benchmarks).
+namespace {
+std::atomic<long> g_allocs{0};
+}  // namespace
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+void* operator new(std::size_t n) {
+  g_allocs.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+  return operator new(n);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 using namespace lowbit;
 
@@ -169,6 +202,58 @@ void set_ops(benchmark::State& s, std::size_t m, std::size_t k, std::size_t n) {
       benchmark::Counter(static_cast<double>(2 * m * k * n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+/// packed_bytes: what the packed-weights object holds; stored_bytes: the weights as stored
+/// (codes at their width, fp32 scales).
+void set_weight_bytes(benchmark::State& s, std::size_t packed, std::size_t stored) {
+  s.counters["packed_bytes"] = static_cast<double>(packed);
+  s.counters["stored_bytes"] = static_cast<double>(stored);
+}
+
+// ---------------------------------------------------------------- engine integration (issue 12)
+
+engine::thread_pool& pool() {
+  static engine::thread_pool p(2);
+  return p;
+}
+
+/// Per-token int8 quantize of decode-size batches on the engine's pool (never forked at these
+/// sizes); serial = exec_context{} (the kernel alone). Counter allocs_per_call.
+void quantize_token_engine(benchmark::State& s, std::size_t m, bool serial) {
+  const auto x = gaussian(m * C, 21);
+  quantized<std::int8_t> q{std::vector<std::int8_t>(m * C), std::vector<float>(m), {}, {}};
+  const exec_context ctx = serial ? exec_context{} : pool().context();
+  quantize_into<std::int8_t, float>(ctx, x, {m, C}, {.gran = granularity::token()}, q.span());
+  const long before = g_allocs.load();
+  for (auto _ : s) {
+    quantize_into<std::int8_t, float>(ctx, x, {m, C}, {.gran = granularity::token()}, q.span());
+    benchmark::DoNotOptimize(q.values.data());
+  }
+  s.counters["allocs_per_call"] =
+      static_cast<double>(g_allocs.load() - before) / static_cast<double>(s.iterations());
+  set_quantize_bytes(s, m * C, 1);
+}
+
+/// K-C GEMV (M = 1) on the engine's pool (2 tasks) or serially, weights packed once.
+void matmul_kc_engine(benchmark::State& s, bool serial) {
+  const std::size_t m = 1, k = 4096, n = 4096;
+  const auto a = random_int8(m * k, 6), b = random_int8(k * n, 7);
+  const auto s1 = gaussian(m, 8), s2 = gaussian(n, 9);
+  const packed_weights<std::int8_t> w(b, k, n);
+  std::vector<float> y(m * n);
+  const exec_context ctx = serial ? exec_context{} : pool().context();
+  matmul_kc<float, std::int8_t, std::int8_t>(ctx, a, w, m, s1, s2, {}, y);
+  const long before = g_allocs.load();
+  for (auto _ : s) {
+    matmul_kc<float, std::int8_t, std::int8_t>(ctx, a, w, m, s1, s2, {}, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  s.counters["allocs_per_call"] =
+      static_cast<double>(g_allocs.load() - before) / static_cast<double>(s.iterations());
+  s.SetLabel(backend_name());
+  set_ops(s, m, k, n);
+  set_weight_bytes(s, w.memory_bytes(), k * n + n * 4);
+}
+
 void matmul_int8_kc_lowbit(benchmark::State& s, std::size_t m, bool cold) {
   const std::size_t k = 4096, n = 4096;
   const auto a = random_int8(m * k, 6), b = random_int8(k * n, 7);
@@ -186,6 +271,7 @@ void matmul_int8_kc_lowbit(benchmark::State& s, std::size_t m, bool cold) {
   }
   s.SetLabel(backend_name());
   set_ops(s, m, k, n);
+  set_weight_bytes(s, w.memory_bytes(), k * n + n * 4);
 }
 
 /// The other integer modes on the same int8 128 x 4096 x 4096 product as K-C, weights packed once
@@ -203,6 +289,10 @@ void matmul_int8_mode_lowbit(benchmark::State& s, int mode) {
   for (std::size_t i = 0; i < n; ++i) u[i] = fixpipe::pack(std::abs(s2[i]) * 1e-4f, 3.0f);
   const packed_weights<std::int8_t> w(b, k, n, false, mode == 2 ? gs : 0);
   const packed_weights<int4> w4(b4, k, n, false, gs);
+  if (mode == 3)
+    set_weight_bytes(s, w4.memory_bytes(), k * n / 2 + gk.size() * 4);
+  else
+    set_weight_bytes(s, w.memory_bytes(), k * n + (mode == 2 ? gw.size() : n) * (mode == 1 ? 8 : 4));
   std::vector<float> y(m * n);
   std::vector<std::int8_t> y8(m * n);
   for (auto _ : s) {
@@ -342,6 +432,7 @@ void gemv_int4_weight_only_lowbit(benchmark::State& s) {
     matmul_weight_only<float, bfloat16, int4>(approx, x, pw, 1, {granularity::group(128), sc}, {}, y);
     benchmark::DoNotOptimize(y.data());
   }
+  set_weight_bytes(s, pw.memory_bytes(), k * n / 2 + sc.size() * 4);
   s.SetBytesProcessed(static_cast<std::int64_t>(s.iterations() * k * n / 2));  // weight bytes
   set_ops(s, 1, k, n);
 }
@@ -407,5 +498,16 @@ BENCHMARK(gemv_int4_weight_only_lowbit)
 BENCHMARK_CAPTURE(matmul_onednn, gemv, 1, 4096, 4096, false, true)
     ->Name("gemv/int8/1x4096x4096/onednn")
     ->Unit(benchmark::kMillisecond);
+
+BENCHMARK_CAPTURE(quantize_token_engine, m1, 1, false)->Name("quantize/int8/token/1x4096/lowbit");
+BENCHMARK_CAPTURE(quantize_token_engine, m1s, 1, true)->Name("quantize/int8/token/1x4096/lowbit-serial");
+BENCHMARK_CAPTURE(quantize_token_engine, m16, 16, false)->Name("quantize/int8/token/16x4096/lowbit");
+BENCHMARK_CAPTURE(quantize_token_engine, m16s, 16, true)->Name("quantize/int8/token/16x4096/lowbit-serial");
+BENCHMARK_CAPTURE(matmul_kc_engine, pool, false)
+    ->Name("matmul/int8/K-C/1x4096x4096/lowbit")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(matmul_kc_engine, serial, true)
+    ->Name("matmul/int8/K-C/1x4096x4096/lowbit-serial")
+    ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -3,8 +3,4 @@
 #pragma once
 
 #include "backend.hpp"
-#include "detail/omp.hpp"
-
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
+#include "exec.hpp"

@@ -42,13 +42,25 @@ void dequantize_ref_into(std::span<const T> q, const scale_map& map, std::span<c
 
 }  // namespace detail
 
+namespace detail {
+
+/// Per-task scratch of the fast path: the band's per-column scales and offsets (floats).
+inline std::size_t dequantize_task_bytes(const scale_map& map, bool offsets) noexcept {
+  return slice_bytes<float>(map.data.cols) * (offsets ? 2 : 1);
+}
+inline std::size_t dequantize_tasks(const exec_context& c, const scale_map& map) noexcept {
+  return task_count(c, map.data.rows, map.data.cols, min_task_elements);
+}
+
+}  // namespace detail
+
 /// Dequantizes q (shape and granularity in map) into out (map.data.size() floats).
 /// S is float or float8_e8m0fnu (MX). offsets may be empty. int8 codes with float scales take
 /// the avx512 / avx2 / neon kernels (bit-exact: the same single fp32 subtraction and
-/// multiplication).
+/// multiplication), rows split into ctx's tasks, no allocation (scratch: dequantize_workspace_size).
 template <class T, class S>
-void dequantize_into(std::span<const T> q, const scale_map& map, std::span<const S> scales,
-                     std::span<const float> offsets, std::span<float> out,
+void dequantize_into(const exec_context& ctx, std::span<const T> q, const scale_map& map,
+                     std::span<const S> scales, std::span<const float> offsets, std::span<float> out,
                      dequant_form form = dequant_form::subtract_offset) {
 #if defined(LOWBIT_X86_64) || defined(LOWBIT_ARM64)
   if constexpr (std::is_same_v<T, std::int8_t> && std::is_same_v<S, float>) {
@@ -60,50 +72,65 @@ void dequantize_into(std::span<const T> q, const scale_map& map, std::span<const
       if (!offsets.empty()) detail::check_count(offsets.size(), map.size(), "offset");
       detail::check_count(out.size(), map.data.size(), "dequantize output");
       const std::size_t cols = map.data.cols, gc = map.grid.cols;
-      // Rows in parallel (a band of one scale row may be the whole matrix, as per channel); each
-      // thread rebuilds the per-column scale row when its band changes.
-      const long rows = static_cast<long>(map.data.rows);
-      const auto row_of = [&](long ri, std::vector<float>& cs, std::vector<float>& co, std::size_t& have) {
-        const std::size_t r = static_cast<std::size_t>(ri), band = r / map.br;
+      // Rows in tasks (a band of one scale row may be the whole matrix, as per channel); each
+      // task rebuilds the per-column scale row when its band changes.
+      const auto row_of = [&](std::size_t r, float* cs, float* co, std::size_t& have) {
+        const std::size_t band = r / map.br;
         if (band != have) {
           have = band;
           for (std::size_t j = 0, c = 0; j < gc; ++j) {  // per-column scale and offset, no division
             const std::size_t s = band * gc + j;
             for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c) {
               cs[c] = scales[s];
-              if (!co.empty())
+              if (co)
                 co[c] = form == dequant_form::antiquant ? -offsets[s] : offsets[s];  // q + o == q - (-o)
             }
           }
         }
-        const float* off = co.empty() ? nullptr : co.data();
 #if defined(LOWBIT_X86_64)
         if (detail::use_avx512())
-          detail::avx512::dequantize_row_int(detail::avx512::isa{}, q.data() + r * cols, cs.data(), off,
+          detail::avx512::dequantize_row_int(detail::avx512::isa{}, q.data() + r * cols, cs, co,
                                              out.data() + r * cols, cols);
         else
-          detail::avx2::dequantize_row_int(detail::avx2::isa{}, q.data() + r * cols, cs.data(), off,
+          detail::avx2::dequantize_row_int(detail::avx2::isa{}, q.data() + r * cols, cs, co,
                                            out.data() + r * cols, cols);
 #else
-        detail::neon::dequantize_row_int(detail::neon::isa{}, q.data() + r * cols, cs.data(), off,
+        detail::neon::dequantize_row_int(detail::neon::isa{}, q.data() + r * cols, cs, co,
                                          out.data() + r * cols, cols);
 #endif
       };
-      // clang-format off
-      LOWBIT_OMP(omp parallel)
-      {
-        std::vector<float> cs(cols), co(offsets.empty() ? 0 : cols);
+      const std::size_t tasks = detail::dequantize_tasks(ctx, map);
+      const std::size_t per_task = detail::dequantize_task_bytes(map, !offsets.empty());
+      std::byte* const mem = detail::scratch(ctx, tasks * per_task);
+      detail::run_tasks(ctx, tasks, [&](std::size_t t) {
+        detail::arena a(mem + t * per_task);
+        float* cs = a.take<float>(cols);
+        float* co = offsets.empty() ? nullptr : a.take<float>(cols);
         std::size_t have = static_cast<std::size_t>(-1);
-        LOWBIT_OMP(omp for schedule(static))
-        for (long ri = 0; ri < rows; ++ri) row_of(ri, cs, co, have);
-      }
-      // clang-format on
+        const auto [first, last] = detail::task_range(t, tasks, map.data.rows);
+        for (std::size_t r = first; r < last; ++r) row_of(r, cs, co, have);
+      });
       return;
     }
   }
 #endif
+  (void)ctx;
   detail::count(false);
   detail::dequantize_ref_into<T, S>(q, map, scales, offsets, out, form);
+}
+
+/// The same with default_exec().
+template <class T, class S>
+void dequantize_into(std::span<const T> q, const scale_map& map, std::span<const S> scales,
+                     std::span<const float> offsets, std::span<float> out,
+                     dequant_form form = dequant_form::subtract_offset) {
+  dequantize_into<T, S>(default_exec(), q, map, scales, offsets, out, form);
+}
+
+/// Bytes of the workspace dequantize_into(ctx, ...) needs (exec_context::workspace).
+inline std::size_t dequantize_workspace_size(const scale_map& map, bool offsets, const exec_context& ctx) {
+  return detail::workspace_bytes(detail::dequantize_tasks(ctx, map) *
+                                 detail::dequantize_task_bytes(map, offsets));
 }
 
 /// Dequantizes a quantized result. Example: `auto y = lowbit::dequantize(q.span());`

@@ -16,6 +16,7 @@
 // through the fixpipe requantization, int32 only for matmul_int32.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstddef>
@@ -110,8 +111,15 @@ concept float_output = std::is_same_v<T, float> || std::is_same_v<T, bfloat16> |
 
 namespace detail {
 
-inline void need(bool ok, const std::string& what) {
-  if (!ok) throw std::invalid_argument(what);
+/// ok, else std::invalid_argument(what): a string, or a callable building the message (only when
+/// the check fails: passing checks allocate nothing).
+template <class What>
+void need(bool ok, const What& what) {
+  if (ok) return;
+  if constexpr (std::is_invocable_v<const What&>)
+    throw std::invalid_argument(what());
+  else
+    throw std::invalid_argument(what);
 }
 
 inline void check_dims(std::size_t x1, std::size_t x2, std::size_t y, const matmul_dims& d) {
@@ -174,15 +182,18 @@ class exact_dot {
   bool special_ = false;
 };
 
-/// bf16 bits of every code of a low-bit float format (all exactly representable).
+/// bf16 bits of every code of a low-bit float format (all exactly representable), built once.
 template <class T>
-std::vector<std::uint16_t> bf16_table() {
-  std::vector<std::uint16_t> t(std::size_t{T::mask} + 1);
-  for (std::size_t c = 0; c < t.size(); ++c)
-    t[c] = bfloat16(static_cast<float>(T::from_bits(static_cast<typename T::storage>(c))),
-                    {rounding::rint, overflow::propagate, nan_policy::keep})
-               .bits();
-  return t;
+const std::array<std::uint16_t, std::size_t{T::mask} + 1>& bf16_table() {
+  static const auto table = [] {
+    std::array<std::uint16_t, std::size_t{T::mask} + 1> t{};
+    for (std::size_t c = 0; c < t.size(); ++c)
+      t[c] = bfloat16(static_cast<float>(T::from_bits(static_cast<typename T::storage>(c))),
+                      {rounding::rint, overflow::propagate, nan_policy::keep})
+                 .bits();
+    return t;
+  }();
+  return table;
 }
 
 /// The output cast of every float mode: fp32 as is, bf16 / fp16 rounded to nearest even (IEEE
@@ -275,13 +286,14 @@ struct epi_fixpipe {
   std::span<const std::int32_t> bias;
   Out* y = nullptr;
   std::size_t ldy = 0;
-  std::vector<float> s19;         // per column: fixpipe::scale(u[n]) (filled by prepare())
-  std::vector<std::int32_t> off;  // per column: fixpipe::offset(u[n])
+  float* s19 = nullptr;         // per column: fixpipe::scale(u[n]) (filled by prepare())
+  std::int32_t* off = nullptr;  // per column: fixpipe::offset(u[n])
 
-  /// Unpacks the per-column scales and offsets once (the vector epilogue reads them).
-  epi_fixpipe& prepare(std::size_t n) {
-    s19.resize(n);
-    off.resize(n);
+  /// Unpacks the per-column scales and offsets once into a's slices (the vector epilogue reads
+  /// them).
+  epi_fixpipe& prepare(std::size_t n, arena& a) {
+    s19 = a.take<float>(n);
+    off = a.take<std::int32_t>(n);
     for (std::size_t c = 0; c < n; ++c) {
       s19[c] = fixpipe::scale(u[u.size() == 1 ? 0 : c]);
       off[c] = fixpipe::offset(u[u.size() == 1 ? 0 : c]);
@@ -316,8 +328,8 @@ struct epi_fixpipe {
                                      const std::int32_t* P) const {
 #if defined(LOWBIT_X86_64)
     if constexpr (std::is_same_v<Out, std::int8_t> || std::is_same_v<Out, float>)
-      if (use_avx512() && !s19.empty()) {
-        vnni::fixpipe_epilogue(P, bias.empty() ? nullptr : bias.data() + n0, s19.data() + n0, off.data() + n0,
+      if (use_avx512() && s19) {
+        vnni::fixpipe_epilogue(P, bias.empty() ? nullptr : bias.data() + n0, s19 + n0, off + n0,
                                std::is_same_v<Out, std::int8_t>, y + i * ldy + n0, cnt);
         return;
       }
@@ -359,8 +371,8 @@ template <class Out>
 struct epi_blocks {
   static constexpr bool blocked = true;
   std::size_t nblk = 0, n = 0;
-  std::vector<float> a;       // m x nblk
-  std::vector<float> b;       // nblk x n (x2's scale of each block and column)
+  const float* a = nullptr;   // m x nblk
+  const float* b = nullptr;   // nblk x n (x2's scale of each block and column)
   const float* s1 = nullptr;  // K-G: x1's per-token scale; null otherwise
   bool a_one = false;         // every a is 1 (K-G): 1 * b is b exactly, the kernel skips it
   bool b_uniform64 = false;   // b is constant over each aligned run of 64 columns
@@ -443,41 +455,58 @@ auto block_sums(const exact_dot<T1, T2>& dot) {
   };
 }
 
+/// Scratch bytes of accumulate: x1's rows packed for whichever kernel runs (at most int16 values
+/// padded to a multiple of 4 in k).
+inline std::size_t accumulate_bytes(const matmul_dims& d) noexcept {
+  return slice_bytes<std::int16_t>(packed_rows_size(d.m, d.k, 4));
+}
+
+/// Scratch of the blocked modes: x1's block scales (m x nblk), x2's (nblk x n), then
+/// accumulate's (integer codes).
+inline std::size_t blocks_bytes(const matmul_dims& d, std::size_t kb, bool integer) noexcept {
+  const std::size_t nblk = kb == 0 ? 1 : ceil_div(d.k, kb);
+  return slice_bytes<float>(d.m * nblk) + slice_bytes<float>(nblk * d.n) +
+         (integer ? accumulate_bytes(d) : 0);
+}
+
 /// The accumulate stage for integer codes, blocks of kb along k (kb >= k: one block): the VNNI
 /// kernel (avx512), the vpmaddwd kernel (avx2) or the SDOT kernel (neon with the dot product)
-/// when the active backend has it and the sums fit
-/// int32 exactly (k <= 65536, blocks of a multiple of 4, resp. 2), on x2's panels when they were
-/// packed for it (else packed here), otherwise the reference. Counts the call (dispatch_counts).
+/// when the active backend has it and the sums fit int32 exactly (k <= 65536, blocks of a
+/// multiple of 4, resp. 2), on x2's panels when they were packed for it (else packed here, an
+/// allocation), otherwise the reference. x1's packed rows take accumulate_bytes(d) from `a`;
+/// panels run as ctx's tasks. Counts the call (dispatch_counts).
 template <class T1, class T2, class Epi>
-void accumulate(std::span<const T1> x1, weights_ref<T2> x2, const matmul_dims& d, std::size_t kb,
-                const Epi& epi) {
+void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> x2, const matmul_dims& d,
+                std::size_t kb, const Epi& epi, arena& ar) {
+  [[maybe_unused]] const auto x1_at = [&](std::size_t i, std::size_t k) { return int(x1[i * d.k + k]); };
 #if defined(LOWBIT_X86_64)
   if (use_avx512() && d.k > 0 && d.k <= vnni::max_k && d.m * d.n > 0 && vnni::packed_b::blocks_fit(d.k, kb)) {
     count(true);
-    const auto a = vnni::pack_a(d.m, d.k, [&](std::size_t i, std::size_t k) { return int(x1[i * d.k + k]); });
+    auto* a = ar.take<std::uint8_t>(packed_rows_size(d.m, d.k, 4));
+    vnni::pack_a(a, d.m, d.k, x1_at);
     if (x2.packed && (!Epi::blocked || x2.packed->has_blocks(kb))) {
-      vnni::gemm(a, d.m, *x2.packed, epi);
+      vnni::gemm(ctx, a, d.m, *x2.packed, epi);
       return;
     }
     const vnni::packed_b b(d.k, d.n, kb, [&](std::size_t k, std::size_t j) {
       return static_cast<std::int8_t>(int(x2.codes[d.x2_transposed ? j * d.k + k : k * d.n + j]));
     });
-    vnni::gemm(a, d.m, b, epi);
+    vnni::gemm(ctx, a, d.m, b, epi);
     return;
   }
   if (use_avx2() && d.k > 0 && d.k <= avx2mm::max_k && d.m * d.n > 0 &&
       avx2mm::packed_b::blocks_fit(d.k, kb)) {
     count(true);
-    const auto a =
-        avx2mm::pack_a(d.m, d.k, [&](std::size_t i, std::size_t k) { return int(x1[i * d.k + k]); });
+    auto* a = ar.take<std::int16_t>(packed_rows_size(d.m, d.k, 2));
+    avx2mm::pack_a(a, d.m, d.k, x1_at);
     if (x2.packed16) {
-      avx2mm::gemm(a, d.m, *x2.packed16, kb, epi);
+      avx2mm::gemm(ctx, a, d.m, *x2.packed16, kb, epi);
       return;
     }
     const avx2mm::packed_b b(d.k, d.n, [&](std::size_t k, std::size_t j) {
       return static_cast<std::int16_t>(int(x2.codes[d.x2_transposed ? j * d.k + k : k * d.n + j]));
     });
-    avx2mm::gemm(a, d.m, b, kb, epi);
+    avx2mm::gemm(ctx, a, d.m, b, kb, epi);
     return;
   }
 #endif
@@ -485,18 +514,20 @@ void accumulate(std::span<const T1> x1, weights_ref<T2> x2, const matmul_dims& d
   if (use_neon_dot() && d.k > 0 && d.k <= neon::max_k && d.m * d.n > 0 &&
       vnni::packed_b::blocks_fit(d.k, kb)) {
     count(true);
-    const auto a = neon::pack_a(d.m, d.k, [&](std::size_t i, std::size_t k) { return int(x1[i * d.k + k]); });
+    auto* a = ar.take<std::int8_t>(packed_rows_size(d.m, d.k, 4));
+    neon::pack_a(a, d.m, d.k, x1_at);
     if (x2.packed) {  // the panel layout does not depend on the k-block
-      neon::gemm(a, d.m, *x2.packed, kb, epi);
+      neon::gemm(ctx, a, d.m, *x2.packed, kb, epi);
       return;
     }
     const vnni::packed_b b(d.k, d.n, kb, [&](std::size_t k, std::size_t j) {
       return static_cast<std::int8_t>(int(x2.codes[d.x2_transposed ? j * d.k + k : k * d.n + j]));
     });
-    neon::gemm(a, d.m, b, kb, epi);
+    neon::gemm(ctx, a, d.m, b, kb, epi);
     return;
   }
 #endif
+  (void)ctx, (void)ar;
   count(false);
   accumulate_reference(x1, x2.codes, d, kb, epi);
 }
@@ -534,7 +565,7 @@ class packed_weights {
             k, n, [&](std::size_t kk, std::size_t j) { return static_cast<std::int16_t>(int(at(kk, j))); });
     if (!detail::use_avx512_bf16()) return;
     if constexpr (float_code<T2>) {
-      const auto t = detail::bf16_table<T2>();
+      const auto& t = detail::bf16_table<T2>();
       bf16_.emplace(k, n, [&](std::size_t kk, std::size_t j) { return t[at(kk, j).bits()]; });
     }
     if constexpr (integer_code<T2>) {  // natural (k, n) rows: int4 two per byte, low nibble first
@@ -566,6 +597,15 @@ class packed_weights {
   }
   matmul_dims dims(std::size_t m) const noexcept { return {m, k_, n_, transposed_}; }
   const std::optional<detail::bf16dp::packed_b>& bf16() const noexcept { return bf16_; }
+  /// Heap bytes this object holds (codes kept for the reference, and every panel set).
+  std::size_t memory_bytes() const noexcept {
+    const auto bytes = [](const auto& v) { return v.size() * sizeof(v[0]); };
+    std::size_t b = bytes(codes_) + bytes(rows_);
+    if (vnni_) b += bytes(vnni_->data) + bytes(vnni_->colsum) + bytes(vnni_->colsum_k);
+    if (avx2_) b += bytes(avx2_->data);
+    if (bf16_) b += bytes(bf16_->data);
+    return b;
+  }
 
  private:
   std::vector<T2> codes_;
@@ -581,13 +621,14 @@ class packed_weights {
 namespace detail {
 
 template <integer_code T1, integer_code T2>
-void int32_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d, std::span<const std::int32_t> bias,
-                std::span<std::int32_t> y) {
+void int32_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> w, matmul_dims d,
+                std::span<const std::int32_t> bias, std::span<std::int32_t> y) {
   const std::span<const T2> x2 = w.codes;
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
   std::atomic<std::size_t> first{std::numeric_limits<std::size_t>::max()};
-  detail::accumulate(x1, w, d, d.k, detail::epi_int32{bias, y.data(), d.n, &first});
+  arena ar(scratch(ctx, accumulate_bytes(d)));
+  detail::accumulate(ctx, x1, w, d, d.k, detail::epi_int32{bias, y.data(), d.n, &first}, ar);
   if (const std::size_t idx = first.load(); idx != std::numeric_limits<std::size_t>::max()) {
     const std::size_t m = idx / d.n, n = idx % d.n;
     long long v = bias.empty() ? 0 : bias[n];
@@ -601,43 +642,61 @@ void int32_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d, std::s
 
 }  // namespace detail
 
+/// Bytes of the workspace (exec_context::workspace) any integer-code matmul on packed weights of
+/// (k, n) with m rows of x1 needs: x1's packed rows, the block scales of k-blocks of `group` (0:
+/// one block) and the fixpipe's per-column scales. Independent of the thread count.
+inline std::size_t matmul_workspace_size(std::size_t m, std::size_t k, std::size_t n, std::size_t group = 0) {
+  const matmul_dims d{m, k, n, false};
+  (void)detail::checked_mul(detail::checked_mul(m, k, "x1 (m x k)"), 4, "x1 (m x k)");
+  return detail::workspace_bytes(detail::blocks_bytes(d, group == 0 ? (k == 0 ? 1 : k) : group, true) +
+                                 detail::slice_bytes<float>(n) + detail::slice_bytes<std::int32_t>(n));
+}
+
 /// MODE int32: y = x1 @ x2 + bias (int32), exact. A result outside int32 is an error
 /// (std::range_error naming the element), never wrapped.
 template <integer_code T1, integer_code T2>
 void matmul_int32(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
                   std::span<const std::int32_t> bias, std::span<std::int32_t> y) {
-  detail::int32_impl<T1, T2>(x1, detail::weights_ref<T2>{x2}, d, bias, y);
+  detail::int32_impl<T1, T2>(default_exec(), x1, detail::weights_ref<T2>{x2}, d, bias, y);
 }
 
-/// MODE int32 with pre-packed weights (packed_weights); m rows of x1.
+/// MODE int32 with pre-packed weights (packed_weights); m rows of x1; ctx runs the panels.
+template <integer_code T1, integer_code T2>
+void matmul_int32(const exec_context& ctx, std::span<const T1> x1, const packed_weights<T2>& x2,
+                  std::size_t m, std::span<const std::int32_t> bias, std::span<std::int32_t> y) {
+  detail::int32_impl<T1, T2>(ctx, x1, x2.ref(), x2.dims(m), bias, y);
+}
 template <integer_code T1, integer_code T2>
 void matmul_int32(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
                   std::span<const std::int32_t> bias, std::span<std::int32_t> y) {
-  detail::int32_impl<T1, T2>(x1, x2.ref(), x2.dims(m), bias, y);
+  detail::int32_impl<T1, T2>(default_exec(), x1, x2.ref(), x2.dims(m), bias, y);
 }
 
 namespace detail {
 
 template <float_output Out, matmul_code T1, matmul_code T2>
-void tc_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d, std::span<const float> x2_scale,
-             const float* x1p, matmul_bias bias, std::span<Out> y) {
+void tc_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> w, matmul_dims d,
+             std::span<const float> x2_scale, const float* x1p, matmul_bias bias, std::span<Out> y) {
   // x1's optional scale arrives as a pointer (null: none): GCC 12 reports copies of a disengaged
   // std::optional<float> as maybe-uninitialized in consumers' -O3 -Werror builds
   const std::span<const T2> x2 = w.codes;
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   detail::check_bias(bias, d.n);
   const bool per_tensor = x2_scale.size() == 1;
-  detail::need(per_tensor || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
-                                                         " elements, expected n = " + std::to_string(d.n) +
-                                                         " (per channel) or 1 (per tensor)");
+  detail::need(per_tensor || x2_scale.size() == d.n, [&] {
+    return "x2 scale has " + std::to_string(x2_scale.size()) +
+           " elements, expected n = " + std::to_string(d.n) + " (per channel) or 1 (per tensor)";
+  });
   detail::need(integer_code<T1> || bias.i32.empty(), "float inputs take a float bias, not int32");
   if constexpr (integer_code<T1> && integer_code<T2>) {
     // per-tensor x2 scale, no x1 scale, no float bias: the fixpipe truncates it to 19 bits
     const float s19 = fixpipe::trunc19(x2_scale[0]);
     const bool fixpipe19 = !x1p && per_tensor && bias.f32.empty();
-    detail::accumulate(x1, w, d, d.k,
+    arena ar(scratch(ctx, accumulate_bytes(d)));
+    detail::accumulate(ctx, x1, w, d, d.k,
                        detail::epi_scale<Out>{fixpipe19 ? &s19 : x2_scale.data(), per_tensor, x1p, true, bias,
-                                              y.data(), d.n});
+                                              y.data(), d.n},
+                       ar);
     return;
   }
   static_assert(integer_code<T1> == integer_code<T2>, "integer codes multiply integer codes");
@@ -665,31 +724,39 @@ template <float_output Out, matmul_code T1, matmul_code T2>
 void matmul_tc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::span<const float> x2_scale,
                std::optional<float> x1_scale, matmul_bias bias, std::span<Out> y) {
   const float x1v = x1_scale.value_or(0.0f);
-  detail::tc_impl<Out, T1, T2>(x1, detail::weights_ref<T2>{x2}, d, x2_scale, x1_scale ? &x1v : nullptr, bias,
-                               y);
+  detail::tc_impl<Out, T1, T2>(default_exec(), x1, detail::weights_ref<T2>{x2}, d, x2_scale,
+                               x1_scale ? &x1v : nullptr, bias, y);
 }
 
-/// MODE T-C / T-T with fp32 scales and pre-packed integer weights; m rows of x1.
+/// MODE T-C / T-T with fp32 scales and pre-packed integer weights; m rows of x1; ctx runs the
+/// panels.
+template <float_output Out, integer_code T1, integer_code T2>
+void matmul_tc(const exec_context& ctx, std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
+               std::span<const float> x2_scale, std::optional<float> x1_scale, matmul_bias bias,
+               std::span<Out> y) {
+  const float x1v = x1_scale.value_or(0.0f);
+  detail::tc_impl<Out, T1, T2>(ctx, x1, x2.ref(), x2.dims(m), x2_scale, x1_scale ? &x1v : nullptr, bias, y);
+}
 template <float_output Out, integer_code T1, integer_code T2>
 void matmul_tc(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
                std::span<const float> x2_scale, std::optional<float> x1_scale, matmul_bias bias,
                std::span<Out> y) {
-  const float x1v = x1_scale.value_or(0.0f);
-  detail::tc_impl<Out, T1, T2>(x1, x2.ref(), x2.dims(m), x2_scale, x1_scale ? &x1v : nullptr, bias, y);
+  matmul_tc<Out, T1, T2>(default_exec(), x1, x2, m, x2_scale, x1_scale, bias, y);
 }
 
 namespace detail {
 
 template <class Out, class T1, class T2>
-void tc_u64_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d,
+void tc_u64_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> w, matmul_dims d,
                  std::span<const std::uint64_t> x2_scale, matmul_bias bias, std::span<Out> y) {
   const std::span<const T2> x2 = w.codes;
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   detail::check_bias(bias, d.n);
   const bool per_tensor = x2_scale.size() == 1;
-  detail::need(per_tensor || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
-                                                         " elements, expected n = " + std::to_string(d.n) +
-                                                         " or 1");
+  detail::need(per_tensor || x2_scale.size() == d.n, [&] {
+    return "x2 scale has " + std::to_string(x2_scale.size()) +
+           " elements, expected n = " + std::to_string(d.n) + " or 1";
+  });
   constexpr bool integer = integer_code<T1>;
   detail::need(integer ? bias.f32.empty() : bias.i32.empty(),
                integer ? "integer inputs with a uint64 scale take an int32 bias"
@@ -697,8 +764,9 @@ void tc_u64_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d,
   if constexpr (std::is_same_v<Out, std::int8_t>)
     detail::need(integer, "int8 output (requantization) needs int8 or int4 inputs");
   if constexpr (integer_code<T1> && integer_code<T2>) {
-    detail::accumulate(x1, w, d, d.k,
-                       detail::epi_fixpipe<Out>{x2_scale, bias.i32, y.data(), d.n, {}, {}}.prepare(d.n));
+    arena ar(scratch(ctx, slice_bytes<float>(d.n) + slice_bytes<std::int32_t>(d.n) + accumulate_bytes(d)));
+    detail::epi_fixpipe<Out> epi{x2_scale, bias.i32, y.data(), d.n, {}, {}};
+    detail::accumulate(ctx, x1, w, d, d.k, epi.prepare(d.n, ar), ar);
   } else if constexpr (!std::is_same_v<Out, std::int8_t>) {
     static_assert(integer_code<T1> == integer_code<T2>, "integer codes multiply integer codes");
     detail::epi_fixpipe<Out> epi{x2_scale, {}, y.data(), d.n, {}, {}};
@@ -721,17 +789,26 @@ requires(float_output<Out> ||
                                                           matmul_dims d,
                                                           std::span<const std::uint64_t> x2_scale,
                                                           matmul_bias bias, std::span<Out> y) {
-  detail::tc_u64_impl<Out, T1, T2>(x1, detail::weights_ref<T2>{x2}, d, x2_scale, bias, y);
+  detail::tc_u64_impl<Out, T1, T2>(default_exec(), x1, detail::weights_ref<T2>{x2}, d, x2_scale, bias, y);
 }
 
-/// MODE T-C / T-T with packed uint64 scales and pre-packed integer weights; m rows of x1.
+/// MODE T-C / T-T with packed uint64 scales and pre-packed integer weights; m rows of x1; ctx
+/// runs the panels.
+template <class Out, integer_code T1, integer_code T2>
+requires(float_output<Out> ||
+         std::is_same_v<Out, std::int8_t>) void matmul_tc(const exec_context& ctx, std::span<const T1> x1,
+                                                          const packed_weights<T2>& x2, std::size_t m,
+                                                          std::span<const std::uint64_t> x2_scale,
+                                                          matmul_bias bias, std::span<Out> y) {
+  detail::tc_u64_impl<Out, T1, T2>(ctx, x1, x2.ref(), x2.dims(m), x2_scale, bias, y);
+}
 template <class Out, integer_code T1, integer_code T2>
 requires(float_output<Out> ||
          std::is_same_v<Out, std::int8_t>) void matmul_tc(std::span<const T1> x1,
                                                           const packed_weights<T2>& x2, std::size_t m,
                                                           std::span<const std::uint64_t> x2_scale,
                                                           matmul_bias bias, std::span<Out> y) {
-  detail::tc_u64_impl<Out, T1, T2>(x1, x2.ref(), x2.dims(m), x2_scale, bias, y);
+  detail::tc_u64_impl<Out, T1, T2>(default_exec(), x1, x2.ref(), x2.dims(m), x2_scale, bias, y);
 }
 
 namespace detail {
@@ -743,9 +820,10 @@ void check_kc(std::size_t x1, std::size_t x2, std::size_t y, const matmul_dims& 
   check_dims(x1, x2, y, d);
   check_bias(bias, d.n);
   check_count(x1_scale.size(), d.m, "x1 scale (m, per token)");
-  need(x2_scale.size() == 1 || x2_scale.size() == d.n, "x2 scale has " + std::to_string(x2_scale.size()) +
-                                                           " elements, expected n = " + std::to_string(d.n) +
-                                                           " or 1");
+  need(x2_scale.size() == 1 || x2_scale.size() == d.n, [&] {
+    return "x2 scale has " + std::to_string(x2_scale.size()) +
+           " elements, expected n = " + std::to_string(d.n) + " or 1";
+  });
   need(integer_code<T1> || bias.i32.empty(), "float inputs take a float bias, not int32");
 }
 
@@ -777,13 +855,21 @@ void matmul_kc_ref(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d
 /// MODE K-C / K-T (spec §4.3) with pre-packed integer weights; m rows of x1.
 ///   y = fp32(acc + bias_i32) * x2s[n] * x1s[m] (+ bias_f32)   -- two fp32 multiplies, in order
 /// Bit-exact to the reference: the int32 sums are exact and the epilogue is the same.
+/// ctx runs the panels; no allocation (scratch: matmul_workspace_size).
 template <float_output Out, integer_code T1, integer_code T2>
-void matmul_kc(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
+void matmul_kc(const exec_context& ctx, std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
                std::span<const float> x1_scale, std::span<const float> x2_scale, matmul_bias bias,
                std::span<Out> y) {
   const matmul_dims d{m, x2.k(), x2.n(), x2.transposed()};
   detail::check_kc<T1, Out>(x1.size(), x2.codes().size(), y.size(), d, x1_scale, x2_scale, bias);
-  detail::accumulate(x1, x2.ref(), d, d.k, detail::epi_kc(x1_scale, x2_scale, bias, y, d.n));
+  detail::arena ar(detail::scratch(ctx, detail::accumulate_bytes(d)));
+  detail::accumulate(ctx, x1, x2.ref(), d, d.k, detail::epi_kc(x1_scale, x2_scale, bias, y, d.n), ar);
+}
+template <float_output Out, integer_code T1, integer_code T2>
+void matmul_kc(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
+               std::span<const float> x1_scale, std::span<const float> x2_scale, matmul_bias bias,
+               std::span<Out> y) {
+  matmul_kc<Out, T1, T2>(default_exec(), x1, x2, m, x1_scale, x2_scale, bias, y);
 }
 
 /// MODE K-C / K-T (spec §4.3): x1_scale (m), x2_scale (n) or (1).
@@ -795,8 +881,10 @@ void matmul_kc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, st
                std::span<const float> x2_scale, matmul_bias bias, std::span<Out> y) {
   if constexpr (integer_code<T1> && integer_code<T2>) {
     detail::check_kc<T1, Out>(x1.size(), x2.size(), y.size(), d, x1_scale, x2_scale, bias);
-    detail::accumulate(x1, detail::weights_ref<T2>{x2}, d, d.k,
-                       detail::epi_kc(x1_scale, x2_scale, bias, y, d.n));
+    const exec_context ctx = default_exec();
+    detail::arena ar(detail::scratch(ctx, detail::accumulate_bytes(d)));
+    detail::accumulate(ctx, x1, detail::weights_ref<T2>{x2}, d, d.k,
+                       detail::epi_kc(x1_scale, x2_scale, bias, y, d.n), ar);
   } else {
     detail::matmul_kc_ref<Out, T1, T2>(x1, x2, d, x1_scale, x2_scale, bias, y);  // counts the call
   }
@@ -805,9 +893,9 @@ void matmul_kc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, st
 namespace detail {
 
 template <float_output Out, matmul_code T1, matmul_code T2>
-void blockwise_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d, std::span<const float> x1_scale,
-                    const scale_map& map1, std::span<const float> x2_scale, const scale_map& map2,
-                    std::span<const float> bias, std::span<Out> y) {
+void blockwise_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> w, matmul_dims d,
+                    std::span<const float> x1_scale, const scale_map& map1, std::span<const float> x2_scale,
+                    const scale_map& map2, std::span<const float> bias, std::span<Out> y) {
   const std::span<const T2> x2 = w.codes;
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   detail::check_count(x1_scale.size(), map1.size(), "x1 scale");
@@ -822,21 +910,20 @@ void blockwise_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d, st
   detail::epi_blocks<Out> epi;
   epi.nblk = ceil_div(d.k, kb), epi.n = d.n, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
   epi.b_uniform64 = map2.bc % 64 == 0;
-  epi.a.resize(d.m * epi.nblk);
-  epi.b.resize(epi.nblk * d.n);
+  arena ar(scratch(ctx, blocks_bytes(d, kb, integer_code<T1> && integer_code<T2>)));
+  float* const a = ar.take<float>(d.m * epi.nblk);
+  float* const b = ar.take<float>(epi.nblk * d.n);
   for (std::size_t j = 0; j < epi.nblk; ++j) {  // one map lookup per block of rows / columns
     for (std::size_t i0 = 0; i0 < d.m; i0 += map1.br) {
       const float v = x1_scale[map1(i0, j * kb)];
-      for (std::size_t i = i0; i < std::min(i0 + map1.br, d.m); ++i) epi.a[i * epi.nblk + j] = v;
+      for (std::size_t i = i0; i < std::min(i0 + map1.br, d.m); ++i) a[i * epi.nblk + j] = v;
     }
-    for (std::size_t n0 = 0; n0 < d.n; n0 += map2.bc) {
-      const float v = x2_scale[map2(j * kb, n0)];
-      std::fill(epi.b.begin() + static_cast<std::ptrdiff_t>(j * d.n + n0),
-                epi.b.begin() + static_cast<std::ptrdiff_t>(j * d.n + std::min(n0 + map2.bc, d.n)), v);
-    }
+    for (std::size_t n0 = 0; n0 < d.n; n0 += map2.bc)
+      std::fill(b + j * d.n + n0, b + j * d.n + std::min(n0 + map2.bc, d.n), x2_scale[map2(j * kb, n0)]);
   }
+  epi.a = a, epi.b = b;
   if constexpr (integer_code<T1> && integer_code<T2>) {
-    detail::accumulate(x1, w, d, kb, epi);
+    detail::accumulate(ctx, x1, w, d, kb, epi, ar);
   } else {
     static_assert(integer_code<T1> == integer_code<T2>, "integer codes multiply integer codes");
     const detail::exact_dot<T1, T2> dot(x1, x2, d);
@@ -855,8 +942,8 @@ template <float_output Out, matmul_code T1, matmul_code T2>
 void matmul_blockwise(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
                       std::span<const float> x1_scale, const scale_map& map1, std::span<const float> x2_scale,
                       const scale_map& map2, std::span<const float> bias, std::span<Out> y) {
-  detail::blockwise_impl<Out, T1, T2>(x1, detail::weights_ref<T2>{x2}, d, x1_scale, map1, x2_scale, map2,
-                                      bias, y);
+  detail::blockwise_impl<Out, T1, T2>(default_exec(), x1, detail::weights_ref<T2>{x2}, d, x1_scale, map1,
+                                      x2_scale, map2, bias, y);
 }
 
 /// MODE G-B: x1 per (1 x gs) group, x2 per (gs x gs) block. Scales (m, ceil(k/gs)) and
@@ -867,7 +954,7 @@ void matmul_gb(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, st
                std::span<Out> y) {
   detail::need(gs > 0, "group size must be at least 1");
   detail::blockwise_impl<Out, T1, T2>(
-      x1, detail::weights_ref<T2>{x2}, d, x1_scale,
+      default_exec(), x1, detail::weights_ref<T2>{x2}, d, x1_scale,
       make_scale_map(granularity::group(gs), operand::left, {d.m, d.k}), x2_scale,
       make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
 }
@@ -875,14 +962,20 @@ void matmul_gb(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, st
 /// The same with pre-packed integer weights (pack with block_k = gs to avoid repacking per call);
 /// m rows of x1.
 template <float_output Out, integer_code T1, integer_code T2>
-void matmul_gb(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m, std::size_t gs,
-               std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
-               std::span<Out> y) {
+void matmul_gb(const exec_context& ctx, std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
+               std::size_t gs, std::span<const float> x1_scale, std::span<const float> x2_scale,
+               std::span<const float> bias, std::span<Out> y) {
   detail::need(gs > 0, "group size must be at least 1");
   const matmul_dims d = x2.dims(m);
   detail::blockwise_impl<Out, T1, T2>(
-      x1, x2.ref(), d, x1_scale, make_scale_map(granularity::group(gs), operand::left, {d.m, d.k}), x2_scale,
-      make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
+      ctx, x1, x2.ref(), d, x1_scale, make_scale_map(granularity::group(gs), operand::left, {d.m, d.k}),
+      x2_scale, make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
+}
+template <float_output Out, integer_code T1, integer_code T2>
+void matmul_gb(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m, std::size_t gs,
+               std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
+               std::span<Out> y) {
+  matmul_gb<Out, T1, T2>(default_exec(), x1, x2, m, gs, x1_scale, x2_scale, bias, y);
 }
 
 /// MODE B-B: x1 per (gs x gs) block, x2 per (gs x gs) block. Scales (ceil(m/gs), ceil(k/gs))
@@ -893,7 +986,7 @@ void matmul_bb(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, st
                std::span<Out> y) {
   detail::need(gs > 0, "group size must be at least 1");
   detail::blockwise_impl<Out, T1, T2>(
-      x1, detail::weights_ref<T2>{x2}, d, x1_scale,
+      default_exec(), x1, detail::weights_ref<T2>{x2}, d, x1_scale,
       make_scale_map(granularity::block(gs, gs), operand::left, {d.m, d.k}), x2_scale,
       make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
 }
@@ -901,14 +994,20 @@ void matmul_bb(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, st
 /// The same with pre-packed integer weights (pack with block_k = gs to avoid repacking per call);
 /// m rows of x1.
 template <float_output Out, integer_code T1, integer_code T2>
-void matmul_bb(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m, std::size_t gs,
-               std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
-               std::span<Out> y) {
+void matmul_bb(const exec_context& ctx, std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
+               std::size_t gs, std::span<const float> x1_scale, std::span<const float> x2_scale,
+               std::span<const float> bias, std::span<Out> y) {
   detail::need(gs > 0, "group size must be at least 1");
   const matmul_dims d = x2.dims(m);
   detail::blockwise_impl<Out, T1, T2>(
-      x1, x2.ref(), d, x1_scale, make_scale_map(granularity::block(gs, gs), operand::left, {d.m, d.k}),
+      ctx, x1, x2.ref(), d, x1_scale, make_scale_map(granularity::block(gs, gs), operand::left, {d.m, d.k}),
       x2_scale, make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
+}
+template <float_output Out, integer_code T1, integer_code T2>
+void matmul_bb(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m, std::size_t gs,
+               std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
+               std::span<Out> y) {
+  matmul_bb<Out, T1, T2>(default_exec(), x1, x2, m, gs, x1_scale, x2_scale, bias, y);
 }
 
 /// MODE MX (spec §4.6): e8m0 scales per 32 along k, natural layout x1 (m, ceil(k/32)),
@@ -929,8 +1028,8 @@ void matmul_mx(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
   // epi_blocks' with unit scales: tot + p * (1 * 1) = tot + p exactly.
   detail::epi_blocks<Out> epi;
   epi.nblk = nb, epi.n = d.n, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
-  epi.a.assign(d.m * nb, 1.0f);
-  epi.b.assign(nb * d.n, 1.0f);
+  const std::vector<float> ones_a(d.m * nb, 1.0f), ones_b(nb * d.n, 1.0f);
+  epi.a = ones_a.data(), epi.b = ones_b.data();
   const detail::exact_dot<T1, T2> dot(x1, x2, d);
   detail::accumulate_float(
       d, 32, epi, [&](std::size_t m, std::size_t n, std::size_t j, std::size_t k0, std::size_t k1) {
@@ -958,10 +1057,10 @@ void matmul_nvfp4(std::span<const float4_e2m1fn> x1, std::span<const float4_e2m1
   if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
   detail::epi_blocks<Out> epi;
   epi.nblk = nb, epi.n = d.n, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
-  epi.a.resize(x1_scale.size());
-  epi.b.resize(x2_scale.size());
-  for (std::size_t i = 0; i < epi.a.size(); ++i) epi.a[i] = static_cast<float>(x1_scale[i]);
-  for (std::size_t i = 0; i < epi.b.size(); ++i) epi.b[i] = static_cast<float>(x2_scale[i]);
+  std::vector<float> a(x1_scale.size()), b(x2_scale.size());
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(x1_scale[i]);
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(x2_scale[i]);
+  epi.a = a.data(), epi.b = b.data();
   const std::vector<float> alphas(d.m, alpha);  // the epilogue's per-row factor: fl(alpha * tot)
   epi.s1 = alphas.data();
   const detail::exact_dot<float4_e2m1fn, float4_e2m1fn> dot(x1, x2, d);
@@ -973,21 +1072,28 @@ void matmul_nvfp4(std::span<const float4_e2m1fn> x1, std::span<const float4_e2m1
 
 namespace detail {
 
-/// x1 decoded to bf16 rows, times pre-packed bf16 weights, block by block (bf16dp::gemm).
+/// x1 decoded to bf16 rows, times pre-packed bf16 weights, block by block (bf16dp::gemm); the
+/// packed rows and the gemm's scale tables in ctx's scratch.
 template <float_output Out, class T1, class RowScale, class ColScale>
-void bf16_blocks([[maybe_unused]] std::span<const T1> x1, [[maybe_unused]] std::size_t m,
-                 [[maybe_unused]] const bf16dp::packed_b& b, [[maybe_unused]] std::size_t kb,
-                 [[maybe_unused]] RowScale&& rs, [[maybe_unused]] ColScale&& cs,
-                 [[maybe_unused]] std::span<const float> bias, [[maybe_unused]] std::span<Out> y) {
+void bf16_blocks([[maybe_unused]] const exec_context& ctx, [[maybe_unused]] std::span<const T1> x1,
+                 [[maybe_unused]] std::size_t m, [[maybe_unused]] const bf16dp::packed_b& b,
+                 [[maybe_unused]] std::size_t kb, [[maybe_unused]] RowScale&& rs,
+                 [[maybe_unused]] ColScale&& cs, [[maybe_unused]] std::span<const float> bias,
+                 [[maybe_unused]] std::span<Out> y) {
 #if defined(LOWBIT_X86_64)
-  const auto t1 = bf16_table<T1>();
-  const std::size_t k = b.k, n = b.n;
-  const auto a =
-      bf16dp::pack_a(m, k, [&](std::size_t i, std::size_t kk) { return t1[x1[i * k + kk].bits()]; });
-  bf16dp::gemm(a, m, b, kb, rs, cs, [&](std::size_t i, std::size_t n0, std::size_t cnt, const float* tot) {
-    for (std::size_t c = 0; c < cnt; ++c)
-      y[i * n + n0 + c] = cast_out<Out>(bias.empty() ? tot[c] : tot[c] + bias[n0 + c]);
-  });
+  const auto& t1 = bf16_table<T1>();
+  const std::size_t k = b.k, n = b.n, rows = packed_rows_size(m, k, 2);
+  std::byte* const mem =
+      scratch(ctx, slice_bytes<std::uint16_t>(rows) +
+                       bf16dp::gemm_scratch_bytes(m, k, kb, bf16dp::gemm_tasks(ctx, m, b)));
+  arena ar(mem);
+  auto* const a = ar.take<std::uint16_t>(rows);
+  bf16dp::pack_a(a, m, k, [&](std::size_t i, std::size_t kk) { return t1[x1[i * k + kk].bits()]; });
+  bf16dp::gemm(ctx, a, m, b, kb, mem + slice_bytes<std::uint16_t>(rows), rs, cs,
+               [&](std::size_t i, std::size_t n0, std::size_t cnt, const float* tot) {
+                 for (std::size_t c = 0; c < cnt; ++c)
+                   y[i * n + n0 + c] = cast_out<Out>(bias.empty() ? tot[c] : tot[c] + bias[n0 + c]);
+               });
 #endif
 }
 
@@ -1013,7 +1119,8 @@ void matmul_gb(approx_t, std::span<const T1> x1, const packed_weights<T2>& x2, s
       if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
       detail::count(true);
       detail::bf16_blocks<Out, T1>(
-          x1, m, *x2.bf16(), gs, [&](std::size_t i, std::size_t j) { return x1_scale[map1(i, j * gs)]; },
+          default_exec(), x1, m, *x2.bf16(), gs,
+          [&](std::size_t i, std::size_t j) { return x1_scale[map1(i, j * gs)]; },
           [&](std::size_t j, std::size_t n) { return x2_scale[map2(j * gs, n)]; }, bias, y);
       return;
     }
@@ -1049,7 +1156,7 @@ void matmul_mx(approx_t, std::span<const T1> x1, const packed_weights<T2>& x2, s
     if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
     detail::count(true);
     detail::bf16_blocks<Out, T1>(
-        x1, m, *x2.bf16(), 32,
+        default_exec(), x1, m, *x2.bf16(), 32,
         [&](std::size_t i, std::size_t j) { return static_cast<float>(x1_scale[i * nb + j]); },
         [&](std::size_t j, std::size_t n) { return static_cast<float>(x2_scale[j * d.n + n]); }, bias, y);
     return;
@@ -1100,9 +1207,9 @@ requires(std::is_same_v<S, bfloat16> || std::is_same_v<S, float16>) void matmul_
 namespace detail {
 
 template <float_output Out, integer_code T1, integer_code T2>
-void kg_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d, std::size_t gs,
-             std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
-             std::span<Out> y) {
+void kg_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> w, matmul_dims d,
+             std::size_t gs, std::span<const float> x1_scale, std::span<const float> x2_scale,
+             std::span<const float> bias, std::span<Out> y) {
   const std::span<const T2> x2 = w.codes;
   detail::check_dims(x1.size(), x2.size(), y.size(), d);
   detail::need(gs > 0, "group size must be at least 1");
@@ -1113,10 +1220,13 @@ void kg_impl(std::span<const T1> x1, weights_ref<T2> w, matmul_dims d, std::size
   // x1's factor inside the block sum is 1 (1 * x2s is exact); x1's per-token scale comes last
   detail::epi_blocks<Out> epi;
   epi.nblk = ng, epi.n = d.n, epi.s1 = x1_scale.data(), epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
-  epi.a.assign(d.m * ng, 1.0f);
+  arena ar(scratch(ctx, slice_bytes<float>(d.m * ng) + accumulate_bytes(d)));
+  float* const a = ar.take<float>(d.m * ng);
+  std::fill(a, a + d.m * ng, 1.0f);
+  epi.a = a;
   epi.a_one = true;
-  epi.b.assign(x2_scale.begin(), x2_scale.end());
-  detail::accumulate(x1, w, d, gs, epi);
+  epi.b = x2_scale.data();  // (ceil(k/gs), n): the epilogue's layout already
+  detail::accumulate(ctx, x1, w, d, gs, epi, ar);
 }
 
 }  // namespace detail
@@ -1128,16 +1238,23 @@ template <float_output Out, integer_code T1, integer_code T2>
 void matmul_kg(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, std::size_t gs,
                std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
                std::span<Out> y) {
-  detail::kg_impl<Out, T1, T2>(x1, detail::weights_ref<T2>{x2}, d, gs, x1_scale, x2_scale, bias, y);
+  detail::kg_impl<Out, T1, T2>(default_exec(), x1, detail::weights_ref<T2>{x2}, d, gs, x1_scale, x2_scale,
+                               bias, y);
 }
 
 /// MODE K-G with pre-packed weights (packed_weights(..., block_k = gs) avoids repacking per call);
 /// m rows of x1.
 template <float_output Out, integer_code T1, integer_code T2>
+void matmul_kg(const exec_context& ctx, std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
+               std::size_t gs, std::span<const float> x1_scale, std::span<const float> x2_scale,
+               std::span<const float> bias, std::span<Out> y) {
+  detail::kg_impl<Out, T1, T2>(ctx, x1, x2.ref(), x2.dims(m), gs, x1_scale, x2_scale, bias, y);
+}
+template <float_output Out, integer_code T1, integer_code T2>
 void matmul_kg(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m, std::size_t gs,
                std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
                std::span<Out> y) {
-  detail::kg_impl<Out, T1, T2>(x1, x2.ref(), x2.dims(m), gs, x1_scale, x2_scale, bias, y);
+  matmul_kg<Out, T1, T2>(default_exec(), x1, x2, m, gs, x1_scale, x2_scale, bias, y);
 }
 
 /// Scales of weight-only quantization: per tensor (1), per channel (n), per group
@@ -1226,7 +1343,8 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
 /// the reference's. Exact (the reference) where the path does not apply.
 template <float_output Out, class In, integer_code T2>
 requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
-         std::is_same_v<In, float16>) void matmul_weight_only(approx_t, std::span<const In> x,
+         std::is_same_v<In, float16>) void matmul_weight_only(const exec_context& ctx, approx_t,
+                                                              std::span<const In> x,
                                                               const packed_weights<T2>& w, std::size_t m,
                                                               const weight_scales& s,
                                                               std::span<const float> bias, std::span<Out> y) {
@@ -1241,17 +1359,22 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
     constexpr auto I = std::is_same_v<In, bfloat16>  ? detail::wo::inter::bf16
                        : std::is_same_v<In, float16> ? detail::wo::inter::f16
                                                      : detail::wo::inter::f32;
-    // one row of n scales per scale row of the map, rounded to the inter dtype, and its row per k
+    // scratch: one row of n scales per scale row of the map, rounded to the inter dtype; x in
+    // fp32; the fp32 outputs
     const std::size_t np = ceil_div(d.n, 64) * 64;  // padded row length
-    std::vector<float> srows(map.grid.rows * np, 0.0f);
+    detail::arena ar(detail::scratch(
+        ctx, detail::slice_bytes<float>(map.grid.rows * np) + detail::slice_bytes<float>(x.size()) +
+                 detail::slice_bytes<float>(d.m * d.n) + detail::slice_bytes<const float*>(d.k)));
+    float* const srows = ar.take<float>(map.grid.rows * np);
+    float* const xs = ar.take<float>(x.size());
+    float* const yf = ar.take<float>(d.m * d.n);
+    const float** const row_of = ar.take<const float*>(d.k);  // the scale row of each k
+    std::fill(srows, srows + map.grid.rows * np, 0.0f);
     for (std::size_t g = 0; g < map.grid.rows; ++g) {
       const std::size_t base = map(g * map.br, 0);
       for (std::size_t n = 0; n < d.n; ++n) srows[g * np + n] = s.scale[map.bc == 1 ? base + n : base];
     }
-    detail::wo::round_inter_array<I>(srows.data(), srows.size());
-    std::vector<const float*> row_of(d.k);
-    for (std::size_t k = 0; k < d.k; ++k) row_of[k] = srows.data() + (k / map.br) * np;
-    std::vector<float> xs(x.size()), yf(d.m * d.n);
+    detail::wo::round_inter_array<I>(srows, map.grid.rows * np);
     for (std::size_t i = 0; i < x.size(); ++i) {
       if constexpr (std::is_same_v<In, bfloat16>)
         xs[i] = std::bit_cast<float>(std::uint32_t{x[i].bits()} << 16);
@@ -1259,24 +1382,32 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
         xs[i] = static_cast<float>(x[i]);
     }
     constexpr bool four = std::is_same_v<T2, int4>;
-    const long panels = static_cast<long>(ceil_div(d.n, 64));
+    for (std::size_t k = 0; k < d.k; ++k) row_of[k] = srows + (k / map.br) * np;
     const auto scale_row = [&](std::size_t k) { return row_of[k]; };
-  LOWBIT_OMP(omp parallel for schedule(static))
-  for (long p = 0; p < panels; ++p) {
-    const std::size_t n0 = static_cast<std::size_t>(p) * 64, cnt = std::min<std::size_t>(64, d.n - n0);
-    for (std::size_t i = 0; i < d.m; ++i)
-      detail::wo::panel<I, four>(w.rows().data(), w.row_bytes(), xs.data() + i * d.k, d.k, n0, scale_row,
-                                 yf.data() + i * d.n, cnt);
-  }
-  if (!bias.empty())
-    for (std::size_t i = 0; i < d.m * d.n; ++i) yf[i] = yf[i] + bias[i % d.n];
-  detail::count(true);
-  if constexpr (std::is_same_v<In, bfloat16>) detail::wo::round_inter_array<I>(yf.data(), yf.size());
-  for (std::size_t i = 0; i < d.m * d.n; ++i) y[i] = detail::cast_out<Out>(yf[i]);
-  return;
+    detail::parallel_items(ctx, ceil_div(d.n, 64), d.m * d.k * 64, detail::min_task_macs, [&](std::size_t p) {
+      const std::size_t n0 = p * 64, cnt = std::min<std::size_t>(64, d.n - n0);
+      for (std::size_t i = 0; i < d.m; ++i)
+        detail::wo::panel<I, four>(w.rows().data(), w.row_bytes(), xs + i * d.k, d.k, n0, scale_row,
+                                   yf + i * d.n, cnt);
+    });
+    if (!bias.empty())
+      for (std::size_t i = 0; i < d.m * d.n; ++i) yf[i] = yf[i] + bias[i % d.n];
+    detail::count(true);
+    if constexpr (std::is_same_v<In, bfloat16>) detail::wo::round_inter_array<I>(yf, d.m * d.n);
+    for (std::size_t i = 0; i < d.m * d.n; ++i) y[i] = detail::cast_out<Out>(yf[i]);
+    return;
   }
 #endif
+  (void)ctx;
   matmul_weight_only<Out, In, T2>(x, w.codes(), d, s, bias, y);
+}
+template <float_output Out, class In, integer_code T2>
+requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
+         std::is_same_v<In, float16>) void matmul_weight_only(approx_t, std::span<const In> x,
+                                                              const packed_weights<T2>& w, std::size_t m,
+                                                              const weight_scales& s,
+                                                              std::span<const float> bias, std::span<Out> y) {
+  matmul_weight_only<Out, In, T2>(default_exec(), approx, x, w, m, s, bias, y);
 }
 
 /// Options of lowbit::matmul on quantized operands.
@@ -1321,9 +1452,10 @@ void matmul(quantized_span<T1, S1> x1, quantized_span<T2, S2> x2, std::span<Out>
   if (!x1.offsets.empty() || !x2.offsets.empty())
     throw std::invalid_argument("the quantized matmul modes take symmetric operands (no offsets)");
   const matmul_dims d{x1.map.data.rows, x1.map.data.cols, x2.map.data.cols, false};
-  detail::need(x2.map.data.rows == d.k, "k differs: x1 is " + std::to_string(d.m) + " x " +
-                                            std::to_string(d.k) + ", x2 is " +
-                                            std::to_string(x2.map.data.rows) + " x " + std::to_string(d.n));
+  detail::need(x2.map.data.rows == d.k, [&] {
+    return "k differs: x1 is " + std::to_string(d.m) + " x " + std::to_string(d.k) + ", x2 is " +
+           std::to_string(x2.map.data.rows) + " x " + std::to_string(d.n);
+  });
   constexpr bool e8m0 = std::is_same_v<std::remove_const_t<S1>, float8_e8m0fnu> &&
                         std::is_same_v<std::remove_const_t<S2>, float8_e8m0fnu>;
   constexpr bool f32 =
@@ -1349,7 +1481,7 @@ void matmul(quantized_span<T1, S1> x1, quantized_span<T2, S2> x2, std::span<Out>
     } else if constexpr (float_output<Out>) {
       if (mode == "T-T" || mode == "T-C") return matmul_tc<Out, C1, C2>(c1, c2, d, s2, s1[0], o.bias, y);
       if (mode == "K-C" || mode == "K-T") return matmul_kc<Out, C1, C2>(c1, c2, d, s1, s2, o.bias, y);
-      detail::need(o.bias.i32.empty(), std::string(mode) + " takes a float bias");
+      detail::need(o.bias.i32.empty(), [&] { return std::string(mode) + " takes a float bias"; });
       if (mode == "G-B") return matmul_gb<Out, C1, C2>(c1, c2, d, x1.map.bc, s1, s2, o.bias.f32, y);
       if (mode == "B-B") return matmul_bb<Out, C1, C2>(c1, c2, d, x1.map.bc, s1, s2, o.bias.f32, y);
       if constexpr (integer_code<C1> && integer_code<C2>)

@@ -35,6 +35,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -43,6 +44,7 @@
 #include "detail/fp.hpp"
 #include "detail/x86/quantize_avx2.hpp"
 #include "detail/x86/quantize_avx512.hpp"
+#include "exec.hpp"
 #include "layout/granularity.hpp"
 #include "numeric/convert.hpp"
 #include "types/format.hpp"
@@ -126,9 +128,10 @@ constexpr float load(In v) noexcept {
     return static_cast<float>(v);
 }
 
-inline void check_count(std::size_t have, std::size_t need, const std::string& what) {
+/// have == need, else std::invalid_argument naming `what` (the message is built only then).
+inline void check_count(std::size_t have, std::size_t need, std::string_view what) {
   if (have != need)
-    throw std::invalid_argument(what + " has " + std::to_string(have) + " elements, expected " +
+    throw std::invalid_argument(std::string(what) + " has " + std::to_string(have) + " elements, expected " +
                                 std::to_string(need));
 }
 
@@ -240,9 +243,25 @@ namespace detail {
 /// set is picked by its tag, the driver below is shared): fp32 input (bf16 / fp16 widened to it),
 /// int8 / int4 with rint or e4m3fn with the default policy, no smoothing. Bit-exact to quantize_ref_into
 /// (same amax, same fp32 scale, same division and rounding). Returns false when it does not apply.
+/// The fast path's per-task scratch, in floats: the column maxima and scales of a band, its block
+/// maxima, and (bf16 / fp16 input) the band widened to fp32.
+template <class In>
+std::size_t quantize_task_bytes(const scale_map& map) noexcept {
+  constexpr bool widened = std::is_same_v<In, bfloat16> || std::is_same_v<In, float16>;
+  const std::size_t cols = map.data.cols, band_rows = std::min(map.br, map.data.rows);
+  return 2 * slice_bytes<float>(cols) + slice_bytes<float>(map.grid.cols) +
+         (widened ? slice_bytes<float>(band_rows * cols) : 0);
+}
+
+/// Tasks of a quantize call: bands of scale rows, min_task_elements each at least.
+inline std::size_t quantize_tasks(const exec_context& c, const scale_map& map) noexcept {
+  return task_count(c, map.grid.rows, std::min(map.br, map.data.rows) * map.data.cols, min_task_elements);
+}
+
 template <low_bit_type T, class In>
-bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_params& p, const scale_map& map,
-                   const convert_policy& pol, quantized_span<T> out) {
+bool quantize_fast(const exec_context& ctx, std::span<const In> x, matrix_shape shape,
+                   const quantize_params& p, const scale_map& map, const convert_policy& pol,
+                   quantized_span<T> out) {
 #if defined(LOWBIT_X86_64) || defined(LOWBIT_ARM64)
   constexpr bool is8 = std::is_same_v<T, std::int8_t>, is4 = std::is_same_v<T, int4>,
                  ise4 = std::is_same_v<T, float8_e4m3fn>;
@@ -257,30 +276,30 @@ bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_par
     const float inv = static_cast<float>(1.0 / double(qmax));
     const std::size_t rows = shape.rows, cols = shape.cols, gc = map.grid.cols;
     auto* codes = reinterpret_cast<std::uint8_t*>(out.values.data());
-    const long bands = static_cast<long>(map.grid.rows);
-    // Bands of scale rows are independent: threads split them, results do not depend on it.
+    const std::size_t bands = map.grid.rows;
+    // Bands of scale rows are independent: tasks split them, results do not depend on it.
     // bf16 / fp16 rows are widened to fp32 exactly (the reference's load()) into a per-thread
     // buffer, one band at a time, and run through the same kernels: the reference's bits.
-    const auto band_of = [&](auto isa, long bi, std::vector<float>& colmax, std::vector<float>& colscale,
-                             std::vector<float>& amax, std::vector<float>& wide_rows) {
-      const std::size_t band = static_cast<std::size_t>(bi), b0 = band * map.br;
+    const auto band_of = [&](auto isa, std::size_t band, float* colmax, float* colscale, float* amax,
+                             float* wide_rows) {
+      const std::size_t b0 = band * map.br;
       const std::size_t b1 = std::min(b0 + map.br, rows);
       const float* xr = nullptr;  // row b0 of the band, fp32
       if constexpr (widened) {
-        wide_rows.resize((b1 - b0) * cols);
         const In* src = x.data() + b0 * cols;
-        for (std::size_t i = 0; i < wide_rows.size(); ++i) {
+        for (std::size_t i = 0; i < (b1 - b0) * cols; ++i) {
           if constexpr (std::is_same_v<In, bfloat16>)
             wide_rows[i] = std::bit_cast<float>(static_cast<std::uint32_t>(src[i].bits()) << 16);
           else
             wide_rows[i] = static_cast<float>(src[i]);
         }
-        xr = wide_rows.data();
+        xr = wide_rows;
       } else {
+        (void)wide_rows;
         xr = x.data() + b0 * cols;
       }
       const auto row = [&](std::size_t r) { return xr + (r - b0) * cols; };
-      std::fill(amax.begin(), amax.end(), 0.0f);
+      std::fill(amax, amax + gc, 0.0f);
       if (map.bc >= 16) {
         for (std::size_t r = b0; r < b1; ++r)
           for (std::size_t j = 0; j < gc; ++j) {
@@ -288,8 +307,8 @@ bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_par
             amax[j] = std::max(amax[j], finite_amax(isa, row(r) + c0, len));
           }
       } else {
-        std::fill(colmax.begin(), colmax.end(), 0.0f);
-        for (std::size_t r = b0; r < b1; ++r) finite_amax_columns(isa, row(r), colmax.data(), cols);
+        std::fill(colmax, colmax + cols, 0.0f);
+        for (std::size_t r = b0; r < b1; ++r) finite_amax_columns(isa, row(r), colmax, cols);
         for (std::size_t j = 0, c = 0; j < gc; ++j)
           for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c)
             amax[j] = std::max(amax[j], colmax[c]);
@@ -309,30 +328,29 @@ bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_par
         return;
       }
       for (std::size_t j = 0; j < gc; ++j)  // the scale of each column (no division in the loop)
-        std::fill(colscale.begin() + static_cast<std::ptrdiff_t>(j * map.bc),
-                  colscale.begin() + static_cast<std::ptrdiff_t>(std::min((j + 1) * map.bc, cols)),
+        std::fill(colscale + j * map.bc, colscale + std::min((j + 1) * map.bc, cols),
                   out.scales[band * gc + j]);
-      for (std::size_t r = b0; r < b1; ++r)
-        quantize_row<kind>(isa, row(r), colscale.data(), codes + r * cols, cols);
+      for (std::size_t r = b0; r < b1; ++r) quantize_row<kind>(isa, row(r), colscale, codes + r * cols, cols);
     };
     [[maybe_unused]] const bool wide = use_avx512();  // else avx2 (x86-64)
-    // clang-format off
-    LOWBIT_OMP(omp parallel)
-    {
-      std::vector<float> colmax(cols), colscale(cols), amax(gc), wide_rows;
-      LOWBIT_OMP(omp for schedule(static))
-      for (long bi = 0; bi < bands; ++bi) {
+    const std::size_t tasks = quantize_tasks(ctx, map), per_task = quantize_task_bytes<In>(map);
+    std::byte* const mem = scratch(ctx, tasks * per_task);
+    run_tasks(ctx, tasks, [&](std::size_t t) {
+      arena a(mem + t * per_task);
+      float *colmax = a.take<float>(cols), *colscale = a.take<float>(cols), *amax = a.take<float>(gc);
+      float* wide_rows = widened ? a.take<float>(std::min(map.br, rows) * cols) : nullptr;
+      const auto [first, last] = task_range(t, tasks, bands);
+      for (std::size_t band = first; band < last; ++band) {
 #if defined(LOWBIT_X86_64)
         if (wide)
-          band_of(avx512::isa{}, bi, colmax, colscale, amax, wide_rows);
+          band_of(avx512::isa{}, band, colmax, colscale, amax, wide_rows);
         else
-          band_of(avx2::isa{}, bi, colmax, colscale, amax, wide_rows);
+          band_of(avx2::isa{}, band, colmax, colscale, amax, wide_rows);
 #else
-        band_of(neon::isa{}, bi, colmax, colscale, amax, wide_rows);
+        band_of(neon::isa{}, band, colmax, colscale, amax, wide_rows);
 #endif
       }
-    }
-    // clang-format on
+    });
     return true;
   }
 #endif
@@ -347,9 +365,11 @@ bool quantize_fast(std::span<const In> x, matrix_shape shape, const quantize_par
 /// map.size(), out.offsets map.size() when asymmetric (else empty). Uses the AVX-512 path when
 /// it applies (bit-exact), else the reference (detail::quantize_ref_into).
 /// Throws std::invalid_argument for bad shapes, sizes, granularity/operand pairs, mx.
+/// ctx: who runs the bands of scale rows in parallel and the scratch (exec.hpp); the fast path
+/// allocates nothing (its scratch: quantize_workspace_size).
 template <low_bit_type T, class In>
-void quantize_into(std::span<const In> x, matrix_shape shape, const quantize_params& p,
-                   quantized_span<T> out) {
+void quantize_into(const exec_context& ctx, std::span<const In> x, matrix_shape shape,
+                   const quantize_params& p, quantized_span<T> out) {
   if (p.gran.kind == granularity_kind::mx)
     throw std::invalid_argument("granularity mx has e8m0 scales: use quantize_mx");
   const scale_map map = make_scale_map(p.gran, p.side, shape);
@@ -366,13 +386,28 @@ void quantize_into(std::span<const In> x, matrix_shape shape, const quantize_par
   if (p.asymmetric && p.min_scale > 0)
     throw std::invalid_argument("min scale applies to symmetric quantization only");
   const convert_policy pol = p.policy.value_or(default_policy_v<T>);
-  if (shape.size() > 0 && detail::quantize_fast<T, In>(x, shape, p, map, pol, out)) {
+  if (shape.size() > 0 && detail::quantize_fast<T, In>(ctx, x, shape, p, map, pol, out)) {
     out.map = map;
     detail::count(true);
     return;
   }
   detail::count(false);
   detail::quantize_ref_into<T, In>(x, shape, p, out);
+}
+
+/// The same with default_exec().
+template <low_bit_type T, class In>
+void quantize_into(std::span<const In> x, matrix_shape shape, const quantize_params& p,
+                   quantized_span<T> out) {
+  quantize_into<T, In>(default_exec(), x, shape, p, out);
+}
+
+/// Bytes of the workspace quantize_into(ctx, ...) needs for In input of this shape and
+/// granularity with ctx's thread count (exec_context::workspace).
+template <class In>
+std::size_t quantize_workspace_size(matrix_shape shape, const quantize_params& p, const exec_context& ctx) {
+  const scale_map map = make_scale_map(p.gran, p.side, shape);
+  return detail::workspace_bytes(detail::quantize_tasks(ctx, map) * detail::quantize_task_bytes<In>(map));
 }
 
 /// Dynamic quantization returning owning storage. Example:
@@ -551,7 +586,7 @@ inline bool mx_e2m1_row_neon(const float* x, std::size_t cols, mx_scale_rule rul
 /// MX quantization fast path (avx512 and neon backends) for fp4 e2m1 elements of a left operand
 /// (blocks along the contiguous axis), fp32 input, rint: bit-exact to quantize_mx_ref.
 template <mx_element T, class In>
-bool quantize_mx_fast(std::span<const In> x, matrix_shape shape, const mx_params& p,
+bool quantize_mx_fast(const exec_context& ctx, std::span<const In> x, matrix_shape shape, const mx_params& p,
                       quantized_span<T, float8_e8m0fnu> q) {
 #if defined(LOWBIT_X86_64) || defined(LOWBIT_ARM64)
   if constexpr (std::is_same_v<T, float4_e2m1fn> && std::is_same_v<In, float>) {
@@ -566,17 +601,18 @@ bool quantize_mx_fast(std::span<const In> x, matrix_shape shape, const mx_params
     const std::size_t rows = shape.rows, cols = shape.cols;
     auto* codes = reinterpret_cast<std::uint8_t*>(q.values.data());
     auto* scales = reinterpret_cast<std::uint8_t*>(q.scales.data());
-    bool fallback = false;
-    LOWBIT_OMP(omp parallel for schedule(static) reduction(|| : fallback))
-    for (long ri = 0; ri < static_cast<long>(rows); ++ri) {
-      const std::size_t r = static_cast<std::size_t>(ri);
-      fallback =
-          !row(x.data() + r * cols, cols, p.rule, codes + r * cols, scales + r * q.map.grid.cols) || fallback;
-    }
-    return !fallback;
+    std::atomic<bool> fallback{false};  // a block the kernel leaves to the reference (scale > 253)
+    const std::size_t tasks = task_count(ctx, rows, cols, min_task_elements);
+    run_tasks(ctx, tasks, [&](std::size_t t) {
+      const auto [first, last] = task_range(t, tasks, rows);
+      for (std::size_t r = first; r < last; ++r)
+        if (!row(x.data() + r * cols, cols, p.rule, codes + r * cols, scales + r * q.map.grid.cols))
+          fallback.store(true, std::memory_order_relaxed);
+    });
+    return !fallback.load();
   }
 #endif
-  (void)x, (void)shape, (void)p, (void)q;
+  (void)ctx, (void)x, (void)shape, (void)p, (void)q;
   return false;
 }
 
@@ -584,9 +620,9 @@ bool quantize_mx_fast(std::span<const In> x, matrix_shape shape, const mx_params
 
 /// MX quantization into caller memory (same rules as quantize_mx): out.values holds shape.size()
 /// codes and out.scales the map's e8m0 scales (natural layout); out.map is overwritten. No
-/// allocation on the fast path (fp4 e2m1, left operand, rint, fp32 input).
+/// allocation on the fast path (fp4 e2m1, left operand, rint, fp32 input); ctx runs its rows.
 template <mx_element T, class In>
-void quantize_mx_into(std::span<const In> x, matrix_shape shape, const mx_params& p,
+void quantize_mx_into(const exec_context& ctx, std::span<const In> x, matrix_shape shape, const mx_params& p,
                       quantized_span<T, float8_e8m0fnu> out) {
   const scale_map map = make_scale_map(granularity::mx(), p.side, shape);
   detail::check_count(x.size(), shape.size(), "input");
@@ -594,12 +630,19 @@ void quantize_mx_into(std::span<const In> x, matrix_shape shape, const mx_params
   detail::check_count(out.scales.size(), map.size(), "scale output");
   detail::check_smooth(p.smooth, map);
   out.map = map;
-  const bool fast = shape.size() > 0 && detail::quantize_mx_fast<T, In>(x, shape, p, out);
+  const bool fast = shape.size() > 0 && detail::quantize_mx_fast<T, In>(ctx, x, shape, p, out);
   detail::count(fast);
   if (fast) return;
   const auto ref = detail::quantize_mx_ref<T, In>(x, shape, p);
   std::copy(ref.values.begin(), ref.values.end(), out.values.begin());
   std::copy(ref.scales.begin(), ref.scales.end(), out.scales.begin());
+}
+
+/// The same with default_exec().
+template <mx_element T, class In>
+void quantize_mx_into(std::span<const In> x, matrix_shape shape, const mx_params& p,
+                      quantized_span<T, float8_e8m0fnu> out) {
+  quantize_mx_into<T, In>(default_exec(), x, shape, p, out);
 }
 
 /// MX quantization (OCP MX v1.0 / CANN DynamicMxQuant, spec §2.5): blocks of 32 along k.

@@ -58,6 +58,7 @@ tests=(
   "npy_test|io/npy_test.cpp"
   "types_test|types/golden_test.cpp types/hifloat8_test.cpp types/types_test.cpp"
   "presets_test|presets/presets_test.cpp"
+  "exec_test|exec/exec_test.cpp"
 )
 cli_sources=$(ls "$src"/examples/cli/*.cpp)
 for march in armv8.2-a+dotprod armv8-a; do

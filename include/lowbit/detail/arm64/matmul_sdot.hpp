@@ -7,8 +7,8 @@
 // x2 uses the VNNI panels of detail/x86/matmul_vnni.hpp (64 columns x 4 bytes per group of 4 k,
 // portable code): a 16-byte vector holds 4 columns x 4 k, exactly SDOT's operand. x1 rows stay
 // signed (SDOT is signed x signed: no +128 compensation). The micro-kernel keeps MR = 4 rows x 16
-// columns in 16 registers and walks the 64-column panel in four quarters. Panels are distributed
-// over OpenMP threads; each output is computed by one thread.
+// columns in 16 registers and walks the 64-column panel in four quarters. Panels are split
+// into the execution context's tasks; each output is computed by one task.
 //
 // The SDOT kernels carry their ISA in a per-function target attribute (Armv8.2-A + dotprod), so
 // they compile into every translation unit whatever the consumer's -march, and run only after
@@ -21,7 +21,7 @@
 #include <cstring>
 #include <vector>
 
-#include "../omp.hpp"
+#include "../../exec.hpp"
 #include "../pack.hpp"
 #include "../x86/matmul_vnni.hpp"
 
@@ -42,10 +42,10 @@ inline constexpr std::size_t nr = vnni::nr;        // columns per panel (64)
 inline constexpr std::size_t max_k = vnni::max_k;  // exact int32 accumulation bound
 inline constexpr std::size_t mr = 4;               // rows per micro-kernel call
 
-/// Rows of x1 as int8, zero-padded to a multiple of 4 in k.
+/// Rows of x1 as int8, zero-padded to a multiple of 4 in k, into u (packed_rows_size(m, k, 4)).
 template <class Get>
-std::vector<std::int8_t> pack_a(std::size_t m, std::size_t k, Get&& a) {
-  return pack_rows<std::int8_t>(m, k, 4, 0, a);
+void pack_a(std::int8_t* u, std::size_t m, std::size_t k, Get&& a) {
+  pack_rows<std::int8_t>(u, m, k, 4, 0, a);
 }
 
 #if defined(LOWBIT_ARM64)
@@ -142,7 +142,7 @@ void gemm_panel(const std::int8_t* a, std::size_t m, const vnni::packed_b& b, st
       for (std::size_t j = 0, q0 = 0; q0 < b.kq; ++j, q0 += qb) {
         kernel_rows<mr>(rows, ai, lda, bp, q0, q0 + qb < b.kq ? q0 + qb : b.kq, acc);
         for (std::size_t r = 0; r < rows; ++r)
-          block_step(acc[r], epi.a[(i + r) * epi.nblk + j], epi.b.data() + j * epi.ldy + n0, tot[r], cnt);
+          block_step(acc[r], epi.a[(i + r) * epi.nblk + j], epi.b + j * epi.ldy + n0, tot[r], cnt);
       }
       for (std::size_t r = 0; r < rows; ++r) epi.finish(i + r, n0, cnt, tot[r]);
     }
@@ -152,12 +152,11 @@ void gemm_panel(const std::int8_t* a, std::size_t m, const vnni::packed_b& b, st
 /// Every panel, in parallel over panels; kb is the k-block of blocked epilogues (a multiple of 4,
 /// or >= k: vnni::packed_b::blocks_fit).
 template <class Epi>
-void gemm(const std::vector<std::int8_t>& a, std::size_t m, const vnni::packed_b& b, std::size_t kb,
-          const Epi& epi) {
+void gemm(const exec_context& ctx, const std::int8_t* a, std::size_t m, const vnni::packed_b& b,
+          std::size_t kb, const Epi& epi) {
   const std::size_t qb = kb >= b.k ? (b.kq > 0 ? b.kq : 1) : kb / 4;
-  const long panels = static_cast<long>(b.panels);
-  LOWBIT_OMP(omp parallel for schedule(static))
-  for (long p = 0; p < panels; ++p) gemm_panel(a.data(), m, b, static_cast<std::size_t>(p), qb, epi);
+  parallel_items(ctx, b.panels, m * b.k * nr, min_task_macs,
+                 [&](std::size_t p) { gemm_panel(a, m, b, p, qb, epi); });
 }
 
 #endif  // LOWBIT_ARM64

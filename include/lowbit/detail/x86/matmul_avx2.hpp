@@ -7,7 +7,7 @@
 //
 // x2 is packed once into panels of 16 columns: for each pair of k, 16 columns x 2 int16 (the
 // vpmaddwd layout), zero-padded in k and n. The micro-kernel keeps 6 x 16 int32 sums in 12 ymm
-// registers. Panels are distributed over OpenMP threads; each output is computed by one thread.
+// registers. Panels are split into the execution context's tasks; each output is computed by one task.
 #pragma once
 
 #include <atomic>
@@ -46,10 +46,10 @@ struct packed_b {
   const std::int16_t* panel(std::size_t p) const { return data.data() + p * kp * nr * 2; }
 };
 
-/// Rows of x1 as int16, zero-padded to an even k.
+/// Rows of x1 as int16, zero-padded to an even k, into u (packed_rows_size(m, k, 2) elements).
 template <class Get>
-std::vector<std::int16_t> pack_a(std::size_t m, std::size_t k, Get&& a) {
-  return pack_rows<std::int16_t>(m, k, 2, 0, a);
+void pack_a(std::int16_t* u, std::size_t m, std::size_t k, Get&& a) {
+  pack_rows<std::int16_t>(u, m, k, 2, 0, a);
 }
 
 #if defined(LOWBIT_X86_64)
@@ -164,7 +164,7 @@ LOWBIT_TARGET_AVX2 inline void gemm_panel(const std::int16_t* a, std::size_t m, 
       for (std::size_t j = 0, q0 = 0; q0 < b.kp; ++j, q0 += qb) {
         kernel_rows<mr, D>(rows, ai, lda, bp, q0, q0 + qb < b.kp ? q0 + qb : b.kp, acc);
         for (std::size_t r = 0; r < rows; ++r)
-          block_step(acc[r], epi.a[(i + r) * epi.nblk + j], epi.b.data() + j * epi.ldy + n0, tot[r], cnt);
+          block_step(acc[r], epi.a[(i + r) * epi.nblk + j], epi.b + j * epi.ldy + n0, tot[r], cnt);
       }
       for (std::size_t r = 0; r < rows; ++r) epi.finish(i + r, n0, cnt, tot[r]);
     }
@@ -179,28 +179,27 @@ inline dot dot_for_cpu() noexcept {
   return cpu().avx_vnni ? dot::avx_vnni : dot::madd;
 }
 
-/// Every panel, in parallel over panels (generic code: see target.hpp); kb is the k-block of
-/// blocked epilogues (even, or >= k).
+/// Every panel, panels split into ctx's tasks; kb is the k-block of blocked epilogues (even, or
+/// >= k).
 template <dot D, class Epi>
-void gemm_with(const std::vector<std::int16_t>& a, std::size_t m, const packed_b& b, std::size_t kb,
-               const Epi& epi) {
+void gemm_with(const exec_context& ctx, const std::int16_t* a, std::size_t m, const packed_b& b,
+               std::size_t kb, const Epi& epi) {
   const std::size_t qb = kb >= b.k ? (b.kp > 0 ? b.kp : 1) : kb / 2;
-  const long panels = static_cast<long>(b.panels);
-  LOWBIT_OMP(omp parallel for schedule(static))
-  for (long p = 0; p < panels; ++p) gemm_panel<D>(a.data(), m, b, static_cast<std::size_t>(p), qb, epi);
+  parallel_items(ctx, b.panels, m * b.k * nr, min_task_macs,
+                 [&](std::size_t p) { gemm_panel<D>(a, m, b, p, qb, epi); });
 }
 template <class Epi>
-void gemm(const std::vector<std::int16_t>& a, std::size_t m, const packed_b& b, std::size_t kb,
+void gemm(const exec_context& ctx, const std::int16_t* a, std::size_t m, const packed_b& b, std::size_t kb,
           const Epi& epi) {
   switch (dot_for_cpu()) {
     case dot::avx_vnni:
-      return gemm_with<dot::avx_vnni>(a, m, b, kb, epi);
+      return gemm_with<dot::avx_vnni>(ctx, a, m, b, kb, epi);
     case dot::evex_vnni:
-      return gemm_with<dot::evex_vnni>(a, m, b, kb, epi);
+      return gemm_with<dot::evex_vnni>(ctx, a, m, b, kb, epi);
     case dot::madd:
       break;
   }
-  gemm_with<dot::madd>(a, m, b, kb, epi);
+  gemm_with<dot::madd>(ctx, a, m, b, kb, epi);
 }
 
 LOWBIT_KERNELS_END

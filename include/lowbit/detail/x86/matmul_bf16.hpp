@@ -36,10 +36,10 @@ struct packed_b {
   const std::uint16_t* panel(std::size_t p) const { return data.data() + p * kp * nr * 2; }
 };
 
-/// Rows of x1 as bf16 bits, zero-padded to an even k.
+/// Rows of x1 as bf16 bits, zero-padded to an even k, into u (packed_rows_size(m, k, 2)).
 template <class Get>
-std::vector<std::uint16_t> pack_a(std::size_t m, std::size_t k, Get&& a) {
-  return pack_rows<std::uint16_t>(m, k, 2, 0, a);
+void pack_a(std::uint16_t* u, std::size_t m, std::size_t k, Get&& a) {
+  pack_rows<std::uint16_t>(u, m, k, 2, 0, a);
 }
 
 #if defined(LOWBIT_X86_64)
@@ -163,24 +163,37 @@ LOWBIT_TARGET_AVX512_BF16 inline void gemm_panel(const std::uint16_t* a, std::si
   }
 }
 
-/// Block-scaled product over every panel, in parallel over panels (generic code: see
-/// target.hpp); row_scale(i, j) and col_scale(j, n) give the block scales.
+/// Scratch of gemm in floats: the row scales, then one panel's column scales per task.
+inline std::size_t gemm_scratch_bytes(std::size_t m, std::size_t k, std::size_t kb,
+                                      std::size_t tasks) noexcept {
+  const std::size_t nblk = k / kb + (k % kb != 0 ? 1 : 0);
+  return slice_bytes<float>(m * nblk) + tasks * slice_bytes<float>(nblk * nr);
+}
+inline std::size_t gemm_tasks(const exec_context& ctx, std::size_t m, const packed_b& b) noexcept {
+  return task_count(ctx, b.panels, m * b.k * nr, min_task_macs);
+}
+
+/// Block-scaled product over every panel, panels split into ctx's tasks; row_scale(i, j) and
+/// col_scale(j, n) give the block scales; mem: gemm_scratch_bytes of scratch.
 template <class RowScale, class ColScale, class Epilogue>
-void gemm(const std::vector<std::uint16_t>& a, std::size_t m, const packed_b& b, std::size_t kb,
-          RowScale&& row_scale, ColScale&& col_scale, Epilogue&& epilogue) {
-  const std::size_t nblk = b.k / kb + (b.k % kb != 0 ? 1 : 0);
-  std::vector<float> rsc(m * nblk);  // every row scale once, outside the hot loops
+void gemm(const exec_context& ctx, const std::uint16_t* a, std::size_t m, const packed_b& b, std::size_t kb,
+          std::byte* mem, RowScale&& row_scale, ColScale&& col_scale, Epilogue&& epilogue) {
+  const std::size_t nblk = b.k / kb + (b.k % kb != 0 ? 1 : 0), tasks = gemm_tasks(ctx, m, b);
+  arena ar(mem);
+  float* rsc = ar.take<float>(m * nblk);  // every row scale once, outside the hot loops
   for (std::size_t i = 0; i < m; ++i)
     for (std::size_t j = 0; j < nblk; ++j) rsc[i * nblk + j] = row_scale(i, j);
-  const long panels = static_cast<long>(b.panels);
-  LOWBIT_OMP(omp parallel for schedule(static))
-  for (long pl = 0; pl < panels; ++pl) {
-    const std::size_t p = static_cast<std::size_t>(pl), n0 = p * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr;
-    std::vector<float> csc(nblk * nr);  // this panel's column scales, block by block
-    for (std::size_t j = 0; j < nblk; ++j)
-      for (std::size_t c = 0; c < nr; ++c) csc[j * nr + c] = c < cnt ? col_scale(j, n0 + c) : 0.0f;
-    gemm_panel(a.data(), m, b, p, kb, rsc.data(), csc.data(), epilogue);
-  }
+  float* csc_all = ar.take<float>(tasks * (slice_bytes<float>(nblk * nr) / sizeof(float)));
+  run_tasks(ctx, tasks, [&](std::size_t t) {
+    float* csc = csc_all + t * (slice_bytes<float>(nblk * nr) / sizeof(float));  // a panel's column scales
+    const auto [p0, p1] = task_range(t, tasks, b.panels);
+    for (std::size_t p = p0; p < p1; ++p) {
+      const std::size_t n0 = p * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr;
+      for (std::size_t j = 0; j < nblk; ++j)
+        for (std::size_t c = 0; c < nr; ++c) csc[j * nr + c] = c < cnt ? col_scale(j, n0 + c) : 0.0f;
+      gemm_panel(a, m, b, p, kb, rsc, csc, epilogue);
+    }
+  });
 }
 
 LOWBIT_KERNELS_END

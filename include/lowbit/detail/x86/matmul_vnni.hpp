@@ -5,9 +5,9 @@
 //
 // x2 is packed once into panels of 64 columns: for each group of 4 k, 64 columns x 4 bytes
 // (the VNNI layout), zero-padded in k and n. The micro-kernel keeps MR x 64 int32 sums in
-// registers (MR <= 6, 24 accumulators) and streams the whole k. Panels are distributed over
-// OpenMP threads; each output is computed by one thread, so results do not depend on the
-// thread count.
+// registers (MR <= 6, 24 accumulators) and streams the whole k. Panels are split into the
+// execution context's tasks (exec.hpp); each output is computed by one task, so results do not
+// depend on the thread count.
 #pragma once
 
 #include <cstddef>
@@ -63,10 +63,11 @@ struct packed_b {
   const std::int8_t* panel(std::size_t p) const { return data.data() + p * kq * nr * 4; }
 };
 
-/// Rows of x1 as u8 (x + 128), zero-padded (value 0 <=> u8 128) to a multiple of 4 in k.
+/// Rows of x1 as u8 (x + 128), zero-padded (value 0 <=> u8 128) to a multiple of 4 in k, into
+/// u (packed_rows_size(m, k, 4) bytes).
 template <class Get>
-std::vector<std::uint8_t> pack_a(std::size_t m, std::size_t k, Get&& a) {
-  return pack_rows<std::uint8_t>(m, k, 4, 128, [&](std::size_t i, std::size_t kk) { return a(i, kk) + 128; });
+void pack_a(std::uint8_t* u, std::size_t m, std::size_t k, Get&& a) {
+  pack_rows<std::uint8_t>(u, m, k, 4, 128, [&](std::size_t i, std::size_t kk) { return a(i, kk) + 128; });
 }
 
 #if defined(LOWBIT_X86_64)
@@ -267,8 +268,8 @@ LOWBIT_TARGET_AVX512 inline void gemm_panel(const std::uint8_t* a, std::size_t m
       kernel_rows<mr>(rows, ai, lda, bp, b.kq, b.colsum_k.data() + p * nr, acc);
       for (std::size_t r = 0; r < rows; ++r) epi.single(i + r, n0, cnt, acc[r]);
     } else {  // epi_blocks (G-B, B-B, K-G): its step() is fused into the kernel
-      kernel_blocks_rows<mr>(rows, ai, lda, bp, b.kq, qb, b.nblk, cs, epi.a.data() + i * b.nblk,
-                             epi.b.data() + n0, epi.ldy, epi.a_one, epi.b_uniform64, cnt, tot);
+      kernel_blocks_rows<mr>(rows, ai, lda, bp, b.kq, qb, b.nblk, cs, epi.a + i * b.nblk, epi.b + n0, epi.ldy,
+                             epi.a_one, epi.b_uniform64, cnt, tot);
       for (std::size_t r = 0; r < rows; ++r) epi.finish(i + r, n0, cnt, tot[r]);
     }
   }
@@ -349,14 +350,12 @@ LOWBIT_TARGET_AVX512 inline void finish_f32(const float* tot, bool scale, float 
   }
 }
 
-/// Every panel, in parallel over panels: each output is computed by one thread, so results do
-/// not depend on the thread count. (Generic code: the OpenMP region must not sit in a function
-/// with a target attribute, see target.hpp.)
+/// Every panel, panels split into ctx's tasks: each output is computed by one task, so results
+/// do not depend on the thread count.
 template <class Epi>
-void gemm(const std::vector<std::uint8_t>& a, std::size_t m, const packed_b& b, const Epi& epi) {
-  const long panels = static_cast<long>(b.panels);
-  LOWBIT_OMP(omp parallel for schedule(static))
-  for (long p = 0; p < panels; ++p) gemm_panel(a.data(), m, b, static_cast<std::size_t>(p), epi);
+void gemm(const exec_context& ctx, const std::uint8_t* a, std::size_t m, const packed_b& b, const Epi& epi) {
+  parallel_items(ctx, b.panels, m * b.k * nr, min_task_macs,
+                 [&](std::size_t p) { gemm_panel(a, m, b, p, epi); });
 }
 
 LOWBIT_KERNELS_END

@@ -2,11 +2,11 @@
 // in its own attribute, so it is compiled the same way in every translation unit whatever the
 // consumer's -march, and runs only after detail::use_avx512() has checked the CPU at run time.
 // Kernels take plain pointers and sizes: no vector type crosses from generic code into them,
-// and no OpenMP region lives inside them (Clang would outline it without the attribute).
+// and the parallel loop (exec.hpp) lives outside them.
 #pragma once
 
 #include "../../backend.hpp"
-#include "../omp.hpp"
+#include "../../exec.hpp"
 
 #if defined(LOWBIT_X86_64)
 #include <immintrin.h>

@@ -1,0 +1,175 @@
+// Two linear layers written the way an inference engine runs them (README "Engine
+// integration"): weights loaded once in PyTorch's (out, in) orientation and packed, activations
+// quantized per token into buffers the engine owns, the matmul on the engine's own thread pool,
+// and no heap allocation per call. The program checks both claims -- the bits equal the scalar
+// reference's, and a replaced global operator new counts zero allocations over repeated calls --
+// and exits non-zero when either fails (the tests run it).
+//
+//   W8A8:        x (m, in) fp32 -> int8 per token; W int8 per output channel; K-C mode
+//   W4A8 g128:   x (m, in) fp32 -> int8 per token; W int4 per group of 128 along in; K-G mode
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <random>
+#include <vector>
+
+#include <lowbit/lowbit.hpp>
+
+#include "thread_pool.hpp"
+
+namespace {
+std::atomic<long> allocations{0};
+}  // namespace
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+void* operator new(std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+  return operator new(n);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+
+namespace {
+
+using namespace lowbit;
+
+/// One W8A8 linear layer: y = x @ W^T with W (out, in) int8 and its per-output-channel scales.
+class w8a8_linear {
+ public:
+  w8a8_linear(std::span<const std::int8_t> w_out_in, std::span<const float> w_scale, std::size_t in,
+              std::size_t out, std::size_t max_tokens)
+      : w_(w_out_in, in, out, /*transposed=*/true),  // (n, k) storage: PyTorch's (out, in)
+        w_scale_(w_scale.begin(), w_scale.end()),
+        xq_(max_tokens * in),
+        xs_(max_tokens) {}
+
+  /// x (m, in) fp32 -> y (m, out) fp32. The engine's buffers only: no allocation.
+  void operator()(const exec_context& ctx, std::span<const float> x, std::size_t m, std::span<float> y) {
+    const std::size_t in = w_.k();
+    quantize_into<std::int8_t, float>(ctx, x, {m, in}, {.gran = granularity::token()},
+                                      {std::span(xq_).first(m * in), std::span(xs_).first(m), {}, {}});
+    matmul_kc<float, std::int8_t, std::int8_t>(ctx, std::span<const std::int8_t>(xq_).first(m * in), w_, m,
+                                               std::span<const float>(xs_).first(m), w_scale_, {}, y);
+  }
+
+ private:
+  packed_weights<std::int8_t> w_;
+  std::vector<float> w_scale_;
+  std::vector<std::int8_t> xq_;  // per-token codes and scales of the current batch
+  std::vector<float> xs_;
+};
+
+/// One W4A8 layer with int4 weights per group of gs along in (K-G): W (out, in) int4 codes with
+/// (out, in / gs) scales, as checkpoints store them; transposed once at load to the (in / gs, out)
+/// scale layout of the mode.
+class w4a8_group_linear {
+ public:
+  w4a8_group_linear(std::span<const int4> w_out_in, std::span<const float> scale_out_groups, std::size_t in,
+                    std::size_t out, std::size_t gs, std::size_t max_tokens)
+      : w_(w_out_in, in, out, /*transposed=*/true, gs),
+        gs_(gs),
+        scale_(in / gs * out),
+        xq_(max_tokens * in),
+        xs_(max_tokens) {
+    for (std::size_t o = 0; o < out; ++o)
+      for (std::size_t g = 0; g < in / gs; ++g) scale_[g * out + o] = scale_out_groups[o * (in / gs) + g];
+  }
+
+  void operator()(const exec_context& ctx, std::span<const float> x, std::size_t m, std::span<float> y) {
+    const std::size_t in = w_.k();
+    quantize_into<std::int8_t, float>(ctx, x, {m, in}, {.gran = granularity::token()},
+                                      {std::span(xq_).first(m * in), std::span(xs_).first(m), {}, {}});
+    matmul_kg<float, std::int8_t, int4>(ctx, std::span<const std::int8_t>(xq_).first(m * in), w_, m, gs_,
+                                        std::span<const float>(xs_).first(m), scale_, {}, y);
+  }
+  std::span<const float> scales_in_out() const { return scale_; }
+
+ private:
+  packed_weights<int4> w_;
+  std::size_t gs_;
+  std::vector<float> scale_;
+  std::vector<std::int8_t> xq_;
+  std::vector<float> xs_;
+};
+
+int failures = 0;
+
+void check(bool ok, const char* what) {
+  std::printf("  %-58s %s\n", what, ok ? "ok" : "FAILED");
+  if (!ok) ++failures;
+}
+
+/// Allocations of `calls` calls of f after one warm-up call; -1 when f ran the reference (a
+/// backend without the kernels, e.g. LOWBIT_BACKEND=scalar), which allocates.
+template <class F>
+long allocations_per_calls(F&& f, int calls = 5) {
+  reset_dispatch_counts();
+  f();
+  if (dispatch_counts().reference != 0) return -1;
+  const long before = allocations.load();
+  for (int i = 0; i < calls; ++i) f();
+  return allocations.load() - before;
+}
+
+}  // namespace
+
+int main() {
+  const std::size_t in = 1024, out = 768, gs = 128, tokens[] = {1, 16, 64};
+  std::mt19937 rng(2026);
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f), us(0.001f, 0.02f);
+  std::vector<std::int8_t> w8(out * in);  // (out, in)
+  std::vector<int4> w4(out * in);
+  std::vector<float> s8(out), s4(out * (in / gs)), x(64 * in);
+  for (auto& v : w8) v = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);
+  for (auto& v : w4) v = int4::from_bits(static_cast<std::uint8_t>(rng() & 0xf));
+  for (auto& v : s8) v = us(rng);
+  for (auto& v : s4) v = us(rng);
+  for (auto& v : x) v = u(rng);
+
+  engine::thread_pool pool(2);  // the engine's threads
+  const exec_context ctx = pool.context();
+  w8a8_linear l8(w8, s8, in, out, 64);
+  w4a8_group_linear l4(w4, s4, in, out, gs, 64);
+  std::printf("engine layers, %u threads, backend %s\n", pool.threads(), backend_name());
+  for (const std::size_t m : tokens) {
+    const auto xm = std::span<const float>(x).first(m * in);
+    std::vector<float> y8(m * out), y4(m * out), r8(m * out), r4(m * out);
+    const long a8 = allocations_per_calls([&] { l8(ctx, xm, m, y8); });
+    const long a4 = allocations_per_calls([&] { l4(ctx, xm, m, y4); });
+    // the scalar reference: quantize, then the span matmuls on the natural operands
+    const backend was = active_backend();
+    set_backend(backend::scalar);
+    const auto q = quantize<std::int8_t, float>(xm, {m, in}, {.gran = granularity::token()});
+    matmul_kc<float, std::int8_t, std::int8_t>(q.values, w8, {m, in, out, true}, q.scales, s8, {}, r8);
+    matmul_kg<float, std::int8_t, int4>(q.values, w4, {m, in, out, true}, gs, q.scales, l4.scales_in_out(),
+                                        {}, r4);
+    set_backend(was);
+    std::printf("m = %zu\n", m);
+    if (a8 < 0 || a4 < 0) std::printf("  (the reference ran: allocations not checked)\n");
+    check(a8 <= 0, "W8A8: no allocation per call");
+    check(std::memcmp(y8.data(), r8.data(), y8.size() * sizeof(float)) == 0, "W8A8: the reference's bits");
+    check(a4 <= 0, "W4A8 int4 group 128: no allocation per call");
+    check(std::memcmp(y4.data(), r4.data(), y4.size() * sizeof(float)) == 0,
+          "W4A8 int4 group 128: the reference's bits");
+  }
+  std::printf(failures == 0 ? "all checks passed\n" : "%d checks FAILED\n", failures);
+  return failures == 0 ? 0 : 1;
+}

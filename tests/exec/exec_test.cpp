@@ -1,0 +1,382 @@
+// Execution contexts (exec.hpp, issue 12): results identical for every thread count and pool, no
+// heap allocation per call in steady state (counted by a replaced global operator new), the
+// caller's workspace used and checked, small calls never forked.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <random>
+#include <vector>
+
+#include <lowbit/lowbit.hpp>
+
+#include "../../examples/engine/thread_pool.hpp"
+
+namespace {
+std::atomic<long> g_allocs{0};
+}  // namespace
+
+// GCC pairs the replaced operators below with malloc / free and warns about its own inlining.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+// Every allocation of the process is counted (gtest's own included: tests read differences over
+// code that does nothing else).
+void* operator new(std::size_t n) {
+  g_allocs.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+  return operator new(n);
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+  g_allocs.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t al = static_cast<std::size_t>(a);
+  if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return operator new(n, a);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+
+namespace {
+
+using namespace lowbit;
+
+/// Allocations made by f() after one warm-up call (which may grow the scratch buffers).
+template <class F>
+long steady_allocs(F&& f) {
+  f();
+  const long before = g_allocs.load();
+  for (int i = 0; i < 3; ++i) f();
+  return g_allocs.load() - before;
+}
+
+/// Fast paths make no allocation in steady state; the reference (scalar backend, or a case
+/// without a kernel on this backend) may. On avx512 every case here has its kernel.
+template <class F>
+void expect_no_alloc(F&& f, const char* what) {
+  reset_dispatch_counts();
+  f();
+  const bool fast = dispatch_counts().reference == 0;
+  const long n = steady_allocs(f);
+  if (fast)
+    EXPECT_EQ(n, 0) << what;
+  else
+    EXPECT_NE(active_backend(), backend::avx512) << what << " ran the reference on avx512";
+}
+
+std::vector<float> randoms(std::size_t n, unsigned seed, float lo = -4.0f, float hi = 4.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+template <class T>
+std::vector<T> codes(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<T> v(n);
+  for (auto& x : v) {
+    if constexpr (std::is_same_v<T, int4>)
+      x = int4::from_bits(static_cast<std::uint8_t>(rng() & 0xf));
+    else
+      x = static_cast<T>(static_cast<int>(rng() % 255) - 127);
+  }
+  return v;
+}
+
+/// The contexts every case runs under: serial, the pool with 2 and 3 threads, the default
+/// (OpenMP in this build when it has it), and the pool with a caller workspace.
+struct contexts {
+  engine::thread_pool two{2}, three{3};
+  std::vector<std::byte> ws = std::vector<std::byte>(std::size_t{64} << 20);
+  std::vector<exec_context> all() {
+    return {exec_context{}, two.context(), three.context(), default_exec(), three.context(ws)};
+  }
+};
+
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+TEST(Exec, TaskCountsAndThresholds) {
+  engine::thread_pool pool(4);
+  const exec_context c = pool.context();
+  // below min_task_elements of work: one task, the caller's thread
+  EXPECT_EQ(detail::task_count(c, 16, 4096, detail::min_task_elements), 1u);
+  EXPECT_EQ(detail::task_count(c, 1, 1u << 30, detail::min_task_elements), 1u);
+  EXPECT_EQ(detail::task_count(c, 4096, 4096, detail::min_task_elements), 4u);
+  EXPECT_EQ(detail::task_count(exec_context{}, 4096, 4096, detail::min_task_elements), 1u);
+  // an M = 1 GEMV of 4096 x 4096 is cut in 2 (8M MACs per task at least); M = 16 in 4
+  EXPECT_EQ(detail::task_count(c, 64, 1 * 4096 * 64, detail::min_task_macs), 2u);
+  EXPECT_EQ(detail::task_count(c, 64, 16 * 4096 * 64, detail::min_task_macs), 4u);
+  // ranges are contiguous and cover every item once
+  for (std::size_t tasks : {1u, 2u, 3u, 7u})
+    for (std::size_t items : {0u, 1u, 5u, 64u, 100u}) {
+      std::size_t next = 0;
+      for (std::size_t t = 0; t < tasks; ++t) {
+        const auto [b, e] = detail::task_range(t, tasks, items);
+        EXPECT_EQ(b, next);
+        next = e;
+      }
+      EXPECT_EQ(next, items);
+    }
+}
+
+// A parallel_for that counts its calls and runs the iterations serially.
+struct counting {
+  std::atomic<int> calls{0};
+  std::atomic<std::size_t> tasks{0};
+  static void run(void* self, std::size_t b, std::size_t e, lowbit::task_ref body) {
+    auto* c = static_cast<counting*>(self);
+    c->calls.fetch_add(1);
+    c->tasks.fetch_add(e - b);
+    for (std::size_t i = b; i < e; ++i) body(i);
+  }
+};
+
+TEST(Exec, BigCallsForkSmallCallsDoNot) {
+  if (active_backend() == backend::scalar) GTEST_SKIP() << "the reference runs serially";
+  counting c;
+  const exec_context ctx{&counting::run, &c, 3, {}};
+  const auto x = randoms(96 * 4096, 20);
+  quantize<std::int8_t, float>(x, {96, 4096}, {.gran = granularity::token()});  // grow nothing below
+  quantized<std::int8_t> q;
+  q.values.resize(x.size());
+  q.scales.resize(96);
+  quantize_into<std::int8_t, float>(ctx, x, {96, 4096}, {.gran = granularity::token()}, q.span());
+  EXPECT_EQ(c.calls.load(), 1);
+  EXPECT_EQ(c.tasks.load(), 3u);
+  q.scales.resize(1);
+  q.values.resize(4096);
+  quantize_into<std::int8_t, float>(ctx, std::span<const float>(x).first(4096), {1, 4096},
+                                    {.gran = granularity::token()}, q.span());  // decode size: 4096 elements
+  EXPECT_EQ(c.calls.load(), 1);
+  const auto a = codes<std::int8_t>(4096, 21), b = codes<std::int8_t>(4096 * 256, 22);
+  const packed_weights<std::int8_t> w(b, 4096, 256);
+  const auto s1 = randoms(1, 23, 0.001f, 0.01f), s2 = randoms(256, 24, 0.001f, 0.01f);
+  std::vector<float> y(256);
+  matmul_kc<float, std::int8_t, std::int8_t>(ctx, a, w, 1, s1, s2, {}, y);  // 4M MACs: one task
+  EXPECT_EQ(c.calls.load(), 1);
+}
+
+TEST(Exec, TheCounterSeesAllocations) {
+  // The span K-C packs its weights on every call: the counter must see it (else the zero
+  // counts below would prove nothing).
+  const auto a = codes<std::int8_t>(8 * 256, 25), b = codes<std::int8_t>(256 * 64, 26);
+  const auto s1 = randoms(8, 27, 0.001f, 0.01f), s2 = randoms(64, 28, 0.001f, 0.01f);
+  std::vector<float> y(8 * 64);
+  const long n = steady_allocs([&] {
+    matmul_kc<float, std::int8_t, std::int8_t>(a, b, {8, 256, 64}, s1, s2, {}, y);
+  });
+  EXPECT_GT(n, 0);
+}
+
+TEST(Exec, PoolRunsEveryIterationOnce) {
+  engine::thread_pool pool(3);
+  for (int round = 0; round < 50; ++round) {
+    std::vector<std::atomic<int>> hits(37);
+    const auto body = [&](std::size_t i) { hits[i].fetch_add(1); };
+    pool.run(0, hits.size(), lowbit::task_ref(body));
+    for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+  }
+}
+
+TEST(Exec, QuantizeSameBitsEveryContextNoAllocation) {
+  contexts cs;
+  const std::size_t m = 96, k = 4096;  // 384K elements: several tasks
+  const auto x = randoms(m * k, 1);
+  std::vector<bfloat16> xb(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) xb[i] = bfloat16(x[i]);
+  struct gcase {
+    granularity g;
+    operand side;
+  };
+  const gcase grans[] = {{granularity::token(), operand::left},
+                         {granularity::group(128), operand::left},
+                         {granularity::channel(), operand::right},
+                         {granularity::block(128, 128), operand::right},
+                         {granularity::tensor(), operand::left}};
+  const auto run = [&](auto tag, const auto& input) {
+    using T = decltype(tag);
+    using In = typename std::remove_cvref_t<decltype(input)>::value_type;
+    for (const auto& gc : grans) {
+      const quantize_params p{.gran = gc.g, .side = gc.side};
+      const auto ref = quantize<T, In>(std::span<const In>(input), {m, k}, p);
+      for (const auto& ctx : cs.all()) {
+        quantized<T> q;
+        q.values.resize(m * k);
+        q.scales.resize(ref.scales.size());
+        const auto call = [&] { quantize_into<T, In>(ctx, std::span<const In>(input), {m, k}, p, q.span()); };
+        expect_no_alloc(call, "quantize");
+        EXPECT_TRUE(same_bits(q.values, ref.values));
+        EXPECT_TRUE(same_bits(q.scales, ref.scales));
+      }
+    }
+  };
+  run(std::int8_t{}, x);
+  run(int4{}, x);
+  run(float8_e4m3fn{}, x);
+  run(std::int8_t{}, xb);
+}
+
+TEST(Exec, QuantizeMxAndDequantizeNoAllocation) {
+  contexts cs;
+  const std::size_t m = 96, k = 4096;
+  const auto x = randoms(m * k, 2);
+  const auto ref = quantize_mx<float4_e2m1fn, float>(x, {m, k}, {});
+  const auto q8 =
+      quantize<std::int8_t, float>(x, {m, k}, {.gran = granularity::channel(), .side = operand::right});
+  const auto d_ref = dequantize(q8);
+  for (const auto& ctx : cs.all()) {
+    quantized<float4_e2m1fn, float8_e8m0fnu> q;
+    q.values.resize(m * k);
+    q.scales.resize(ref.scales.size());
+    expect_no_alloc(
+        [&] {
+          quantize_mx_into<float4_e2m1fn, float>(ctx, x, {m, k}, {}, q.span());
+        },
+        "MX quantize");
+    EXPECT_TRUE(same_bits(q.values, ref.values));
+    EXPECT_TRUE(same_bits(q.scales, ref.scales));
+    std::vector<float> out(m * k);
+    expect_no_alloc([&] { dequantize_into<std::int8_t, float>(ctx, q8.values, q8.map, q8.scales, {}, out); },
+                    "dequantize");
+    EXPECT_TRUE(same_bits(out, d_ref));
+  }
+}
+
+TEST(Exec, PackedMatmulsSameBitsEveryContextNoAllocation) {
+  contexts cs;
+  const std::size_t m = 40, k = 1024, n = 1000, gs = 128;  // 40M MACs: several tasks; n has a tail panel
+  const auto a = codes<std::int8_t>(m * k, 3);
+  const auto b = codes<std::int8_t>(k * n, 4);
+  const auto b4 = codes<int4>(k * n, 5);
+  const auto s1 = randoms(m, 6, 0.001f, 0.01f), s2 = randoms(n, 7, 0.001f, 0.01f);
+  const auto g1 = randoms(m * (k / gs), 8, 0.001f, 0.01f), g2 = randoms((k / gs) * ((n + gs - 1) / gs), 9);
+  const auto kg2 = randoms((k / gs) * n, 10, 0.001f, 0.01f);
+  const auto bias = randoms(n, 11);
+  std::vector<std::uint64_t> u64(n);
+  for (std::size_t j = 0; j < n; ++j) u64[j] = fixpipe::pack(s2[j] * 0.05f, float(int(j % 7) - 3));
+  const packed_weights<std::int8_t> w(b, k, n, false, gs);
+  const packed_weights<int4> w4(b4, k, n, false, gs);
+  const matmul_dims d{m, k, n};
+  // the references: the span entry points on the scalar backend
+  const backend was = active_backend();
+  set_backend(backend::scalar);
+  std::vector<float> kc(m * n), gb(m * n), bb(m * n), kg(m * n), tc(m * n);
+  std::vector<std::int8_t> rq(m * n);
+  std::vector<std::int32_t> i32(m * n);
+  matmul_kc<float, std::int8_t, std::int8_t>(a, b, d, s1, s2, {.f32 = bias}, kc);
+  matmul_gb<float, std::int8_t, std::int8_t>(a, b, d, gs, g1, g2, bias, gb);
+  const auto bbs1 = randoms(((m + gs - 1) / gs) * (k / gs), 12);
+  matmul_bb<float, std::int8_t, std::int8_t>(a, b, d, gs, bbs1, g2, {}, bb);
+  matmul_kg<float, std::int8_t, int4>(a, b4, d, gs, s1, kg2, bias, kg);
+  matmul_tc<float, std::int8_t, std::int8_t>(a, b, d, s2, std::nullopt, {}, tc);
+  matmul_tc<std::int8_t, std::int8_t, std::int8_t>(a, b, d, std::span<const std::uint64_t>(u64), {}, rq);
+  matmul_int32<std::int8_t, std::int8_t>(a, b, d, {}, i32);
+  set_backend(was);
+  for (const auto& ctx : cs.all()) {
+    std::vector<float> y(m * n);
+    std::vector<std::int8_t> y8(m * n);
+    std::vector<std::int32_t> y32(m * n);
+    expect_no_alloc(
+        [&] { matmul_kc<float, std::int8_t, std::int8_t>(ctx, a, w, m, s1, s2, {.f32 = bias}, y); }, "K-C");
+    EXPECT_TRUE(same_bits(y, kc)) << "K-C threads " << ctx.threads;
+    expect_no_alloc([&] { matmul_gb<float, std::int8_t, std::int8_t>(ctx, a, w, m, gs, g1, g2, bias, y); },
+                    "G-B");
+    EXPECT_TRUE(same_bits(y, gb)) << "G-B";
+    expect_no_alloc([&] { matmul_bb<float, std::int8_t, std::int8_t>(ctx, a, w, m, gs, bbs1, g2, {}, y); },
+                    "B-B");
+    EXPECT_TRUE(same_bits(y, bb)) << "B-B";
+    expect_no_alloc([&] { matmul_kg<float, std::int8_t, int4>(ctx, a, w4, m, gs, s1, kg2, bias, y); }, "K-G");
+    EXPECT_TRUE(same_bits(y, kg)) << "K-G";
+    expect_no_alloc(
+        [&] { matmul_tc<float, std::int8_t, std::int8_t>(ctx, a, w, m, s2, std::nullopt, {}, y); }, "T-C");
+    EXPECT_TRUE(same_bits(y, tc)) << "T-C";
+    expect_no_alloc(
+        [&] {
+          matmul_tc<std::int8_t, std::int8_t, std::int8_t>(ctx, a, w, m, std::span<const std::uint64_t>(u64),
+                                                           {}, y8);
+        },
+        "T-C requant");
+    EXPECT_TRUE(same_bits(y8, rq)) << "T-C requant";
+    expect_no_alloc([&] { matmul_int32<std::int8_t, std::int8_t>(ctx, a, w, m, {}, y32); }, "int32");
+    EXPECT_TRUE(same_bits(y32, i32)) << "int32";
+  }
+}
+
+TEST(Exec, WorkspaceIsUsedAndChecked) {
+  engine::thread_pool pool(2);
+  const std::size_t m = 64, k = 2048;
+  const auto x = randoms(m * k, 13);
+  const quantize_params p{.gran = granularity::token()};
+  const auto ref = quantize<std::int8_t, float>(x, {m, k}, p);
+  quantized<std::int8_t> q;
+  q.values.resize(m * k);
+  q.scales.resize(m);
+  const std::size_t need = quantize_workspace_size<float>({m, k}, p, pool.context());
+  std::vector<std::byte> ws(need);
+  quantize_into<std::int8_t, float>(pool.context(ws), x, {m, k}, p, q.span());
+  EXPECT_TRUE(same_bits(q.values, ref.values));
+  std::vector<std::byte> small(need - 1);
+  if (active_backend() != backend::scalar) {  // the reference takes no workspace
+    EXPECT_THROW((quantize_into<std::int8_t, float>(pool.context(small), x, {m, k}, p, q.span())),
+                 std::length_error);
+  }
+  // the matmul query covers every integer mode
+  const std::size_t n = 300;
+  const auto a = codes<std::int8_t>(m * k, 14), b = codes<std::int8_t>(k * n, 15);
+  const packed_weights<std::int8_t> w(b, k, n);
+  const auto s1 = randoms(m, 16, 0.001f, 0.01f), s2 = randoms(n, 17, 0.001f, 0.01f);
+  std::vector<std::byte> mws(matmul_workspace_size(m, k, n));
+  std::vector<float> y(m * n), yr(m * n);
+  matmul_kc<float, std::int8_t, std::int8_t>(pool.context(mws), a, w, m, s1, s2, {}, y);
+  matmul_kc<float, std::int8_t, std::int8_t>(a, b, {m, k, n}, s1, s2, {}, yr);
+  EXPECT_TRUE(same_bits(y, yr));
+}
+
+TEST(Exec, DefaultContextCanBeSet) {
+  engine::thread_pool pool(2);
+  const exec_context before = default_exec();
+  set_default_exec(pool.context());
+  EXPECT_EQ(default_exec().pool, static_cast<void*>(&pool));
+  EXPECT_EQ(default_exec().threads, 2u);
+  std::vector<std::byte> ws(64);
+  EXPECT_THROW(set_default_exec(pool.context(ws)), std::invalid_argument);
+  set_default_exec(before);
+  EXPECT_EQ(default_exec().parallel_for, before.parallel_for);
+}
+
+}  // namespace
