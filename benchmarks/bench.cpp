@@ -211,8 +211,10 @@ void set_weight_bytes(benchmark::State& s, std::size_t packed, std::size_t store
 
 // ---------------------------------------------------------------- engine integration (issue 12)
 
+/// The engine's pool: as many threads as the run's OpenMP setting (OMP_NUM_THREADS), so the 1-
+/// and 2-thread tables compare like with like.
 engine::thread_pool& pool() {
-  static engine::thread_pool p(2);
+  static engine::thread_pool p(default_exec().threads);
   return p;
 }
 
@@ -254,24 +256,32 @@ void matmul_kc_engine(benchmark::State& s, bool serial) {
   set_weight_bytes(s, w.memory_bytes(), k * n + n * 4);
 }
 
+template <class Out = float>
 void matmul_int8_kc_lowbit(benchmark::State& s, std::size_t m, bool cold) {
   const std::size_t k = 4096, n = 4096;
   const auto a = random_int8(m * k, 6), b = random_int8(k * n, 7);
   const auto s1 = gaussian(m, 8), s2 = gaussian(n, 9);
   const packed_weights<std::int8_t> w(b, k, n);  // packed once, outside the timing (as oneDNN's)
-  std::vector<float> y(m * n);
+  std::vector<Out> y(m * n);
   for (auto _ : s) {
     if (cold) {
       s.PauseTiming();
       evict_caches();
       s.ResumeTiming();
     }
-    matmul_kc<float, std::int8_t, std::int8_t>(a, w, m, s1, s2, {}, y);
+    matmul_kc<Out, std::int8_t, std::int8_t>(a, w, m, s1, s2, {}, y);
     benchmark::DoNotOptimize(y.data());
   }
   s.SetLabel(backend_name());
   set_ops(s, m, k, n);
   set_weight_bytes(s, w.memory_bytes(), k * n + n * 4);
+}
+
+void matmul_int8_kc_f32(benchmark::State& s, std::size_t m, bool cold) {
+  matmul_int8_kc_lowbit<float>(s, m, cold);
+}
+void matmul_int8_kc_bf16(benchmark::State& s, std::size_t m, bool cold) {  // bf16 output, same product
+  matmul_int8_kc_lowbit<bfloat16>(s, m, cold);
 }
 
 /// The other integer modes on the same int8 128 x 4096 x 4096 product as K-C, weights packed once
@@ -406,6 +416,27 @@ void matmul_mx_lowbit(benchmark::State& s) {
   }
   set_ops(s, m, k, n);
 }
+/// The exact MX matmul (no approx tag) on pre-packed weights: e2m1 / e2m3 codes run on the
+/// integer kernels (issue 11). Scales around 2^0 as quantized activations and weights have.
+template <class T>
+void matmul_mx_exact_lowbit(benchmark::State& s) {
+  const std::size_t m = 128, k = 4096, n = 4096;
+  const auto a = random_codes<T>(m * k, 15), b = random_codes<T>(k * n, 16);
+  std::mt19937 rng(17);
+  std::vector<float8_e8m0fnu> e1(m * k / 32), e2(k / 32 * n);
+  for (auto& e : e1) e = float8_e8m0fnu::from_bits(static_cast<std::uint8_t>(120 + rng() % 12));
+  for (auto& e : e2) e = float8_e8m0fnu::from_bits(static_cast<std::uint8_t>(120 + rng() % 12));
+  const packed_weights<T> w(b, k, n);
+  std::vector<float> y(m * n);
+  for (auto _ : s) {
+    matmul_mx<float, T, T>(a, w, m, e1, e2, {}, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  s.SetLabel(backend_name());
+  set_ops(s, m, k, n);
+  set_weight_bytes(s, w.memory_bytes(), k * n / (std::is_same_v<T, float4_e2m1fn> ? 2 : 1) + e2.size());
+}
+
 void matmul_mxfp8_lowbit(benchmark::State& s) {
   matmul_mx_lowbit<float8_e4m3fn>(s);
 }
@@ -463,16 +494,21 @@ BENCHMARK(dequantize_int8_channel_onednn)
     ->Unit(benchmark::kMillisecond);
 
 #define LOWBIT_KC(M)                                                  \
-  BENCHMARK_CAPTURE(matmul_int8_kc_lowbit, m##M, M, false)            \
+  BENCHMARK_CAPTURE(matmul_int8_kc_f32, m##M, M, false)               \
       ->Name("matmul/int8/K-C/" #M "x4096x4096/lowbit")               \
       ->Unit(benchmark::kMillisecond);                                \
   BENCHMARK_CAPTURE(matmul_onednn, m##M, M, 4096, 4096, false, false) \
       ->Name("matmul/int8/K-C/" #M "x4096x4096/onednn")               \
       ->Unit(benchmark::kMillisecond);
-LOWBIT_KC(1)
+BENCHMARK_CAPTURE(matmul_onednn, m1, 1, 4096, 4096, false, false)  // lowbit's M = 1: the engine rows below
+    ->Name("matmul/int8/K-C/1x4096x4096/onednn")
+    ->Unit(benchmark::kMillisecond);
 LOWBIT_KC(16)
 LOWBIT_KC(128)
 LOWBIT_KC(1024)
+BENCHMARK_CAPTURE(matmul_int8_kc_bf16, bf16out, 128, false)
+    ->Name("matmul/int8/K-C/128x4096x4096-bf16out/lowbit")
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(matmul_int8_mode_lowbit, tc, 0)
     ->Name("matmul/int8/T-C/128x4096x4096/lowbit")
     ->Unit(benchmark::kMillisecond);
@@ -489,6 +525,12 @@ BENCHMARK_CAPTURE(matmul_int8_mode_lowbit, kg, 3)
 BENCHMARK(matmul_fp8_gb_lowbit)->Name("matmul/fp8/G-B/128x4096x4096/lowbit")->Unit(benchmark::kMillisecond);
 BENCHMARK(matmul_mxfp8_lowbit)->Name("matmul/mxfp8/MX/128x4096x4096/lowbit")->Unit(benchmark::kMillisecond);
 BENCHMARK(matmul_mxfp4_lowbit)->Name("matmul/mxfp4/MX/128x4096x4096/lowbit")->Unit(benchmark::kMillisecond);
+BENCHMARK(matmul_mx_exact_lowbit<float4_e2m1fn>)
+    ->Name("matmul/mxfp4/MX/128x4096x4096/lowbit-exact")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(matmul_mx_exact_lowbit<float6_e2m3fn>)
+    ->Name("matmul/mxfp6_e2m3/MX/128x4096x4096/lowbit-exact")
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(matmul_onednn, bf16, 128, 4096, 4096, true, false)
     ->Name("matmul/bf16/128x4096x4096/onednn")
     ->Unit(benchmark::kMillisecond);
@@ -505,9 +547,9 @@ BENCHMARK_CAPTURE(quantize_token_engine, m16, 16, false)->Name("quantize/int8/to
 BENCHMARK_CAPTURE(quantize_token_engine, m16s, 16, true)->Name("quantize/int8/token/16x4096/lowbit-serial");
 BENCHMARK_CAPTURE(matmul_kc_engine, pool, false)
     ->Name("matmul/int8/K-C/1x4096x4096/lowbit")
-    ->Unit(benchmark::kMicrosecond);
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(matmul_kc_engine, serial, true)
     ->Name("matmul/int8/K-C/1x4096x4096/lowbit-serial")
-    ->Unit(benchmark::kMicrosecond);
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

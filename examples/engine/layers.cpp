@@ -7,6 +7,7 @@
 //
 //   W8A8:        x (m, in) fp32 -> int8 per token; W int8 per output channel; K-C mode
 //   W4A8 g128:   x (m, in) fp32 -> int8 per token; W int4 per group of 128 along in; K-G mode
+//   MXFP4:       x (m, in) fp32 -> fp4 e2m1 with e8m0 scales per 32; W likewise; MX mode
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -110,6 +111,37 @@ class w4a8_group_linear {
   std::vector<float> xs_;
 };
 
+/// One MXFP4 layer: W (out, in) fp4 e2m1 codes with (out, in / 32) e8m0 scales (the weight
+/// quantized as a left operand: blocks along in); the scales transposed once to (in / 32, out).
+class mxfp4_linear {
+ public:
+  mxfp4_linear(std::span<const float4_e2m1fn> w_out_in, std::span<const float8_e8m0fnu> scale_out_blocks,
+               std::size_t in, std::size_t out, std::size_t max_tokens)
+      : w_(w_out_in, in, out, /*transposed=*/true),
+        scale_(in / 32 * out),
+        xq_(max_tokens * in),
+        xs_(max_tokens * (in / 32)) {
+    for (std::size_t o = 0; o < out; ++o)
+      for (std::size_t b = 0; b < in / 32; ++b) scale_[b * out + o] = scale_out_blocks[o * (in / 32) + b];
+  }
+
+  void operator()(const exec_context& ctx, std::span<const float> x, std::size_t m, std::span<float> y) {
+    const std::size_t in = w_.k(), nb = in / 32;
+    quantize_mx_into<float4_e2m1fn, float>(
+        ctx, x, {m, in}, {}, {std::span(xq_).first(m * in), std::span(xs_).first(m * nb), {}, {}});
+    matmul_mx<float, float4_e2m1fn, float4_e2m1fn>(ctx, std::span<const float4_e2m1fn>(xq_).first(m * in), w_,
+                                                   m, std::span<const float8_e8m0fnu>(xs_).first(m * nb),
+                                                   scale_, {}, y);
+  }
+  std::span<const float8_e8m0fnu> scales_blocks_out() const { return scale_; }
+
+ private:
+  packed_weights<float4_e2m1fn> w_;
+  std::vector<float8_e8m0fnu> scale_;
+  std::vector<float4_e2m1fn> xq_;
+  std::vector<float8_e8m0fnu> xs_;
+};
+
 int failures = 0;
 
 void check(bool ok, const char* what) {
@@ -148,12 +180,17 @@ int main() {
   const exec_context ctx = pool.context();
   w8a8_linear l8(w8, s8, in, out, 64);
   w4a8_group_linear l4(w4, s4, in, out, gs, 64);
+  std::vector<float> wf(out * in);  // fp32 weights, quantized to MXFP4 once at load
+  for (auto& v : wf) v = u(rng);
+  const auto wmx = quantize_mx<float4_e2m1fn, float>(wf, {out, in}, {});
+  mxfp4_linear lmx(wmx.values, wmx.scales, in, out, 64);
   std::printf("engine layers, %u threads, backend %s\n", pool.threads(), backend_name());
   for (const std::size_t m : tokens) {
     const auto xm = std::span<const float>(x).first(m * in);
-    std::vector<float> y8(m * out), y4(m * out), r8(m * out), r4(m * out);
+    std::vector<float> y8(m * out), y4(m * out), r8(m * out), r4(m * out), ymx(m * out), rmx(m * out);
     const long a8 = allocations_per_calls([&] { l8(ctx, xm, m, y8); });
     const long a4 = allocations_per_calls([&] { l4(ctx, xm, m, y4); });
+    const long amx = allocations_per_calls([&] { lmx(ctx, xm, m, ymx); });
     // the scalar reference: quantize, then the span matmuls on the natural operands
     const backend was = active_backend();
     set_backend(backend::scalar);
@@ -161,14 +198,20 @@ int main() {
     matmul_kc<float, std::int8_t, std::int8_t>(q.values, w8, {m, in, out, true}, q.scales, s8, {}, r8);
     matmul_kg<float, std::int8_t, int4>(q.values, w4, {m, in, out, true}, gs, q.scales, l4.scales_in_out(),
                                         {}, r4);
+    const auto qmx = quantize_mx<float4_e2m1fn, float>(xm, {m, in}, {});
+    matmul_mx<float, float4_e2m1fn, float4_e2m1fn>(qmx.values, wmx.values, {m, in, out, true}, qmx.scales,
+                                                   lmx.scales_blocks_out(), {}, rmx);
     set_backend(was);
     std::printf("m = %zu\n", m);
-    if (a8 < 0 || a4 < 0) std::printf("  (the reference ran: allocations not checked)\n");
+    if (a8 < 0 || a4 < 0 || amx < 0) std::printf("  (the reference ran: allocations not checked)\n");
     check(a8 <= 0, "W8A8: no allocation per call");
     check(std::memcmp(y8.data(), r8.data(), y8.size() * sizeof(float)) == 0, "W8A8: the reference's bits");
     check(a4 <= 0, "W4A8 int4 group 128: no allocation per call");
     check(std::memcmp(y4.data(), r4.data(), y4.size() * sizeof(float)) == 0,
           "W4A8 int4 group 128: the reference's bits");
+    check(amx <= 0, "MXFP4: no allocation per call");
+    check(std::memcmp(ymx.data(), rmx.data(), ymx.size() * sizeof(float)) == 0,
+          "MXFP4: the reference's bits");
   }
   std::printf(failures == 0 ? "all checks passed\n" : "%d checks FAILED\n", failures);
   return failures == 0 ? 0 : 1;

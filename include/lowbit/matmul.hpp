@@ -111,6 +111,39 @@ concept float_output = std::is_same_v<T, float> || std::is_same_v<T, bfloat16> |
 
 namespace detail {
 
+/// Codes whose values times 2^int_shift<T> are all integers of int8 (issue 11: low-bit float codes
+/// are scaled integers): int8 / int4 (0), fp4 e2m1 (x 2: 0..12), fp4 e1m2 (x 4: 0..7), fp6 e2m3
+/// (x 8: 0..60). Their block sums are exact on the integer dot-product kernels; -1 for the others.
+template <class T>
+inline constexpr int int_shift = integer_code<T> ? 0 : -1;
+template <>
+inline constexpr int int_shift<float4_e2m1fn> = 1;
+template <>
+inline constexpr int int_shift<float4_e1m2fn> = 2;
+template <>
+inline constexpr int int_shift<float6_e2m3fn> = 3;
+template <class T>
+concept int8_code = int_shift<T>
+>= 0;
+
+/// The integer a code stands for on the integer kernels: the code itself (int8 / int4) or its
+/// value times 2^int_shift (exact: every such product is an integer of at most 60 in magnitude).
+template <int8_code T>
+int int_value(T v) noexcept {
+  if constexpr (integer_code<T>) {
+    return int(v);
+  } else {
+    static const auto table = [] {
+      std::array<std::int8_t, std::size_t{T::mask} + 1> t{};
+      for (std::size_t c = 0; c < t.size(); ++c)
+        t[c] = static_cast<std::int8_t>(
+            std::ldexp(static_cast<float>(T::from_bits(static_cast<typename T::storage>(c))), int_shift<T>));
+      return t;
+    }();
+    return table[v.bits()];
+  }
+}
+
 /// ok, else std::invalid_argument(what): a string, or a callable building the message (only when
 /// the check fails: passing checks allocate nothing).
 template <class What>
@@ -264,10 +297,10 @@ struct epi_scale {
   [[gnu::always_inline]] void single(std::size_t i, std::size_t n0, std::size_t cnt,
                                      const std::int32_t* P) const {
 #if defined(LOWBIT_X86_64)
-    if constexpr (std::is_same_v<Out, float>)
+    if constexpr (std::is_same_v<Out, float> || std::is_same_v<Out, bfloat16>)
       if (bias.i32.empty() && use_avx512()) {  // s1 absent: times 1.0f, exact
-        vnni::kc_epilogue_f32(P, cnt, s2 + (s2_one ? 0 : n0), s2_one, s1 ? s1[s1_one ? 0 : i] : 1.0f,
-                              bias.f32.empty() ? nullptr : bias.f32.data() + n0, y + i * ldy + n0);
+        vnni::kc_epilogue<Out>(P, cnt, s2 + (s2_one ? 0 : n0), s2_one, s1 ? s1[s1_one ? 0 : i] : 1.0f,
+                               bias.f32.empty() ? nullptr : bias.f32.data() + n0, y + i * ldy + n0);
         return;
       }
 #endif
@@ -475,12 +508,34 @@ inline std::size_t blocks_bytes(const matmul_dims& d, std::size_t kb, bool integ
 /// multiple of 4, resp. 2), on x2's panels when they were packed for it (else packed here, an
 /// allocation), otherwise the reference. x1's packed rows take accumulate_bytes(d) from `a`;
 /// panels run as ctx's tasks. Counts the call (dispatch_counts).
+/// True when accumulate runs an integer kernel for these dimensions on the active backend (not
+/// the reference).
+inline bool integer_kernel(const matmul_dims& d, std::size_t kb) noexcept {
+  if (d.k == 0 || d.m * d.n == 0) return false;
+#if defined(LOWBIT_X86_64)
+  if (use_avx512()) return d.k <= vnni::max_k && vnni::packed_b::blocks_fit(d.k, kb);
+  if (use_avx2()) return d.k <= avx2mm::max_k && avx2mm::packed_b::blocks_fit(d.k, kb);
+#endif
+#if defined(LOWBIT_ARM64)
+  if (use_neon_dot()) return d.k <= neon::max_k && vnni::packed_b::blocks_fit(d.k, kb);
+#endif
+  return false;
+}
+
+/// Codes are read through int_value: low-bit float codes (int_shift > 0) must only come here
+/// when integer_kernel() holds (their reference is accumulate_float, with other block sums).
 template <class T1, class T2, class Epi>
 void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> x2, const matmul_dims& d,
                 std::size_t kb, const Epi& epi, arena& ar) {
-  [[maybe_unused]] const auto x1_at = [&](std::size_t i, std::size_t k) { return int(x1[i * d.k + k]); };
+  [[maybe_unused]] const auto x1_at = [&](std::size_t i, std::size_t k) {
+    return int_value(x1[i * d.k + k]);
+  };
+  [[maybe_unused]] const auto x2_at = [&](std::size_t k, std::size_t j) {
+    return int_value(x2.codes[d.x2_transposed ? j * d.k + k : k * d.n + j]);
+  };
+  const bool kernel = integer_kernel(d, kb);
 #if defined(LOWBIT_X86_64)
-  if (use_avx512() && d.k > 0 && d.k <= vnni::max_k && d.m * d.n > 0 && vnni::packed_b::blocks_fit(d.k, kb)) {
+  if (kernel && use_avx512()) {
     count(true);
     auto* a = ar.take<std::uint8_t>(packed_rows_size(d.m, d.k, 4));
     vnni::pack_a(a, d.m, d.k, x1_at);
@@ -488,14 +543,12 @@ void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
       vnni::gemm(ctx, a, d.m, *x2.packed, epi);
       return;
     }
-    const vnni::packed_b b(d.k, d.n, kb, [&](std::size_t k, std::size_t j) {
-      return static_cast<std::int8_t>(int(x2.codes[d.x2_transposed ? j * d.k + k : k * d.n + j]));
-    });
+    const vnni::packed_b b(
+        d.k, d.n, kb, [&](std::size_t k, std::size_t j) { return static_cast<std::int8_t>(x2_at(k, j)); });
     vnni::gemm(ctx, a, d.m, b, epi);
     return;
   }
-  if (use_avx2() && d.k > 0 && d.k <= avx2mm::max_k && d.m * d.n > 0 &&
-      avx2mm::packed_b::blocks_fit(d.k, kb)) {
+  if (kernel && use_avx2()) {
     count(true);
     auto* a = ar.take<std::int16_t>(packed_rows_size(d.m, d.k, 2));
     avx2mm::pack_a(a, d.m, d.k, x1_at);
@@ -503,16 +556,14 @@ void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
       avx2mm::gemm(ctx, a, d.m, *x2.packed16, kb, epi);
       return;
     }
-    const avx2mm::packed_b b(d.k, d.n, [&](std::size_t k, std::size_t j) {
-      return static_cast<std::int16_t>(int(x2.codes[d.x2_transposed ? j * d.k + k : k * d.n + j]));
-    });
+    const avx2mm::packed_b b(
+        d.k, d.n, [&](std::size_t k, std::size_t j) { return static_cast<std::int16_t>(x2_at(k, j)); });
     avx2mm::gemm(ctx, a, d.m, b, kb, epi);
     return;
   }
 #endif
 #if defined(LOWBIT_ARM64)
-  if (use_neon_dot() && d.k > 0 && d.k <= neon::max_k && d.m * d.n > 0 &&
-      vnni::packed_b::blocks_fit(d.k, kb)) {
+  if (kernel && use_neon_dot()) {
     count(true);
     auto* a = ar.take<std::int8_t>(packed_rows_size(d.m, d.k, 4));
     neon::pack_a(a, d.m, d.k, x1_at);
@@ -520,16 +571,15 @@ void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
       neon::gemm(ctx, a, d.m, *x2.packed, kb, epi);
       return;
     }
-    const vnni::packed_b b(d.k, d.n, kb, [&](std::size_t k, std::size_t j) {
-      return static_cast<std::int8_t>(int(x2.codes[d.x2_transposed ? j * d.k + k : k * d.n + j]));
-    });
+    const vnni::packed_b b(
+        d.k, d.n, kb, [&](std::size_t k, std::size_t j) { return static_cast<std::int8_t>(x2_at(k, j)); });
     neon::gemm(ctx, a, d.m, b, kb, epi);
     return;
   }
 #endif
-  (void)ctx, (void)ar;
+  (void)ctx, (void)ar, (void)kernel;
   count(false);
-  accumulate_reference(x1, x2.codes, d, kb, epi);
+  if constexpr (integer_code<T1> && integer_code<T2>) accumulate_reference(x1, x2.codes, d, kb, epi);
 }
 
 }  // namespace detail
@@ -551,18 +601,21 @@ class packed_weights {
     [[maybe_unused]] const auto at = [&](std::size_t kk, std::size_t j) {
       return codes_[transposed ? j * k + kk : kk * n + j];
     };
-    // Panels only for the kernels the active backend runs (the reference reads codes_).
-    const std::size_t kb = block_k == 0 ? k : block_k;
-    if constexpr (integer_code<T2>)
+    // Panels only for the kernels the active backend runs (the reference reads codes_). Low-bit
+    // float codes that are scaled int8 (detail::int_shift) get integer panels for the exact MX
+    // path, with blocks of 32 unless block_k says otherwise (16: NVFP4).
+    const std::size_t kb = block_k != 0 ? block_k : (integer_code<T2> ? k : 32);
+    if constexpr (detail::int8_code<T2>)
       if ((detail::use_avx512() || detail::use_neon_dot()) && k <= detail::vnni::max_k &&
           detail::vnni::packed_b::blocks_fit(k, kb))
         vnni_.emplace(k, n, kb, [&](std::size_t kk, std::size_t j) {
-          return static_cast<std::int8_t>(int(at(kk, j)));
+          return static_cast<std::int8_t>(detail::int_value(at(kk, j)));
         });
-    if constexpr (integer_code<T2>)
+    if constexpr (detail::int8_code<T2>)
       if (detail::use_avx2() && k <= detail::avx2mm::max_k)
-        avx2_.emplace(
-            k, n, [&](std::size_t kk, std::size_t j) { return static_cast<std::int16_t>(int(at(kk, j))); });
+        avx2_.emplace(k, n, [&](std::size_t kk, std::size_t j) {
+          return static_cast<std::int16_t>(detail::int_value(at(kk, j)));
+        });
     if (!detail::use_avx512_bf16()) return;
     if constexpr (float_code<T2>) {
       const auto& t = detail::bf16_table<T2>();
@@ -1010,33 +1063,123 @@ void matmul_bb(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t
   matmul_bb<Out, T1, T2>(default_exec(), x1, x2, m, gs, x1_scale, x2_scale, bias, y);
 }
 
+namespace detail {
+
+/// The checks of the block-scaled float modes (MX: blocks of 32, e8m0; NVFP4: 16, e4m3).
+inline void check_block_scaled(const matmul_dims& d, std::size_t x1, std::size_t x2, std::size_t y,
+                               std::size_t block, std::size_t s1, std::size_t s2, std::size_t bias,
+                               std::string_view what1, std::string_view what2) {
+  check_dims(x1, x2, y, d);
+  const std::size_t nb = ceil_div(d.k, block);
+  check_count(s1, d.m * nb, what1);
+  check_count(s2, nb * d.n, what2);
+  if (bias != 0) check_count(bias, d.n, "bias (n)");
+}
+
+/// The exact MX matmul on the integer kernels (issue 11) for codes that are scaled int8 (e2m1,
+/// e1m2, e2m3: int_value = code * 2^f): the kernels give each block's exact integer sum P_int,
+/// and epi_blocks' step tot + fl(P_int) * (a * b) with a = 2^(e1 - 127 - f1), b = 2^(e2 - 127 - f2)
+/// rounds P_int * 2^(e1 + e2 - 254 - f) = P_j * 2^(e1 - 127) * 2^(e2 - 127) once, as the reference
+/// does, provided a, b and a * b are fp32 numbers (normal or subnormal, checked over the finite
+/// scales; else false: the reference runs). |P_int| <= 32 * 60 * 60 < 2^24 converts exactly; a
+/// NaN scale (0xff) makes a or b NaN, so the block and the output are NaN, as in the reference.
+template <float_output Out, class T1, class T2>
+bool mx_integer(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> w, const matmul_dims& d,
+                std::span<const float8_e8m0fnu> e1, std::span<const float8_e8m0fnu> e2,
+                std::span<const float> bias, std::span<Out> y) {
+  if constexpr (int_shift<T1> <= 0 || int_shift<T2> <= 0) {
+    (void)ctx, (void)x1, (void)w, (void)d, (void)e1, (void)e2, (void)bias, (void)y;
+    return false;
+  } else {
+    if (!integer_kernel(d, 32)) return false;
+    const auto range = [](std::span<const float8_e8m0fnu> e, int& lo, int& hi) {
+      lo = 255, hi = -1;
+      for (const auto v : e)
+        if (v.bits() != 0xff) lo = std::min(lo, int(v.bits())), hi = std::max(hi, int(v.bits()));
+    };
+    int lo1, hi1, lo2, hi2;
+    range(e1, lo1, hi1);
+    range(e2, lo2, hi2);
+    const int f1 = int_shift<T1>, f2 = int_shift<T2>;
+    if (hi1 >= 0 && hi2 >= 0 && (lo1 + lo2 - 254 - f1 - f2 < -149 || hi1 + hi2 - 254 - f1 - f2 > 127))
+      return false;
+    std::array<float, 256> p1{}, p2{};  // 2^(e - 127 - f) for every code, NaN for 0xff
+    for (int e = 0; e < 255; ++e)
+      p1[std::size_t(e)] = std::ldexp(1.0f, e - 127 - f1),
+      p2[std::size_t(e)] = std::ldexp(1.0f, e - 127 - f2);
+    p1[255] = p2[255] = std::numeric_limits<float>::quiet_NaN();
+    const std::size_t nb = ceil_div(d.k, 32);
+    arena ar(scratch(ctx, blocks_bytes(d, 32, true)));
+    float* const a = ar.take<float>(d.m * nb);
+    float* const b = ar.take<float>(nb * d.n);
+    for (std::size_t i = 0; i < d.m * nb; ++i) a[i] = p1[e1[i].bits()];
+    for (std::size_t i = 0; i < nb * d.n; ++i) b[i] = p2[e2[i].bits()];
+    epi_blocks<Out> epi;
+    epi.nblk = nb, epi.n = d.n, epi.a = a, epi.b = b, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
+    accumulate(ctx, x1, w, d, 32, epi, ar);
+    return true;
+  }
+}
+
+/// The MX reference (matmul_mx's formula, one output at a time).
+template <float_output Out, float_code T1, float_code T2>
+void mx_reference(std::span<const T1> x1, std::span<const T2> x2, const matmul_dims& d,
+                  std::span<const float8_e8m0fnu> x1_scale, std::span<const float8_e8m0fnu> x2_scale,
+                  std::span<const float> bias, std::span<Out> y) {
+  // The power-of-two scales enter each block sum before its one rounding, so the block step is
+  // epi_blocks' with unit scales: tot + p * (1 * 1) = tot + p exactly.
+  const std::size_t nb = ceil_div(d.k, 32);
+  const std::vector<float> ones_a(d.m * nb, 1.0f), ones_b(nb * d.n, 1.0f);
+  epi_blocks<Out> epi;
+  epi.nblk = nb, epi.n = d.n, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
+  epi.a = ones_a.data(), epi.b = ones_b.data();
+  const exact_dot<T1, T2> dot(x1, x2, d);
+  accumulate_float(d, 32, epi,
+                   [&](std::size_t m, std::size_t n, std::size_t j, std::size_t k0, std::size_t k1) {
+                     const auto s1 = x1_scale[m * nb + j].bits(), s2 = x2_scale[j * d.n + n].bits();
+                     return (s1 == 0xff || s2 == 0xff) ? std::numeric_limits<float>::quiet_NaN()
+                                                       : dot.sum_f32(m, n, k0, k1, int(s1) + int(s2) - 254);
+                   });
+}
+
+}  // namespace detail
+
 /// MODE MX (spec §4.6): e8m0 scales per 32 along k, natural layout x1 (m, ceil(k/32)),
 /// x2 (ceil(k/32), n) (see mx_scales_from_cann for CANN's layout).
 ///   y = sum_j fp32(P_j * 2^(e1[m,j] - 127) * 2^(e2[j,n] - 127))  (fp32, j ascending) + bias_f32
 /// P_j is exact and the power-of-two scaling is applied before its single rounding; a NaN
-/// scale (0xff) makes the output NaN.
+/// scale (0xff) makes the output NaN. fp4 e2m1 / e1m2 and fp6 e2m3 codes run on the integer
+/// kernels (detail::mx_integer, bit-exact; x2 packed on every call: see the packed overload),
+/// the other formats run the reference.
 template <float_output Out, float_code T1, float_code T2>
 void matmul_mx(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
                std::span<const float8_e8m0fnu> x1_scale, std::span<const float8_e8m0fnu> x2_scale,
                std::span<const float> bias, std::span<Out> y) {
-  detail::check_dims(x1.size(), x2.size(), y.size(), d);
-  const std::size_t nb = ceil_div(d.k, 32);
-  detail::check_count(x1_scale.size(), d.m * nb, "x1 e8m0 scale (m x ceil(k/32))");
-  detail::check_count(x2_scale.size(), nb * d.n, "x2 e8m0 scale (ceil(k/32) x n)");
-  if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
-  // The power-of-two scales enter each block sum before its one rounding, so the block step is
-  // epi_blocks' with unit scales: tot + p * (1 * 1) = tot + p exactly.
-  detail::epi_blocks<Out> epi;
-  epi.nblk = nb, epi.n = d.n, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
-  const std::vector<float> ones_a(d.m * nb, 1.0f), ones_b(nb * d.n, 1.0f);
-  epi.a = ones_a.data(), epi.b = ones_b.data();
-  const detail::exact_dot<T1, T2> dot(x1, x2, d);
-  detail::accumulate_float(
-      d, 32, epi, [&](std::size_t m, std::size_t n, std::size_t j, std::size_t k0, std::size_t k1) {
-        const auto e1 = x1_scale[m * nb + j].bits(), e2 = x2_scale[j * d.n + n].bits();
-        return (e1 == 0xff || e2 == 0xff) ? std::numeric_limits<float>::quiet_NaN()
-                                          : dot.sum_f32(m, n, k0, k1, int(e1) + int(e2) - 254);
-      });
+  detail::check_block_scaled(d, x1.size(), x2.size(), y.size(), 32, x1_scale.size(), x2_scale.size(),
+                             bias.size(), "x1 e8m0 scale (m x ceil(k/32))", "x2 e8m0 scale (ceil(k/32) x n)");
+  if (detail::mx_integer<Out>(default_exec(), x1, detail::weights_ref<T2>{x2}, d, x1_scale, x2_scale, bias,
+                              y))
+    return;
+  detail::mx_reference<Out>(x1, x2, d, x1_scale, x2_scale, bias, y);
+}
+
+/// MODE MX with pre-packed weights (packed_weights: integer panels with blocks of 32 for e2m1,
+/// e1m2, e2m3 codes); m rows of x1; ctx runs the panels. No allocation on the integer path.
+template <float_output Out, float_code T1, float_code T2>
+void matmul_mx(const exec_context& ctx, std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
+               std::span<const float8_e8m0fnu> x1_scale, std::span<const float8_e8m0fnu> x2_scale,
+               std::span<const float> bias, std::span<Out> y) {
+  const matmul_dims d = x2.dims(m);
+  detail::check_block_scaled(d, x1.size(), x2.codes().size(), y.size(), 32, x1_scale.size(), x2_scale.size(),
+                             bias.size(), "x1 e8m0 scale (m x ceil(k/32))", "x2 e8m0 scale (ceil(k/32) x n)");
+  if (detail::mx_integer<Out>(ctx, x1, x2.ref(), d, x1_scale, x2_scale, bias, y)) return;
+  detail::mx_reference<Out>(x1, x2.codes(), d, x1_scale, x2_scale, bias, y);
+}
+template <float_output Out, float_code T1, float_code T2>
+void matmul_mx(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
+               std::span<const float8_e8m0fnu> x1_scale, std::span<const float8_e8m0fnu> x2_scale,
+               std::span<const float> bias, std::span<Out> y) {
+  matmul_mx<Out, T1, T2>(default_exec(), x1, x2, m, x1_scale, x2_scale, bias, y);
 }
 
 /// MODE NVFP4 (presets.md §2, the issue "Numerics presets"): fp4 e2m1 codes with e4m3fn block
@@ -1045,24 +1188,29 @@ void matmul_mx(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
 ///   y = fl(alpha * sum_j fl(P_j * fl(s1[m,j] * s2[j,n]))) + bias_f32   (fp32, j ascending)
 /// P_j is exact, and so are s1 * s2 and P_j * (s1 * s2) (4-bit significands): each block term is
 /// exact, only the fp32 sum, the alpha product and the bias add round. A NaN scale (0x7f / 0xff)
-/// makes the output NaN.
+/// makes the output NaN. On the integer kernels (bit-exact): P_int = 4 P_j and the scales halved,
+/// (s1 / 2) * (s2 / 2) and P_int times it still exact (e4m3 scales are at least 2^-9).
 template <float_output Out>
 void matmul_nvfp4(std::span<const float4_e2m1fn> x1, std::span<const float4_e2m1fn> x2, matmul_dims d,
                   std::span<const float8_e4m3fn> x1_scale, std::span<const float8_e4m3fn> x2_scale,
                   float alpha, std::span<const float> bias, std::span<Out> y) {
-  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  detail::check_block_scaled(d, x1.size(), x2.size(), y.size(), 16, x1_scale.size(), x2_scale.size(),
+                             bias.size(), "x1 e4m3 scale (m x ceil(k/16))", "x2 e4m3 scale (ceil(k/16) x n)");
   const std::size_t nb = ceil_div(d.k, 16);
-  detail::check_count(x1_scale.size(), d.m * nb, "x1 e4m3 scale (m x ceil(k/16))");
-  detail::check_count(x2_scale.size(), nb * d.n, "x2 e4m3 scale (ceil(k/16) x n)");
-  if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+  const bool integer = detail::integer_kernel(d, 16);
+  const float half = integer ? 0.5f : 1.0f;  // P_int = 4 P_j on the integer kernels
+  std::vector<float> a(x1_scale.size()), b(x2_scale.size());
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(x1_scale[i]) * half;
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(x2_scale[i]) * half;
+  const std::vector<float> alphas(d.m, alpha);  // the epilogue's per-row factor: fl(alpha * tot)
   detail::epi_blocks<Out> epi;
   epi.nblk = nb, epi.n = d.n, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
-  std::vector<float> a(x1_scale.size()), b(x2_scale.size());
-  for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(x1_scale[i]);
-  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(x2_scale[i]);
-  epi.a = a.data(), epi.b = b.data();
-  const std::vector<float> alphas(d.m, alpha);  // the epilogue's per-row factor: fl(alpha * tot)
-  epi.s1 = alphas.data();
+  epi.a = a.data(), epi.b = b.data(), epi.s1 = alphas.data();
+  if (integer) {
+    detail::arena ar(detail::scratch(default_exec(), detail::accumulate_bytes(d)));
+    detail::accumulate(default_exec(), x1, detail::weights_ref<float4_e2m1fn>{x2}, d, 16, epi, ar);
+    return;
+  }
   const detail::exact_dot<float4_e2m1fn, float4_e2m1fn> dot(x1, x2, d);
   detail::accumulate_float(d, 16, epi,
                            [&](std::size_t m, std::size_t n, std::size_t, std::size_t k0, std::size_t k1) {
@@ -1150,10 +1298,9 @@ void matmul_mx(approx_t, std::span<const T1> x1, const packed_weights<T2>& x2, s
 #if defined(LOWBIT_X86_64)
   if (detail::use_avx512_bf16() && x2.bf16()) {
     const std::size_t nb = ceil_div(d.k, 32);
-    detail::check_dims(x1.size(), x2.codes().size(), y.size(), d);
-    detail::check_count(x1_scale.size(), d.m * nb, "x1 e8m0 scale (m x ceil(k/32))");
-    detail::check_count(x2_scale.size(), nb * d.n, "x2 e8m0 scale (ceil(k/32) x n)");
-    if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+    detail::check_block_scaled(d, x1.size(), x2.codes().size(), y.size(), 32, x1_scale.size(),
+                               x2_scale.size(), bias.size(), "x1 e8m0 scale (m x ceil(k/32))",
+                               "x2 e8m0 scale (ceil(k/32) x n)");
     detail::count(true);
     detail::bf16_blocks<Out, T1>(
         default_exec(), x1, m, *x2.bf16(), 32,
