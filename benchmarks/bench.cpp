@@ -328,27 +328,24 @@ void matmul_int8_mode_lowbit(benchmark::State& s, int mode) {
   set_ops(s, m, k, n);
 }
 
-/// oneDNN s8 x s8 -> f32 in the 3-D form {1,M,K} x {1,K,N} with per-N output scales and a
-/// {1,M,1} binary-mul post-op for the per-token scale (shared/anchors/peers.md §3.2), weights
-/// reordered once to the primitive's layout outside the timing.
-void matmul_onednn(benchmark::State& s, std::size_t m, std::size_t k, std::size_t n, bool bf16, bool cold) {
+/// oneDNN configured plainly, as shared/anchors/bench/onednn_bench.cpp: 2-D {M,K} x {K,N}, weights
+/// reordered once to the primitive's layout outside the timing, primitive created once. int8:
+/// s8 x s8 -> f32 with per-N output scales (s8s8f32_pc); with row_scale (K-C) the per-token scale
+/// is then applied by a plain row-scale pass over the output, counted in the peer's time (oneDNN
+/// 2.6 fuses it only as a binary post-op, measured 25-40% slower). bf16: bf16 x bf16 -> f32.
+void matmul_onednn(benchmark::State& s, std::size_t m, std::size_t k, std::size_t n, bool bf16, bool cold,
+                   bool row_scale) {
   using namespace dnnl;
   using dt = memory::data_type;
   using tag = memory::format_tag;
   const memory::dim M = static_cast<memory::dim>(m), K = static_cast<memory::dim>(k),
                     N = static_cast<memory::dim>(n);
   const dt in = bf16 ? dt::bf16 : dt::s8;
-  const memory::desc a_md({1, M, K}, in, tag::abc), b_any({1, K, N}, in, tag::any),
-      b_plain({1, K, N}, in, tag::abc), c_md({1, M, N}, dt::f32, tag::abc),
-      t_md({1, M, 1}, dt::f32, tag::abc);
+  const memory::desc a_md({M, K}, in, tag::ab), b_any({K, N}, in, tag::any), b_plain({K, N}, in, tag::ab),
+      c_md({M, N}, dt::f32, tag::ab);
   primitive_attr attr;
   const auto s2 = gaussian(n, 9), s1 = gaussian(m, 8);
-  if (!bf16) {
-    attr.set_output_scales(1 << 2, s2);
-    post_ops po;
-    po.append_binary(algorithm::binary_mul, t_md);
-    attr.set_post_ops(po);
-  }
+  if (!bf16) attr.set_output_scales(1 << 1, s2);
   const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any, c_md), attr, engine());
   std::vector<std::uint8_t> abuf(m * k * (bf16 ? 2 : 1)), bbuf(k * n * (bf16 ? 2 : 1));
   {
@@ -358,13 +355,14 @@ void matmul_onednn(benchmark::State& s, std::size_t m, std::size_t k, std::size_
     for (auto& v : bbuf) v = static_cast<std::uint8_t>(bf16 ? (rng() % 64) : rng());
   }
   memory am(a_md, engine(), abuf.data()), bplain(b_plain, engine(), bbuf.data()),
-      bm(pd.weights_desc(), engine()), cm(c_md, engine()), tm(t_md, engine(), const_cast<float*>(s1.data()));
+      bm(pd.weights_desc(), engine()), cm(c_md, engine());
   stream st(engine());
   reorder(bplain, bm).execute(st, bplain, bm);
   st.wait();
   dnnl::matmul prim(pd);
-  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
-  if (!bf16) args.insert({DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, tm});
+  const std::unordered_map<int, memory> args = {
+      {DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
+  auto* const y = static_cast<float*>(cm.get_data_handle());
   for (auto _ : s) {
     if (cold) {
       s.PauseTiming();
@@ -373,6 +371,10 @@ void matmul_onednn(benchmark::State& s, std::size_t m, std::size_t k, std::size_
     }
     prim.execute(st, args);
     st.wait();
+    if (row_scale)
+      for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < n; ++j) y[i * n + j] *= s1[i];
+    benchmark::DoNotOptimize(y);
   }
   s.SetLabel(pd.impl_info_str());
   set_ops(s, m, k, n);
@@ -493,14 +495,15 @@ BENCHMARK(dequantize_int8_channel_onednn)
     ->Name("dequantize/int8/channel/4096x4096/onednn")
     ->Unit(benchmark::kMillisecond);
 
-#define LOWBIT_KC(M)                                                  \
-  BENCHMARK_CAPTURE(matmul_int8_kc_f32, m##M, M, false)               \
-      ->Name("matmul/int8/K-C/" #M "x4096x4096/lowbit")               \
-      ->Unit(benchmark::kMillisecond);                                \
-  BENCHMARK_CAPTURE(matmul_onednn, m##M, M, 4096, 4096, false, false) \
-      ->Name("matmul/int8/K-C/" #M "x4096x4096/onednn")               \
+#define LOWBIT_KC(M)                                                        \
+  BENCHMARK_CAPTURE(matmul_int8_kc_f32, m##M, M, false)                     \
+      ->Name("matmul/int8/K-C/" #M "x4096x4096/lowbit")                     \
+      ->Unit(benchmark::kMillisecond);                                      \
+  BENCHMARK_CAPTURE(matmul_onednn, m##M, M, 4096, 4096, false, false, true) \
+      ->Name("matmul/int8/K-C/" #M "x4096x4096/onednn")                     \
       ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(matmul_onednn, m1, 1, 4096, 4096, false, false)  // lowbit's M = 1: the engine rows below
+BENCHMARK_CAPTURE(matmul_onednn, m1, 1, 4096, 4096, false, false,
+                  true)  // lowbit's M = 1: the engine rows below
     ->Name("matmul/int8/K-C/1x4096x4096/onednn")
     ->Unit(benchmark::kMillisecond);
 LOWBIT_KC(16)
@@ -531,13 +534,13 @@ BENCHMARK(matmul_mx_exact_lowbit<float4_e2m1fn>)
 BENCHMARK(matmul_mx_exact_lowbit<float6_e2m3fn>)
     ->Name("matmul/mxfp6_e2m3/MX/128x4096x4096/lowbit-exact")
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(matmul_onednn, bf16, 128, 4096, 4096, true, false)
+BENCHMARK_CAPTURE(matmul_onednn, bf16, 128, 4096, 4096, true, false, false)
     ->Name("matmul/bf16/128x4096x4096/onednn")
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(gemv_int4_weight_only_lowbit)
     ->Name("gemv/int4/weight-only/1x4096x4096/lowbit")
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(matmul_onednn, gemv, 1, 4096, 4096, false, true)
+BENCHMARK_CAPTURE(matmul_onednn, gemv, 1, 4096, 4096, false, true, false)
     ->Name("gemv/int8/1x4096x4096/onednn")
     ->Unit(benchmark::kMillisecond);
 
