@@ -163,6 +163,85 @@ void quantize_mxfp4_lowbit(benchmark::State& s) {
   set_quantize_bytes(s, R * C, 1);  // one byte per code as stored (unpacked)
 }
 
+/// The quantize variants of issue 11's table, each into caller buffers with its scales computed.
+void quantize_mxfp8_lowbit(benchmark::State& s) {
+  const auto x = gaussian(R * C, 3);
+  quantized<float8_e4m3fn, float8_e8m0fnu> q{
+      std::vector<float8_e4m3fn>(R * C), std::vector<float8_e8m0fnu>(R * C / 32), {}, {}};
+  for (auto _ : s) {
+    quantize_mx_into<float8_e4m3fn, float>(x, {R, C}, {}, q.span());
+    benchmark::DoNotOptimize(q.values.data());
+  }
+  set_quantize_bytes(s, R * C, 1);
+}
+
+/// int4 per group of 128, then stored two codes per byte (low nibble first).
+void quantize_int4_group_packed_lowbit(benchmark::State& s) {
+  const auto x = gaussian(R * C, 2);
+  const auto map = make_scale_map(granularity::group(128), operand::left, {R, C});
+  quantized<int4> q{std::vector<int4>(R * C), std::vector<float>(map.size()), {}, map};
+  std::vector<std::uint8_t> packed(R * C / 2);
+  for (auto _ : s) {
+    quantize_into<int4, float>(x, {R, C}, {.gran = granularity::group(128)}, q.span());
+    pack_nibbles({reinterpret_cast<const std::uint8_t*>(q.values.data()), q.values.size()}, packed);
+    benchmark::DoNotOptimize(packed.data());
+  }
+  s.SetBytesProcessed(static_cast<std::int64_t>(s.iterations() * R * C * 4 + s.iterations() * R * C / 2));
+}
+
+/// Per-token int8, asymmetric (offsets) or smoothed (SmoothQuant: x * smooth[k] first).
+void quantize_int8_token_variant_lowbit(benchmark::State& s, bool asym) {
+  const auto x = gaussian(R * C, 1);
+  std::vector<float> smooth(C);
+  for (std::size_t c = 0; c < C; ++c) smooth[c] = 0.5f + static_cast<float>(c % 7) * 0.25f;
+  quantized<std::int8_t> q{
+      std::vector<std::int8_t>(R * C), std::vector<float>(R), std::vector<float>(asym ? R : 0), {}};
+  quantize_params p{.gran = granularity::token()};
+  if (asym)
+    p.asymmetric = true;
+  else
+    p.smooth = smooth;
+  for (auto _ : s) {
+    quantize_into<std::int8_t, float>(x, {R, C}, p, q.span());
+    benchmark::DoNotOptimize(q.values.data());
+  }
+  set_quantize_bytes(s, R * C, 1);
+}
+
+/// fp8 e4m3 per 128 x 128 block and MXFP4 (e8m0 per 32) back to fp32.
+void dequantize_e4m3_block_lowbit(benchmark::State& s) {
+  const auto x = gaussian(R * C, 4);
+  const auto q = quantize<float8_e4m3fn, float>(x, {R, C}, {.gran = granularity::block(128, 128)});
+  std::vector<float> y(R * C);
+  for (auto _ : s) {
+    dequantize_into<float8_e4m3fn, float>(q.values, q.map, q.scales, {}, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_quantize_bytes(s, R * C, 1);
+}
+void dequantize_mxfp4_lowbit(benchmark::State& s) {
+  const auto x = gaussian(R * C, 4);
+  const auto q = quantize_mx<float4_e2m1fn, float>(x, {R, C}, {});
+  std::vector<float> y(R * C);
+  for (auto _ : s) {
+    dequantize_into<float4_e2m1fn, float8_e8m0fnu>(q.values, q.map, q.scales, {}, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_quantize_bytes(s, R * C, 1);
+}
+
+/// A streaming copy of 4096 x 4096 fp32 (memcpy; bytes read + written): the memory limit the
+/// quantize and dequantize rates are compared with.
+void copy_memcpy(benchmark::State& s) {
+  const auto x = gaussian(R * C, 5);
+  std::vector<float> y(R * C);
+  for (auto _ : s) {
+    std::memcpy(y.data(), x.data(), x.size() * 4);
+    benchmark::DoNotOptimize(y.data());
+  }
+  s.SetBytesProcessed(static_cast<std::int64_t>(s.iterations() * R * C * 8));
+}
+
 void dequantize_int8_channel_lowbit(benchmark::State& s) {
   const auto q = random_int8(R * C, 4);
   const auto sc = gaussian(C, 5);
@@ -212,9 +291,14 @@ void set_weight_bytes(benchmark::State& s, std::size_t packed, std::size_t store
 // ---------------------------------------------------------------- engine integration (issue 12)
 
 /// The engine's pool: as many threads as the run's OpenMP setting (OMP_NUM_THREADS), so the 1-
-/// and 2-thread tables compare like with like.
+/// and 2-thread tables compare like with like. Run without OMP_PROC_BIND: threads created by a
+/// thread OpenMP has bound inherit its one-core mask and never run in parallel with it.
 engine::thread_pool& pool() {
-  static engine::thread_pool p(default_exec().threads);
+#if defined(_OPENMP)
+  static engine::thread_pool p(static_cast<unsigned>(omp_get_max_threads()));
+#else
+  static engine::thread_pool p(1);
+#endif
   return p;
 }
 
@@ -439,6 +523,68 @@ void matmul_mx_exact_lowbit(benchmark::State& s) {
   set_weight_bytes(s, w.memory_bytes(), k * n / (std::is_same_v<T, float4_e2m1fn> ? 2 : 1) + e2.size());
 }
 
+/// The exact (reference-bit) matmuls of issue 11's table on 128 x 4096 x 4096: the fp8 / HiFloat8
+/// / e5m2 block modes, MXFP8, T-CG and int4 weight-only (bf16 x, group 128). Those without an
+/// integer-kernel path run the reference.
+template <class T>
+void matmul_blocked_exact(benchmark::State& s, bool bb) {
+  const std::size_t m = 128, k = 4096, n = 4096, gs = 128;
+  const auto a = random_codes<T>(m * k, 11), b = random_codes<T>(k * n, 12);
+  const auto s1 = gaussian((bb ? m / gs : m) * (k / gs), 13), s2 = gaussian((k / gs) * (n / gs), 14);
+  std::vector<float> y(m * n);
+  for (auto _ : s) {
+    if (bb)
+      matmul_bb<float, T, T>(a, b, {m, k, n}, gs, s1, s2, {}, y);
+    else
+      matmul_gb<float, T, T>(a, b, {m, k, n}, gs, s1, s2, {}, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_ops(s, m, k, n);
+}
+void matmul_fp8_gb_exact(benchmark::State& s) {
+  matmul_blocked_exact<float8_e4m3fn>(s, false);
+}
+void matmul_fp8_bb_exact(benchmark::State& s) {
+  matmul_blocked_exact<float8_e4m3fn>(s, true);
+}
+void matmul_e5m2_gb_exact(benchmark::State& s) {
+  matmul_blocked_exact<float8_e5m2>(s, false);
+}
+void matmul_hif8_gb_exact(benchmark::State& s) {
+  matmul_blocked_exact<hifloat8>(s, false);
+}
+void matmul_tcg_exact(benchmark::State& s) {
+  const std::size_t m = 128, k = 4096, n = 4096;
+  const auto a = random_codes<float8_e4m3fn>(m * k, 11);
+  const auto b = random_codes<float4_e2m1fn>(k * n, 12);
+  std::vector<bfloat16> gsc(k / 32 * n, bfloat16(0.5f));
+  std::vector<std::uint64_t> ys(n, fixpipe::pack(0.01f));
+  std::vector<float> y(m * n);
+  for (auto _ : s) {
+    matmul_tcg<float, bfloat16>(a, b, {m, k, n}, gsc, ys, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_ops(s, m, k, n);
+}
+void matmul_int4_weight_only_exact(benchmark::State& s) {
+  const std::size_t m = 128, k = 4096, n = 4096;
+  std::mt19937 rng(17);
+  std::vector<int4> w(k * n);
+  for (auto& v : w) v = int4::from_bits(static_cast<std::uint8_t>(rng() % 16));
+  std::vector<bfloat16> x(m * k);
+  for (auto& v : x) v = bfloat16(static_cast<float>(static_cast<int>(rng() % 200) - 100) / 50.0f);
+  const auto sc = gaussian((k / 128) * n, 18);
+  const packed_weights<int4> pw(w, k, n);
+  std::vector<float> y(m * n);
+  for (auto _ : s) {
+    matmul_weight_only<float, bfloat16, int4>(x, pw, m, {granularity::group(128), sc}, {}, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  s.SetLabel(backend_name());
+  set_ops(s, m, k, n);
+  set_weight_bytes(s, pw.memory_bytes(), k * n / 2 + sc.size() * 4);
+}
+
 void matmul_mxfp8_lowbit(benchmark::State& s) {
   matmul_mx_lowbit<float8_e4m3fn>(s);
 }
@@ -488,6 +634,21 @@ BENCHMARK(quantize_int8_group_lowbit)
     ->Name("quantize/int8/group128/4096x4096/lowbit")
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(quantize_mxfp4_lowbit)->Name("quantize/mxfp4/4096x4096/lowbit")->Unit(benchmark::kMillisecond);
+BENCHMARK(quantize_mxfp8_lowbit)->Name("quantize/mxfp8/4096x4096/lowbit")->Unit(benchmark::kMillisecond);
+BENCHMARK(quantize_int4_group_packed_lowbit)
+    ->Name("quantize/int4/group128-packed/4096x4096/lowbit")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(quantize_int8_token_variant_lowbit, asym, true)
+    ->Name("quantize/int8/token-asym/4096x4096/lowbit")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(quantize_int8_token_variant_lowbit, smooth, false)
+    ->Name("quantize/int8/token-smooth/4096x4096/lowbit")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(copy_memcpy)->Name("copy/4096x4096-fp32/memcpy")->Unit(benchmark::kMillisecond);
+BENCHMARK(dequantize_e4m3_block_lowbit)
+    ->Name("dequantize/fp8_e4m3fn/block128/4096x4096/lowbit")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(dequantize_mxfp4_lowbit)->Name("dequantize/mxfp4/4096x4096/lowbit")->Unit(benchmark::kMillisecond);
 BENCHMARK(dequantize_int8_channel_lowbit)
     ->Name("dequantize/int8/channel/4096x4096/lowbit")
     ->Unit(benchmark::kMillisecond);
@@ -533,6 +694,27 @@ BENCHMARK(matmul_mx_exact_lowbit<float4_e2m1fn>)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(matmul_mx_exact_lowbit<float6_e2m3fn>)
     ->Name("matmul/mxfp6_e2m3/MX/128x4096x4096/lowbit-exact")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(matmul_fp8_gb_exact)
+    ->Name("matmul/fp8/G-B/128x4096x4096/lowbit-exact")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(matmul_fp8_bb_exact)
+    ->Name("matmul/fp8/B-B/128x4096x4096/lowbit-exact")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(matmul_mx_exact_lowbit<float8_e4m3fn>)
+    ->Name("matmul/mxfp8/MX/128x4096x4096/lowbit-exact")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(matmul_tcg_exact)
+    ->Name("matmul/fp8xfp4/T-CG/128x4096x4096/lowbit-exact")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(matmul_e5m2_gb_exact)
+    ->Name("matmul/fp8_e5m2/G-B/128x4096x4096/lowbit-exact")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(matmul_hif8_gb_exact)
+    ->Name("matmul/hifloat8/G-B/128x4096x4096/lowbit-exact")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(matmul_int4_weight_only_exact)
+    ->Name("matmul/int4/weight-only/128x4096x4096/lowbit-exact")
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(matmul_onednn, bf16, 128, 4096, 4096, true, false, false)
     ->Name("matmul/bf16/128x4096x4096/onednn")

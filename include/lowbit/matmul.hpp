@@ -1484,6 +1484,98 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
     }
 }
 
+namespace detail {
+
+/// The exact weight-only fast path (avx512; detail/x86/weight_only_avx512.hpp): int8 / int4
+/// weights with VNNI panels, per tensor / channel / group scales, no offset. The reference's
+/// double sums vectorised across columns (bit-identical); false when it does not apply.
+template <float_output Out, class In, integer_code T2>
+bool weight_only_exact([[maybe_unused]] const exec_context& ctx, [[maybe_unused]] std::span<const In> x,
+                       [[maybe_unused]] const packed_weights<T2>& w, [[maybe_unused]] const matmul_dims& d,
+                       [[maybe_unused]] const weight_scales& s, [[maybe_unused]] std::span<const float> bias,
+                       [[maybe_unused]] std::span<Out> y) {
+#if defined(LOWBIT_X86_64)
+  const auto kind = s.gran.kind;
+  if (!use_avx512() || !w.vnni() || !s.offset.empty() || d.m * d.n == 0 || d.k == 0 ||
+      !(kind == granularity_kind::tensor || kind == granularity_kind::channel ||
+        kind == granularity_kind::group))
+    return false;
+  const scale_map map = make_scale_map(s.gran, operand::right, {d.k, d.n});
+  check_count(s.scale.size(), map.size(), "x2 scale");
+  constexpr auto I = std::is_same_v<In, bfloat16>  ? wo::inter::bf16
+                     : std::is_same_v<In, float16> ? wo::inter::f16
+                                                   : wo::inter::f32;
+  constexpr std::size_t kc = 256;  // k rows of W rebuilt at a time (128 KiB of doubles per task)
+  const vnni::packed_b& pb = *w.vnni();
+  const std::size_t np = pb.panels * 64, tasks = task_count(ctx, pb.panels, d.m * d.k * 64, min_task_macs);
+  const std::size_t per_task = slice_bytes<double>(kc * 64) + slice_bytes<double>(d.m * 64);
+  arena ar(scratch(ctx, slice_bytes<float>(map.grid.rows * np) + slice_bytes<const float*>(d.k) +
+                            slice_bytes<double>(d.m * d.k) + tasks * per_task));
+  float* const srows = ar.take<float>(map.grid.rows * np);  // s' = In(s), a row of np per scale row
+  const float** const row_of = ar.take<const float*>(d.k);
+  double* const xd = ar.take<double>(d.m * d.k);
+  std::byte* const task_mem = reinterpret_cast<std::byte*>(ar.take<std::byte>(tasks * per_task));
+  for (std::size_t g = 0; g < map.grid.rows; ++g)
+    for (std::size_t n = 0; n < np; ++n) {
+      const float sv = n < d.n ? s.scale[map(g * map.br, n)] : 0.0f;
+      srows[g * np + n] = std::is_same_v<In, float> ? sv : static_cast<float>(In(sv));
+    }
+  for (std::size_t k = 0; k < d.k; ++k) row_of[k] = srows + (k / map.br) * np;
+  for (std::size_t i = 0; i < d.m * d.k; ++i) xd[i] = static_cast<double>(static_cast<float>(x[i]));
+  const epi_weight_only<Out, In> epi{bias, y.data(), d.n};
+  run_tasks(ctx, tasks, [&](std::size_t t) {
+    arena ta(task_mem + t * per_task);
+    double* const wd = ta.take<double>(kc * 64);
+    double* const acc = ta.take<double>(d.m * 64);
+    const auto [p0, p1] = task_range(t, tasks, pb.panels);
+    for (std::size_t p = p0; p < p1; ++p) {
+      std::fill(acc, acc + d.m * 64, 0.0);
+      for (std::size_t k0 = 0; k0 < d.k; k0 += kc) {
+        const std::size_t k1 = std::min(k0 + kc, d.k);
+        wo::exact_w_rows<I>(
+            pb.panel(p), k0, k1, p * 64, [&](std::size_t k) { return row_of[k]; }, wd);
+        std::size_t i = 0;
+        for (; i + 2 <= d.m; i += 2) wo::exact_rows<2>(xd + i * d.k, d.k, k0, k1, wd, acc + i * 64);
+        if (i < d.m) wo::exact_rows<1>(xd + i * d.k, d.k, k0, k1, wd, acc + i * 64);
+      }
+      const std::size_t n0 = p * 64, cnt = std::min<std::size_t>(64, d.n - n0);
+      for (std::size_t i = 0; i < d.m; ++i)
+        for (std::size_t c = 0; c < cnt; ++c) epi.one(i, n0 + c, acc[i * 64 + c]);
+    }
+  });
+  count(true);
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace detail
+
+/// MODE weight-only (the reference's bits) on pre-packed int8 / int4 weights; m rows of x; ctx
+/// runs the 64-column panels. Per tensor / channel / group scales without offset take the exact
+/// vector path on avx512 (detail::weight_only_exact); the rest runs the reference.
+template <float_output Out, class In, integer_code T2>
+requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
+         std::is_same_v<In, float16>) void matmul_weight_only(const exec_context& ctx, std::span<const In> x,
+                                                              const packed_weights<T2>& w, std::size_t m,
+                                                              const weight_scales& s,
+                                                              std::span<const float> bias, std::span<Out> y) {
+  const matmul_dims d = w.dims(m);
+  detail::check_dims(x.size(), w.codes().size(), y.size(), d);
+  if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
+  if (detail::weight_only_exact<Out, In, T2>(ctx, x, w, d, s, bias, y)) return;
+  matmul_weight_only<Out, In, T2>(x, w.codes(), d, s, bias, y);
+}
+template <float_output Out, class In, integer_code T2>
+requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
+         std::is_same_v<In, float16>) void matmul_weight_only(std::span<const In> x,
+                                                              const packed_weights<T2>& w, std::size_t m,
+                                                              const weight_scales& s,
+                                                              std::span<const float> bias, std::span<Out> y) {
+  matmul_weight_only<Out, In, T2>(default_exec(), x, w, m, s, bias, y);
+}
+
 /// MODE weight-only with the approx tag and pre-packed int4 / int8 weights (per tensor, per
 /// channel or per group, no offset): W is rebuilt exactly as the reference rounds it; the sum over
 /// k is an fp32 FMA chain (detail/x86/weight_only_avx512.hpp), within k * 2^-24 * sum |x W| of

@@ -169,3 +169,58 @@ TEST(KcBf16Output, EdgeValuesMatchReference) {
 }
 
 }  // namespace
+
+namespace {
+
+// The exact weight-only path (detail::weight_only_exact): the reference's double sums across
+// columns. Odd shapes, int8 / int4, every x dtype (its inter rounding), per tensor / channel /
+// group, tiny scales (subnormal W), NaN / Inf in x, bias, bf16 output.
+template <class Out, class In, class T2>
+void check_weight_only(std::size_t m, std::size_t k, std::size_t n, granularity g, float scale_mag, bool specials,
+                       unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<In> x(m * k);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    float v = static_cast<float>(static_cast<int>(rng() % 2001) - 1000) / 137.0f;
+    if (specials && i % 97 == 5) v = (i % 2) ? std::numeric_limits<float>::infinity() : std::nanf("");
+    x[i] = In(v);
+  }
+  std::vector<T2> w(k * n);
+  for (auto& v : w) {
+    if constexpr (std::is_same_v<T2, int4>)
+      v = int4::from_bits(static_cast<std::uint8_t>(rng() & 0xf));
+    else
+      v = static_cast<std::int8_t>(static_cast<int>(rng() % 256) - 128);
+  }
+  const auto map = make_scale_map(g, operand::right, {k, n});
+  std::vector<float> sc(map.size());
+  for (auto& v : sc) v = scale_mag * (0.5f + static_cast<float>(rng() % 1000) / 999.0f);
+  std::vector<float> bias(n);
+  for (auto& v : bias) v = static_cast<float>(static_cast<int>(rng() % 100) - 50) / 16.0f;
+  std::vector<Out> ref(m * n), fast(m * n);
+  const weight_scales ws{g, sc};
+  const backend best = active_backend();
+  set_backend(backend::scalar);
+  matmul_weight_only<Out, In, T2>(x, w, {m, k, n}, ws, bias, ref);
+  set_backend(best);
+  const packed_weights<T2> pw(w, k, n);
+  reset_dispatch_counts();
+  matmul_weight_only<Out, In, T2>(x, pw, m, ws, bias, fast);
+  EXPECT_TRUE(same(fast, ref)) << m << "x" << k << "x" << n;
+  if (best == backend::avx512) {
+    EXPECT_EQ(dispatch_counts().reference, 0u);
+  }
+}
+
+TEST(WeightOnlyExact, MatchesReference) {
+  check_weight_only<float, bfloat16, int4>(3, 256, 130, granularity::group(128), 0.02f, false, 1);
+  check_weight_only<float, bfloat16, int4>(5, 300, 70, granularity::group(32), 0.02f, true, 2);
+  check_weight_only<float, float, std::int8_t>(4, 130, 65, granularity::channel(), 0.003f, true, 3);
+  check_weight_only<bfloat16, float16, std::int8_t>(2, 513, 64, granularity::group(64), 0.01f, false, 4);
+  check_weight_only<float, float16, int4>(7, 64, 200, granularity::tensor(), 0.5f, true, 5);
+  check_weight_only<float, bfloat16, std::int8_t>(1, 1000, 3, granularity::channel(), 1e-39f, false, 6);
+  check_weight_only<float, float, int4>(6, 777, 129, granularity::group(100), 3e-41f, false, 7);
+  check_weight_only<float, bfloat16, int4>(3, 128, 64, granularity::group(128), 3e37f, false, 8);  // Inf W
+}
+
+}  // namespace

@@ -17,17 +17,31 @@ namespace lowbit::inline v0::detail::wo {
 
 enum class inter { f32, bf16, f16 };
 
+/// I(v) as the reference's In(v): bf16 round to nearest even on the bits (subnormals kept,
+/// overflow to Inf, NaN quiet), fp16 by vcvtps2ph (RNE), fp32 as is.
 template <inter I>
-LOWBIT_TARGET_AVX512_BF16 inline __m512 round_inter(__m512 v) noexcept {
-  if constexpr (I == inter::bf16) {  // vcvtneps2bf16: round to nearest even, NaN kept
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(v)), 16));
-  } else if constexpr (I == inter::f16)
+LOWBIT_TARGET_AVX512 inline __m512 round_inter_exact(__m512 v) noexcept {
+  if constexpr (I == inter::bf16) {
+    const __m512i b = _mm512_castps_si512(v), hi = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_and_si512(_mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7fff)), lsb), hi);
+    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    r = _mm512_mask_mov_epi32(r, nan,
+                              _mm512_and_si512(_mm512_or_si512(b, _mm512_set1_epi32(0x00400000)), hi));
+    return _mm512_castsi512_ps(r);
+  } else if constexpr (I == inter::f16) {
     return _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-  else
+  } else {
     return v;
+  }
 }
 
-/// p[i] = I(p[i]) in place (hardware RNE conversions; NaN stays NaN).
+template <inter I>
+LOWBIT_TARGET_AVX512_BF16 inline __m512 round_inter(__m512 v) noexcept {
+  return round_inter_exact<I>(v);
+}
+
+/// p[i] = I(p[i]) in place (round_inter_exact; NaN stays NaN).
 template <inter I>
 LOWBIT_TARGET_AVX512_BF16 inline void round_inter_array(float* p, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; i += 16) {
@@ -81,6 +95,62 @@ LOWBIT_TARGET_AVX512_BF16 inline void panel(const std::uint8_t* __restrict w, st
     _mm512_mask_storeu_ps(y + n0 + 16 * j,
                           left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1), acc[j]);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The exact weight-only path (issue 11): the reference's sum, acc = acc + double(x) * W in
+// ascending k in double, vectorised across 8 columns. Each column keeps its own order, and x * W
+// (two significands of at most 24 bits) is exact in double, so the fused multiply-add rounds the
+// same sum once as the reference's add does: bit-identical. W is rebuilt from the VNNI panels
+// (4 k x 64 columns of int8 values per group) as the reference rounds it, with RNE done on the
+// bits for bf16 (vcvtneps2bf16 would flush subnormals) and by vcvtps2ph for fp16.
+
+/// wd[(kk - k0) * 64 + c] = double(W[kk, n0 + c]) for kk in [k0, k1), k0 a multiple of 4: W =
+/// I(w * s'), w the int8 value in the VNNI panel (int4 codes are stored as int8 there), s' the
+/// inter-rounded scale row s_row(kk) (padded to whole panels with zeros).
+template <inter I, class ScaleRow>
+LOWBIT_TARGET_AVX512 inline void exact_w_rows(const std::int8_t* panel, std::size_t k0, std::size_t k1,
+                                              std::size_t n0, ScaleRow&& s_row, double* wd) noexcept {
+  for (std::size_t q = k0 / 4; q * 4 < k1; ++q) {
+    const std::int8_t* g = panel + q * 256;  // 64 columns x 4 k: byte c * 4 + r
+    __m512i v[4];
+    for (int j = 0; j < 4; ++j) v[j] = _mm512_loadu_si512(g + 64 * j);
+    for (std::size_t r = 0; r < 4 && q * 4 + r < k1; ++r) {
+      const std::size_t kk = q * 4 + r;
+      const float* s = s_row(kk) + n0;
+      double* out = wd + (kk - k0) * 64;
+      const __m128i shl = _mm_cvtsi32_si128(static_cast<int>(24 - 8 * r));
+      for (int j = 0; j < 4; ++j) {
+        const __m512i w32 = _mm512_srai_epi32(_mm512_sll_epi32(v[j], shl), 24);  // byte r, sign-extended
+        const __m512 w =
+            round_inter_exact<I>(_mm512_mul_ps(_mm512_cvtepi32_ps(w32), _mm512_loadu_ps(s + 16 * j)));
+        _mm512_storeu_pd(out + 16 * j, _mm512_cvtps_pd(_mm512_castps512_ps256(w)));
+        _mm512_storeu_pd(out + 16 * j + 8,
+                         _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(w), 1))));
+      }
+    }
+  }
+}
+
+/// acc[r][0..64) += x[r][kk] * wd[kk - k0][0..64) for kk in [k0, k1), R rows (ldx apart) at once,
+/// each column's double sum in ascending k.
+template <std::size_t R>
+LOWBIT_TARGET_AVX512 inline void exact_rows(const double* x, std::size_t ldx, std::size_t k0, std::size_t k1,
+                                            const double* wd, double* acc) noexcept {
+  __m512d a[R][8];
+  for (std::size_t r = 0; r < R; ++r)
+    for (int j = 0; j < 8; ++j) a[r][j] = _mm512_loadu_pd(acc + r * 64 + 8 * j);
+  for (std::size_t kk = k0; kk < k1; ++kk) {
+    const double* w = wd + (kk - k0) * 64;
+    __m512d b[8];
+    for (int j = 0; j < 8; ++j) b[j] = _mm512_loadu_pd(w + 8 * j);
+    for (std::size_t r = 0; r < R; ++r) {
+      const __m512d xv = _mm512_set1_pd(x[r * ldx + kk]);
+      for (int j = 0; j < 8; ++j) a[r][j] = _mm512_fmadd_pd(xv, b[j], a[r][j]);
+    }
+  }
+  for (std::size_t r = 0; r < R; ++r)
+    for (int j = 0; j < 8; ++j) _mm512_storeu_pd(acc + r * 64 + 8 * j, a[r][j]);
 }
 
 }  // namespace lowbit::inline v0::detail::wo
