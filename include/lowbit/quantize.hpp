@@ -241,16 +241,16 @@ namespace detail {
 
 /// The fast path of dynamic symmetric quantization (avx512, avx2 and neon backends: the kernel
 /// set is picked by its tag, the driver below is shared): fp32 input (bf16 / fp16 widened to it),
-/// int8 / int4 with rint or e4m3fn with the default policy, no smoothing. Bit-exact to quantize_ref_into
-/// (same amax, same fp32 scale, same division and rounding). Returns false when it does not apply.
-/// The fast path's per-task scratch, in floats: the column maxima and scales of a band, its block
-/// maxima, and (bf16 / fp16 input) the band widened to fp32.
+/// int8 / int4 with rint or e4m3fn with the default policy, with or without a smooth vector. Bit-exact to
+/// quantize_ref_into (same amax, same fp32 scale, same division and rounding). Returns false when it does not
+/// apply. The fast path's per-task scratch, in floats: the column maxima and scales of a band, its block
+/// maxima, and (bf16 / fp16 input, or a smooth vector) the band as fp32 values v.
 template <class In>
-std::size_t quantize_task_bytes(const scale_map& map) noexcept {
+std::size_t quantize_task_bytes(const scale_map& map, bool smooth) noexcept {
   constexpr bool widened = std::is_same_v<In, bfloat16> || std::is_same_v<In, float16>;
   const std::size_t cols = map.data.cols, band_rows = std::min(map.br, map.data.rows);
   return 2 * slice_bytes<float>(cols) + slice_bytes<float>(map.grid.cols) +
-         (widened ? slice_bytes<float>(band_rows * cols) : 0);
+         (widened || smooth ? slice_bytes<float>(band_rows * cols) : 0);
 }
 
 /// Tasks of a quantize call: bands of scale rows, min_task_elements each at least.
@@ -265,10 +265,11 @@ bool quantize_fast(const exec_context& ctx, std::span<const In> x, matrix_shape 
 #if defined(LOWBIT_X86_64) || defined(LOWBIT_ARM64)
   constexpr bool is8 = std::is_same_v<T, std::int8_t>, is4 = std::is_same_v<T, int4>,
                  ise4 = std::is_same_v<T, float8_e4m3fn>;
-  const bool applies = (use_avx512() || use_avx2() || use_neon()) && !p.asymmetric && p.smooth.empty() &&
+  const bool applies = (use_avx512() || use_avx2() || use_neon()) && !p.asymmetric &&
                        pol.round == rounding::rint &&
                        (!ise4 || (pol.on_overflow == overflow::saturate && pol.on_nan == nan_policy::zero));
   constexpr bool widened = std::is_same_v<In, bfloat16> || std::is_same_v<In, float16>;
+  const bool buffered = widened || !p.smooth.empty();  // v = load(x) (* smooth) into a band buffer
   if constexpr ((std::is_same_v<In, float> || widened) && (is8 || is4 || ise4)) {
     if (!applies) return false;
     constexpr auto kind = is8 ? code_kind::int8 : (is4 ? code_kind::int4 : code_kind::e4m3);
@@ -278,24 +279,28 @@ bool quantize_fast(const exec_context& ctx, std::span<const In> x, matrix_shape 
     auto* codes = reinterpret_cast<std::uint8_t*>(out.values.data());
     const std::size_t bands = map.grid.rows;
     // Bands of scale rows are independent: tasks split them, results do not depend on it.
-    // bf16 / fp16 rows are widened to fp32 exactly (the reference's load()) into a per-thread
+    // bf16 / fp16 rows are widened to fp32 exactly (the reference's load()), and smoothed rows
+    // multiplied by their smooth factors (one fp32 multiply, as smoothed()), into a per-task
     // buffer, one band at a time, and run through the same kernels: the reference's bits.
     const auto band_of = [&](auto isa, std::size_t band, float* colmax, float* colscale, float* amax,
                              float* wide_rows) {
       const std::size_t b0 = band * map.br;
       const std::size_t b1 = std::min(b0 + map.br, rows);
-      const float* xr = nullptr;  // row b0 of the band, fp32
-      if constexpr (widened) {
+      const float* xr = wide_rows;  // row b0 of the band, fp32 v
+      if (buffered) {  // the reference's smoothed(): v = load(x) (* smooth[k]), one fp32 multiply
         const In* src = x.data() + b0 * cols;
-        for (std::size_t i = 0; i < (b1 - b0) * cols; ++i) {
-          if constexpr (std::is_same_v<In, bfloat16>)
-            wide_rows[i] = std::bit_cast<float>(static_cast<std::uint32_t>(src[i].bits()) << 16);
-          else
-            wide_rows[i] = static_cast<float>(src[i]);
-        }
-        xr = wide_rows;
-      } else {
-        (void)wide_rows;
+        const bool left = map.side == operand::left;
+        for (std::size_t r = 0; r < b1 - b0; ++r)
+          for (std::size_t c = 0; c < cols; ++c) {
+            float v;
+            if constexpr (std::is_same_v<In, bfloat16>)
+              v = std::bit_cast<float>(static_cast<std::uint32_t>(src[r * cols + c].bits()) << 16);
+            else
+              v = static_cast<float>(src[r * cols + c]);
+            if (!p.smooth.empty()) v = v * p.smooth[left ? c : b0 + r];
+            wide_rows[r * cols + c] = v;
+          }
+      } else if constexpr (!widened) {
         xr = x.data() + b0 * cols;
       }
       const auto row = [&](std::size_t r) { return xr + (r - b0) * cols; };
@@ -333,12 +338,12 @@ bool quantize_fast(const exec_context& ctx, std::span<const In> x, matrix_shape 
       for (std::size_t r = b0; r < b1; ++r) quantize_row<kind>(isa, row(r), colscale, codes + r * cols, cols);
     };
     [[maybe_unused]] const bool wide = use_avx512();  // else avx2 (x86-64)
-    const std::size_t tasks = quantize_tasks(ctx, map), per_task = quantize_task_bytes<In>(map);
+    const std::size_t tasks = quantize_tasks(ctx, map), per_task = quantize_task_bytes<In>(map, buffered);
     std::byte* const mem = scratch(ctx, tasks * per_task);
     run_tasks(ctx, tasks, [&](std::size_t t) {
       arena a(mem + t * per_task);
       float *colmax = a.take<float>(cols), *colscale = a.take<float>(cols), *amax = a.take<float>(gc);
-      float* wide_rows = widened ? a.take<float>(std::min(map.br, rows) * cols) : nullptr;
+      float* wide_rows = buffered ? a.take<float>(std::min(map.br, rows) * cols) : nullptr;
       const auto [first, last] = task_range(t, tasks, bands);
       for (std::size_t band = first; band < last; ++band) {
 #if defined(LOWBIT_X86_64)
@@ -407,7 +412,8 @@ void quantize_into(std::span<const In> x, matrix_shape shape, const quantize_par
 template <class In>
 std::size_t quantize_workspace_size(matrix_shape shape, const quantize_params& p, const exec_context& ctx) {
   const scale_map map = make_scale_map(p.gran, p.side, shape);
-  return detail::workspace_bytes(detail::quantize_tasks(ctx, map) * detail::quantize_task_bytes<In>(map));
+  return detail::workspace_bytes(detail::quantize_tasks(ctx, map) *
+                                 detail::quantize_task_bytes<In>(map, !p.smooth.empty()));
 }
 
 /// Dynamic quantization returning owning storage. Example:

@@ -117,6 +117,46 @@ TEST(Fast, QuantizeHalfPrecisionInputsMatchReference) {
       }
 }
 
+TEST(Fast, QuantizeSmoothedMatchesReference) {
+  // SmoothQuant: v = x * smooth[k] (one fp32 multiply) goes through the band buffer and the same
+  // kernels; every granularity, both operands (k is the column of a left operand, the row of a
+  // right one), specials in x and in the smooth vector (0, subnormal, huge: products overflow).
+  unsigned seed = 120;
+  for (auto shape : shapes)
+    for (auto side : {operand::left, operand::right})
+      for (auto g :
+           {granularity::tensor(), side == operand::left ? granularity::token() : granularity::channel(),
+            granularity::group(7), granularity::group(128), granularity::block(3, 5)}) {
+        const auto xf = data(shape.size(), seed++, true);
+        std::vector<bfloat16> xb(xf.size());
+        for (std::size_t i = 0; i < xf.size(); ++i) xb[i] = bfloat16(xf[i]);
+        std::vector<float> smooth(side == operand::left ? shape.cols : shape.rows);
+        for (std::size_t i = 0; i < smooth.size(); ++i)
+          smooth[i] = i % 11 == 3   ? 0.0f
+                      : i % 11 == 5 ? 1e-40f
+                      : i % 11 == 7 ? 3e37f
+                                    : 0.25f + float(i % 5) * 0.5f;
+        const quantize_params p{.gran = g, .side = side, .smooth = smooth};
+        const auto check = [&]<class T, class In>(const std::vector<In>& x) {
+          reset_dispatch_counts();
+          const auto fast = quantize<T, In>(x, shape, p);
+          EXPECT_EQ(dispatch_counts().fast, active_backend() != backend::scalar ? 1u : 0u);
+          quantized<T> ref;
+          ref.values.resize(shape.size());
+          ref.scales.resize(fast.map.size());
+          detail::quantize_ref_into<T, In>(x, shape, p, ref.span());
+          ASSERT_EQ(bytes(fast.values), bytes(ref.values))
+              << to_string(g) << " " << shape.rows << "x" << shape.cols;
+          for (std::size_t i = 0; i < ref.scales.size(); ++i)
+            ASSERT_EQ(std::bit_cast<std::uint32_t>(fast.scales[i]),
+                      std::bit_cast<std::uint32_t>(ref.scales[i]));
+        };
+        check.template operator()<std::int8_t>(xf);
+        check.template operator()<int4>(xf);
+        check.template operator()<float8_e4m3fn>(xb);
+      }
+}
+
 TEST(Fast, E4m3ConversionEveryFloatEdge) {
   // every f32 row of the golden grid is covered by the table tests; here: all e4m3 midpoints
   // and their neighbours through the vector conversion (tensor scale 1 => t = x / 1).
