@@ -577,30 +577,61 @@ template <class Isa>
   }
   return true;
 }
+/// The same for fp8 e4m3fn elements (MXFP8): x / 2^(code - 127) is exact (a power of two, code
+/// <= 253; a result below fp32's normal range is far below e4m3's smallest code, so its fp32
+/// rounding cannot change the one e4m3 rounding), then the per-token kernels' e4m3 cast (rint,
+/// saturating): quantize_mx_ref's ldexp in double and one rounding.
+template <class Isa>
+[[gnu::always_inline]] inline bool mx_e4m3_row(Isa isa, const float* x, std::size_t cols, mx_scale_rule rule,
+                                               std::uint8_t* codes, std::uint8_t* scales) {
+  for (std::size_t c0 = 0, j = 0; c0 < cols; c0 += 32, ++j) {
+    const std::size_t len = cols - c0 < 32 ? cols - c0 : 32;
+    bool bad = false;
+    const float amax = block_amax32(isa, x + c0, len, bad);
+    const std::uint8_t code = bad ? std::uint8_t{0xff} : mx_scale_code<float8_e4m3fn>(amax, rule);
+    if (!bad && code > 253) return false;
+    scales[j] = code;
+    if (bad)
+      std::memset(codes + c0, 0, len);
+    else
+      quantize_segment<code_kind::e4m3>(isa, x + c0, std::ldexp(1.0f, int(code) - 127), codes + c0, len);
+  }
+  return true;
+}
 #if defined(LOWBIT_X86_64)
 LOWBIT_TARGET_AVX512 inline bool mx_e2m1_row_avx512(const float* x, std::size_t cols, mx_scale_rule rule,
                                                     std::uint8_t* codes, std::uint8_t* scales) {
   return mx_e2m1_row(avx512::isa{}, x, cols, rule, codes, scales);
+}
+LOWBIT_TARGET_AVX512 inline bool mx_e4m3_row_avx512(const float* x, std::size_t cols, mx_scale_rule rule,
+                                                    std::uint8_t* codes, std::uint8_t* scales) {
+  return mx_e4m3_row(avx512::isa{}, x, cols, rule, codes, scales);
 }
 #elif defined(LOWBIT_ARM64)
 inline bool mx_e2m1_row_neon(const float* x, std::size_t cols, mx_scale_rule rule, std::uint8_t* codes,
                              std::uint8_t* scales) {
   return mx_e2m1_row(neon::isa{}, x, cols, rule, codes, scales);
 }
+inline bool mx_e4m3_row_neon(const float* x, std::size_t cols, mx_scale_rule rule, std::uint8_t* codes,
+                             std::uint8_t* scales) {
+  return mx_e4m3_row(neon::isa{}, x, cols, rule, codes, scales);
+}
 #endif
 
-/// MX quantization fast path (avx512 and neon backends) for fp4 e2m1 elements of a left operand
-/// (blocks along the contiguous axis), fp32 input, rint: bit-exact to quantize_mx_ref.
+/// MX quantization fast path (avx512 and neon backends) for fp4 e2m1 (MXFP4) and fp8 e4m3fn
+/// (MXFP8) elements of a left operand (blocks along the contiguous axis), fp32 input, rint:
+/// bit-exact to quantize_mx_ref.
 template <mx_element T, class In>
 bool quantize_mx_fast(const exec_context& ctx, std::span<const In> x, matrix_shape shape, const mx_params& p,
                       quantized_span<T, float8_e8m0fnu> q) {
 #if defined(LOWBIT_X86_64) || defined(LOWBIT_ARM64)
-  if constexpr (std::is_same_v<T, float4_e2m1fn> && std::is_same_v<In, float>) {
+  constexpr bool e2m1 = std::is_same_v<T, float4_e2m1fn>, e4m3 = std::is_same_v<T, float8_e4m3fn>;
+  if constexpr ((e2m1 || e4m3) && std::is_same_v<In, float>) {
 #if defined(LOWBIT_X86_64)
-    const auto row = mx_e2m1_row_avx512;
+    const auto row = e2m1 ? mx_e2m1_row_avx512 : mx_e4m3_row_avx512;
     if (!use_avx512()) return false;
 #else
-    const auto row = mx_e2m1_row_neon;
+    const auto row = e2m1 ? mx_e2m1_row_neon : mx_e4m3_row_neon;
     if (!use_neon()) return false;
 #endif
     if (p.side != operand::left || p.round != rounding::rint || !p.smooth.empty()) return false;
@@ -626,7 +657,7 @@ bool quantize_mx_fast(const exec_context& ctx, std::span<const In> x, matrix_sha
 
 /// MX quantization into caller memory (same rules as quantize_mx): out.values holds shape.size()
 /// codes and out.scales the map's e8m0 scales (natural layout); out.map is overwritten. No
-/// allocation on the fast path (fp4 e2m1, left operand, rint, fp32 input); ctx runs its rows.
+/// allocation on the fast path (fp4 e2m1 or fp8 e4m3fn, left operand, rint, fp32 input); ctx runs its rows.
 template <mx_element T, class In>
 void quantize_mx_into(const exec_context& ctx, std::span<const In> x, matrix_shape shape, const mx_params& p,
                       quantized_span<T, float8_e8m0fnu> out) {
@@ -658,8 +689,8 @@ void quantize_mx_into(std::span<const In> x, matrix_shape shape, const mx_params
 ///              p.round; elements always saturate and NaN gives 0.
 /// A block holding NaN or +-Inf gets the NaN scale 0xff and zero elements; an all-zero block
 /// gets 0x00 (2^-127) and zero elements. Scales are returned in the natural layout
-/// (m, ceil(k/32)) or (ceil(k/32), n); see mx_scales_to_cann for CANN's layout. fp4 e2m1 of a
-/// left fp32 operand with rint takes the AVX-512 path (bit-exact).
+/// (m, ceil(k/32)) or (ceil(k/32), n); see mx_scales_to_cann for CANN's layout. fp4 e2m1 and fp8 e4m3fn of a
+/// left fp32 operand with rint take the AVX-512 or NEON path (bit-exact).
 template <mx_element T, class In>
 quantized<T, float8_e8m0fnu> quantize_mx(std::span<const In> x, matrix_shape shape, const mx_params& p) {
   quantized<T, float8_e8m0fnu> q;

@@ -174,28 +174,33 @@ TEST(Fast, E4m3ConversionEveryFloatEdge) {
     ASSERT_EQ(q.values[i].bits(), float8_e4m3fn(x[i]).bits()) << x[i];
 }
 
-TEST(Fast, MxFp4MatchesReference) {
-  unsigned seed = 40;
+template <class T>
+void check_mx(unsigned seed) {
   for (auto shape : shapes)
     for (auto rule : {mx_scale_rule::ocp, mx_scale_rule::ceil})
       for (bool specials : {false, true}) {
         const auto x = data(shape.size(), seed++, specials);
         const mx_params p{.rule = rule};
         reset_dispatch_counts();
-        const auto fast = quantize_mx<float4_e2m1fn, float>(x, shape, p);
-        // the e2m1 kernels exist for avx512 and neon; elsewhere the reference runs
+        const auto fast = quantize_mx<T, float>(x, shape, p);
+        // the MX kernels exist for avx512 and neon; elsewhere the reference runs
         const bool kernel = active_backend() == backend::avx512 || active_backend() == backend::neon;
         ASSERT_EQ(dispatch_counts().fast, kernel ? 1u : 0u) << backend_name();
-        const auto ref = detail::quantize_mx_ref<float4_e2m1fn, float>(x, shape, p);
+        const auto ref = detail::quantize_mx_ref<T, float>(x, shape, p);
         ASSERT_EQ(bytes(fast.values), bytes(ref.values)) << shape.rows << "x" << shape.cols;
         ASSERT_EQ(bytes(fast.scales), bytes(ref.scales));
       }
 }
 
-TEST(Fast, MxFp4ExtremeBlocksMatchReference) {
-  // Blocks at the ends of the fp32 range: amax near FLT_MAX gives the largest e2m1 scale codes
-  // (252 for ocp, 253 for ceil: 2^(127 - code) is still a normal float, so the kernels keep
-  // them), subnormal inputs the smallest. Mixed with an ordinary block in the same call.
+TEST(Fast, MxFp4MatchesReference) {
+  check_mx<float4_e2m1fn>(40);
+}
+TEST(Fast, MxFp8MatchesReference) {
+  check_mx<float8_e4m3fn>(140);
+}
+
+template <class T>
+void check_mx_extremes(int ocp_code, int ceil_code) {
   for (auto rule : {mx_scale_rule::ocp, mx_scale_rule::ceil}) {
     std::vector<float> x(4 * 40, 0.0f);
     for (std::size_t i = 0; i < 40; ++i) x[i] = 3.4e38f / float(i + 1) * (i % 2 ? -1.0f : 1.0f);
@@ -204,14 +209,23 @@ TEST(Fast, MxFp4ExtremeBlocksMatchReference) {
     for (std::size_t i = 120; i < 160; ++i) x[i] = float(i) / 7 - 20;
     const matrix_shape shape{4, 40};
     reset_dispatch_counts();
-    const auto fast = quantize_mx<float4_e2m1fn, float>(x, shape, {.rule = rule});
+    const auto fast = quantize_mx<T, float>(x, shape, {.rule = rule});
     const bool kernel = active_backend() == backend::avx512 || active_backend() == backend::neon;
     EXPECT_EQ(dispatch_counts().fast, kernel ? 1u : 0u) << backend_name();
-    const auto ref = detail::quantize_mx_ref<float4_e2m1fn, float>(x, shape, {.rule = rule});
+    const auto ref = detail::quantize_mx_ref<T, float>(x, shape, {.rule = rule});
     ASSERT_EQ(bytes(fast.values), bytes(ref.values));
     ASSERT_EQ(bytes(fast.scales), bytes(ref.scales));
-    EXPECT_EQ(ref.scales[0].bits(), rule == mx_scale_rule::ocp ? 252 : 253);
+    EXPECT_EQ(ref.scales[0].bits(), rule == mx_scale_rule::ocp ? ocp_code : ceil_code);
   }
+}
+
+TEST(Fast, MxExtremeBlocksMatchReference) {
+  // Blocks at the ends of the fp32 range: amax near FLT_MAX gives the largest scale codes
+  // (e2m1: 252 for ocp, 253 for ceil; e4m3: 246 / 247: 2^(127 - code) is still a normal float,
+  // so the kernels keep them), subnormal inputs the smallest. Mixed with an ordinary block in
+  // the same call.
+  check_mx_extremes<float4_e2m1fn>(252, 253);
+  check_mx_extremes<float8_e4m3fn>(119 + 127, 120 + 127);
 }
 
 TEST(Fast, DequantizeInt8MatchesReference) {
