@@ -382,6 +382,7 @@ void quantize_into(const exec_context& ctx, std::span<const In> x, matrix_shape 
   detail::check_count(out.values.size(), shape.size(), "values output");
   detail::check_count(out.scales.size(), map.size(), "scale output");
   detail::check_count(out.offsets.size(), p.asymmetric ? map.size() : 0, "offset output");
+  detail::check_smooth(p.smooth, map);  // before any path reads it
   if (!(p.dtype_max >= 0) || !detail::finite(p.dtype_max))
     throw std::invalid_argument("dtype max must be a positive finite number");
   if (p.dtype_max > 0 && !detail::finite(static_cast<float>(1.0 / double(p.dtype_max))))
