@@ -17,33 +17,7 @@
 
 #include "../examples/engine/thread_pool.hpp"
 
-// Allocations are counted (counter allocs_per_call of the engine benchmarks).
-namespace {
-std::atomic<long> g_allocs{0};
-}  // namespace
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-void* operator new(std::size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  return operator new(n);
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
+#include "../examples/engine/count_new.hpp"  // allocs_per_call of the engine benchmarks
 
 using namespace lowbit;
 
@@ -309,13 +283,13 @@ void quantize_token_engine(benchmark::State& s, std::size_t m, bool serial) {
   quantized<std::int8_t> q{std::vector<std::int8_t>(m * C), std::vector<float>(m), {}, {}};
   const exec_context ctx = serial ? exec_context{} : pool().context();
   quantize_into<std::int8_t, float>(ctx, x, {m, C}, {.gran = granularity::token()}, q.span());
-  const long before = g_allocs.load();
+  const long before = engine::allocations.load();
   for (auto _ : s) {
     quantize_into<std::int8_t, float>(ctx, x, {m, C}, {.gran = granularity::token()}, q.span());
     benchmark::DoNotOptimize(q.values.data());
   }
   s.counters["allocs_per_call"] =
-      static_cast<double>(g_allocs.load() - before) / static_cast<double>(s.iterations());
+      static_cast<double>(engine::allocations.load() - before) / static_cast<double>(s.iterations());
   set_quantize_bytes(s, m * C, 1);
 }
 
@@ -328,13 +302,13 @@ void matmul_kc_engine(benchmark::State& s, bool serial) {
   std::vector<float> y(m * n);
   const exec_context ctx = serial ? exec_context{} : pool().context();
   matmul_kc<float, std::int8_t, std::int8_t>(ctx, a, w, m, s1, s2, {}, y);
-  const long before = g_allocs.load();
+  const long before = engine::allocations.load();
   for (auto _ : s) {
     matmul_kc<float, std::int8_t, std::int8_t>(ctx, a, w, m, s1, s2, {}, y);
     benchmark::DoNotOptimize(y.data());
   }
   s.counters["allocs_per_call"] =
-      static_cast<double>(g_allocs.load() - before) / static_cast<double>(s.iterations());
+      static_cast<double>(engine::allocations.load() - before) / static_cast<double>(s.iterations());
   s.SetLabel(backend_name());
   set_ops(s, m, k, n);
   set_weight_bytes(s, w.memory_bytes(), k * n + n * 4);

@@ -18,35 +18,8 @@
 
 #include <lowbit/lowbit.hpp>
 
+#include "count_new.hpp"
 #include "thread_pool.hpp"
-
-namespace {
-std::atomic<long> allocations{0};
-}  // namespace
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-void* operator new(std::size_t n) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  return operator new(n);
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace {
 
@@ -156,9 +129,9 @@ long allocations_per_calls(F&& f, int calls = 5) {
   reset_dispatch_counts();
   f();
   if (dispatch_counts().reference != 0) return -1;
-  const long before = allocations.load();
+  const long before = engine::allocations.load();
   for (int i = 0; i < calls; ++i) f();
-  return allocations.load() - before;
+  return engine::allocations.load() - before;
 }
 
 }  // namespace

@@ -12,60 +12,8 @@
 
 #include <lowbit/lowbit.hpp>
 
+#include "../../examples/engine/count_new.hpp"
 #include "../../examples/engine/thread_pool.hpp"
-
-namespace {
-std::atomic<long> g_allocs{0};
-}  // namespace
-
-// GCC pairs the replaced operators below with malloc / free and warns about its own inlining.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-// Every allocation of the process is counted (gtest's own included: tests read differences over
-// code that does nothing else).
-void* operator new(std::size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  return operator new(n);
-}
-void* operator new(std::size_t n, std::align_val_t a) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  const std::size_t al = static_cast<std::size_t>(a);
-  if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n, std::align_val_t a) {
-  return operator new(n, a);
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
 
 namespace {
 
@@ -75,9 +23,9 @@ using namespace lowbit;
 template <class F>
 long steady_allocs(F&& f) {
   f();
-  const long before = g_allocs.load();
+  const long before = engine::allocations.load();
   for (int i = 0; i < 3; ++i) f();
-  return g_allocs.load() - before;
+  return engine::allocations.load() - before;
 }
 
 /// Fast paths make no allocation in steady state; the reference (scalar backend, or a case

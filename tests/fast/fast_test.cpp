@@ -82,6 +82,22 @@ TEST(Fast, QuantizeE4m3MatchesReference) {
   check_quantize<float8_e4m3fn>(3);
 }
 
+/// quantize<T, In> (fast where a kernel applies: one fast call) against the reference, bit for bit.
+template <class T, class In>
+void expect_reference_bits(const std::vector<In>& x, matrix_shape shape, const quantize_params& p) {
+  reset_dispatch_counts();
+  const auto fast = quantize<T, In>(x, shape, p);
+  EXPECT_EQ(dispatch_counts().fast, active_backend() != backend::scalar ? 1u : 0u);
+  quantized<T> ref;
+  ref.values.resize(shape.size());
+  ref.scales.resize(fast.map.size());
+  detail::quantize_ref_into<T, In>(x, shape, p, ref.span());
+  ASSERT_EQ(bytes(fast.values), bytes(ref.values))
+      << to_string(p.gran) << " " << shape.rows << "x" << shape.cols;
+  for (std::size_t i = 0; i < ref.scales.size(); ++i)
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(fast.scales[i]), std::bit_cast<std::uint32_t>(ref.scales[i]));
+}
+
 TEST(Fast, QuantizeHalfPrecisionInputsMatchReference) {
   // bf16 and fp16 inputs are widened to fp32 for the kernels: the same bits as the reference,
   // which widens each element as it reads it; every granularity, both operands, specials.
@@ -96,24 +112,9 @@ TEST(Fast, QuantizeHalfPrecisionInputsMatchReference) {
         std::vector<float16> xh(xf.size());
         for (std::size_t i = 0; i < xf.size(); ++i) xb[i] = bfloat16(xf[i]), xh[i] = float16(xf[i]);
         const quantize_params p{.gran = g, .side = side};
-        const auto check = [&]<class T, class In>(const std::vector<In>& x) {
-          reset_dispatch_counts();
-          const auto fast = quantize<T, In>(x, shape, p);
-          const bool kernel = active_backend() != backend::scalar;
-          EXPECT_EQ(dispatch_counts().fast, kernel ? 1u : 0u);
-          quantized<T> ref;
-          ref.values.resize(shape.size());
-          ref.scales.resize(fast.map.size());
-          detail::quantize_ref_into<T, In>(x, shape, p, ref.span());
-          ASSERT_EQ(bytes(fast.values), bytes(ref.values))
-              << to_string(g) << " " << shape.rows << "x" << shape.cols;
-          for (std::size_t i = 0; i < ref.scales.size(); ++i)
-            ASSERT_EQ(std::bit_cast<std::uint32_t>(fast.scales[i]),
-                      std::bit_cast<std::uint32_t>(ref.scales[i]));
-        };
-        check.template operator()<std::int8_t>(xb);
-        check.template operator()<int4>(xh);
-        check.template operator()<float8_e4m3fn>(xb);
+        expect_reference_bits<std::int8_t>(xb, shape, p);
+        expect_reference_bits<int4>(xh, shape, p);
+        expect_reference_bits<float8_e4m3fn>(xb, shape, p);
       }
 }
 
@@ -137,23 +138,9 @@ TEST(Fast, QuantizeSmoothedMatchesReference) {
                       : i % 11 == 7 ? 3e37f
                                     : 0.25f + float(i % 5) * 0.5f;
         const quantize_params p{.gran = g, .side = side, .smooth = smooth};
-        const auto check = [&]<class T, class In>(const std::vector<In>& x) {
-          reset_dispatch_counts();
-          const auto fast = quantize<T, In>(x, shape, p);
-          EXPECT_EQ(dispatch_counts().fast, active_backend() != backend::scalar ? 1u : 0u);
-          quantized<T> ref;
-          ref.values.resize(shape.size());
-          ref.scales.resize(fast.map.size());
-          detail::quantize_ref_into<T, In>(x, shape, p, ref.span());
-          ASSERT_EQ(bytes(fast.values), bytes(ref.values))
-              << to_string(g) << " " << shape.rows << "x" << shape.cols;
-          for (std::size_t i = 0; i < ref.scales.size(); ++i)
-            ASSERT_EQ(std::bit_cast<std::uint32_t>(fast.scales[i]),
-                      std::bit_cast<std::uint32_t>(ref.scales[i]));
-        };
-        check.template operator()<std::int8_t>(xf);
-        check.template operator()<int4>(xf);
-        check.template operator()<float8_e4m3fn>(xb);
+        expect_reference_bits<std::int8_t>(xf, shape, p);
+        expect_reference_bits<int4>(xf, shape, p);
+        expect_reference_bits<float8_e4m3fn>(xb, shape, p);
       }
 }
 
