@@ -151,9 +151,18 @@ TEST(KcBf16Output, EdgeValuesMatchReference) {
   std::vector<std::int8_t> a(m * k), b(k * n);
   for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<std::int8_t>(int(i % 7) - 3);
   for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<std::int8_t>(int(i * 5 % 11) - 5);
-  const float specials[] = {1e-40f, 3e-39f, 3e38f, 1.0f + 0x1p-8f, 1.0f + 0x1p-7f + 0x1p-8f, -0x1.fffep127f,
-                            std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
-                            0.0f, -1.0f, 0x1p-126f, 0x1.01p-133f};
+  const float specials[] = {1e-40f,
+                            3e-39f,
+                            3e38f,
+                            1.0f + 0x1p-8f,
+                            1.0f + 0x1p-7f + 0x1p-8f,
+                            -0x1.fffep127f,
+                            std::numeric_limits<float>::quiet_NaN(),
+                            std::numeric_limits<float>::infinity(),
+                            0.0f,
+                            -1.0f,
+                            0x1p-126f,
+                            0x1.01p-133f};
   std::vector<float> s2(n), s1 = {1.0f, 0.5f, 3.0f};
   for (std::size_t j = 0; j < n; ++j) s2[j] = specials[j % std::size(specials)] * (j % 3 == 0 ? 1.0f : 1.5f);
   std::vector<float> bias(n);
@@ -176,8 +185,8 @@ namespace {
 // columns. Odd shapes, int8 / int4, every x dtype (its inter rounding), per tensor / channel /
 // group, tiny scales (subnormal W), NaN / Inf in x, bias, bf16 output.
 template <class Out, class In, class T2>
-void check_weight_only(std::size_t m, std::size_t k, std::size_t n, granularity g, float scale_mag, bool specials,
-                       unsigned seed) {
+void check_weight_only(std::size_t m, std::size_t k, std::size_t n, granularity g, float scale_mag,
+                       bool specials, unsigned seed) {
   std::mt19937 rng(seed);
   std::vector<In> x(m * k);
   for (std::size_t i = 0; i < x.size(); ++i) {

@@ -300,7 +300,8 @@ LOWBIT_TARGET_AVX512 inline void kc_epilogue(const std::int32_t* acc, std::size_
     } else {
       const __m512i b = _mm512_castps_si512(v);
       const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
-      __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7fff)), lsb), 16);
+      __m512i r =
+          _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7fff)), lsb), 16);
       r = _mm512_mask_mov_epi32(r, nan, _mm512_set1_epi32(0x7fc0));
       _mm256_mask_storeu_epi16(reinterpret_cast<std::uint16_t*>(y + c), t, _mm512_cvtepi32_epi16(r));
     }
