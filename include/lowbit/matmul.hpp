@@ -22,6 +22,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -436,9 +438,16 @@ struct epi_blocks {
 /// (packed_weights). With panels, d.x2_transposed is the layout of `codes`.
 template <class T2>
 struct weights_ref {
-  std::span<const T2> codes;
-  const vnni::packed_b* packed = nullptr;      // avx512 panels
+  std::span<const T2> codes;                   // empty when packed weights keep only their panels
+  const vnni::packed_b* packed = nullptr;      // avx512 / SDOT panels
   const avx2mm::packed_b* packed16 = nullptr;  // avx2 panels
+  std::size_t size = codes.size();             // k * n
+  const void* owner = nullptr;                 // the packed_weights, for all()
+  std::span<const T2> (*unpack)(const void*) = nullptr;
+
+  /// The codes (layout d.x2_transposed), rebuilt from the panels on first use when the packed
+  /// weights dropped them: only the paths without a kernel need them.
+  std::span<const T2> all() const { return unpack && codes.empty() ? unpack(owner) : codes; }
 };
 
 /// The reference accumulate stage for integer codes: exact sums per block (exact_dot), then the
@@ -530,8 +539,10 @@ void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
   [[maybe_unused]] const auto x1_at = [&](std::size_t i, std::size_t k) {
     return int_value(x1[i * d.k + k]);
   };
-  [[maybe_unused]] const auto x2_at = [&](std::size_t k, std::size_t j) {
-    return int_value(x2.codes[d.x2_transposed ? j * d.k + k : k * d.n + j]);
+  // x2's codes, for packing its panels here (x2 has none for this call: an allocation, as is
+  // rebuilding the codes of packed weights that kept only their panels)
+  [[maybe_unused]] const auto x2_at = [&](std::span<const T2> codes, std::size_t k, std::size_t j) {
+    return int_value(codes[d.x2_transposed ? j * d.k + k : k * d.n + j]);
   };
   const bool kernel = integer_kernel(d, kb);
 #if defined(LOWBIT_X86_64)
@@ -543,8 +554,9 @@ void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
       vnni::gemm(ctx, a, d.m, *x2.packed, epi);
       return;
     }
-    const vnni::packed_b b(
-        d.k, d.n, kb, [&](std::size_t k, std::size_t j) { return static_cast<std::int8_t>(x2_at(k, j)); });
+    const vnni::packed_b b(d.k, d.n, kb, [&, codes = x2.all()](std::size_t k, std::size_t j) {
+      return static_cast<std::int8_t>(x2_at(codes, k, j));
+    });
     vnni::gemm(ctx, a, d.m, b, epi);
     return;
   }
@@ -556,8 +568,9 @@ void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
       avx2mm::gemm(ctx, a, d.m, *x2.packed16, kb, epi);
       return;
     }
-    const avx2mm::packed_b b(
-        d.k, d.n, [&](std::size_t k, std::size_t j) { return static_cast<std::int16_t>(x2_at(k, j)); });
+    const avx2mm::packed_b b(d.k, d.n, [&, codes = x2.all()](std::size_t k, std::size_t j) {
+      return static_cast<std::int16_t>(x2_at(codes, k, j));
+    });
     avx2mm::gemm(ctx, a, d.m, b, kb, epi);
     return;
   }
@@ -571,15 +584,16 @@ void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
       neon::gemm(ctx, a, d.m, *x2.packed, kb, epi);
       return;
     }
-    const vnni::packed_b b(
-        d.k, d.n, kb, [&](std::size_t k, std::size_t j) { return static_cast<std::int8_t>(x2_at(k, j)); });
+    const vnni::packed_b b(d.k, d.n, kb, [&, codes = x2.all()](std::size_t k, std::size_t j) {
+      return static_cast<std::int8_t>(x2_at(codes, k, j));
+    });
     neon::gemm(ctx, a, d.m, b, kb, epi);
     return;
   }
 #endif
   (void)ctx, (void)ar, (void)kernel;
   count(false);
-  if constexpr (integer_code<T1> && integer_code<T2>) accumulate_reference(x1, x2.codes, d, kb, epi);
+  if constexpr (integer_code<T1> && integer_code<T2>) accumulate_reference(x1, x2.all(), d, kb, epi);
 }
 
 }  // namespace detail
@@ -596,14 +610,14 @@ class packed_weights {
   /// the single-block modes (K-C, T-C, int32). Panels packed for blocks also serve those.
   packed_weights(std::span<const T2> x2, std::size_t k, std::size_t n, bool transposed = false,
                  std::size_t block_k = 0)
-      : codes_(x2.begin(), x2.end()), k_(k), n_(n), transposed_(transposed) {
-    detail::check_count(x2.size(), k * n, "x2 (k x n)");
+      : k_(k), n_(n), transposed_(transposed), lazy_(std::make_unique<lazy>()) {
+    detail::check_count(x2.size(), detail::checked_mul(k, n, "x2 (k x n)"), "x2 (k x n)");
     [[maybe_unused]] const auto at = [&](std::size_t kk, std::size_t j) {
-      return codes_[transposed ? j * k + kk : kk * n + j];
+      return x2[transposed ? j * k + kk : kk * n + j];
     };
-    // Panels only for the kernels the active backend runs (the reference reads codes_). Low-bit
-    // float codes that are scaled int8 (detail::int_shift) get integer panels for the exact MX
-    // path, with blocks of 32 unless block_k says otherwise (16: NVFP4).
+    // Panels only for the kernels the active backend runs. Low-bit float codes that are scaled
+    // int8 (detail::int_shift) get integer panels for the exact MX path, with blocks of 32 unless
+    // block_k says otherwise (16: NVFP4).
     const std::size_t kb = block_k != 0 ? block_k : (integer_code<T2> ? k : 32);
     if constexpr (detail::int8_code<T2>)
       if ((detail::use_avx512() || detail::use_neon_dot()) && k <= detail::vnni::max_k &&
@@ -616,59 +630,115 @@ class packed_weights {
         avx2_.emplace(k, n, [&](std::size_t kk, std::size_t j) {
           return static_cast<std::int16_t>(detail::int_value(at(kk, j)));
         });
-    if (!detail::use_avx512_bf16()) return;
-    if constexpr (float_code<T2>) {
-      const auto& t = detail::bf16_table<T2>();
-      bf16_.emplace(k, n, [&](std::size_t kk, std::size_t j) { return t[at(kk, j).bits()]; });
-    }
-    if constexpr (integer_code<T2>) {  // natural (k, n) rows: int4 two per byte, low nibble first
-      constexpr bool four = std::is_same_v<T2, int4>;
-      const std::size_t padded = (n + 63) / 64 * 64;  // whole 64-column panels for the kernel
-      row_bytes_ = four ? padded / 2 : padded;
-      rows_.assign(k * row_bytes_, 0);
-      for (std::size_t kk = 0; kk < k; ++kk)
-        for (std::size_t j = 0; j < n; ++j) {
-          const auto v = static_cast<std::uint8_t>(int(at(kk, j)));
-          if constexpr (four)
-            rows_[kk * row_bytes_ + j / 2] |= static_cast<std::uint8_t>((v & 0xf) << (4 * (j % 2)));
-          else
-            rows_[kk * row_bytes_ + j] = v;
-        }
-    }
+    // Integer codes with VNNI panels keep nothing else: the panels hold every code exactly
+    // (codes() and the reference read them back). Everything else keeps the codes.
+    if (!(integer_code<T2> && vnni_)) codes_.assign(x2.begin(), x2.end());
   }
-  /// Natural-layout code rows (int4 packed two per byte) for the weight-only kernel; empty
-  /// without AVX-512 BF16.
-  std::span<const std::uint8_t> rows() const noexcept { return rows_; }
-  std::size_t row_bytes() const noexcept { return row_bytes_; }
   std::size_t k() const noexcept { return k_; }
   std::size_t n() const noexcept { return n_; }
   bool transposed() const noexcept { return transposed_; }
-  std::span<const T2> codes() const noexcept { return codes_; }
-  const std::optional<detail::vnni::packed_b>& vnni() const noexcept { return vnni_; }
-  detail::weights_ref<T2> ref() const noexcept {
-    return {codes_, vnni_ ? &*vnni_ : nullptr, avx2_ ? &*avx2_ : nullptr};
-  }
   matmul_dims dims(std::size_t m) const noexcept { return {m, k_, n_, transposed_}; }
-  const std::optional<detail::bf16dp::packed_b>& bf16() const noexcept { return bf16_; }
-  /// Heap bytes this object holds (codes kept for the reference, and every panel set).
+  const std::optional<detail::vnni::packed_b>& vnni() const noexcept { return vnni_; }
+
+  /// The codes as given ((k, n), or (n, k) when transposed). Rebuilt from the VNNI panels on the
+  /// first call when they were not kept (a one-time allocation, kept: only the paths without a
+  /// kernel need them).
+  std::span<const T2> codes() const {
+    if constexpr (integer_code<T2>) {
+      if (codes_.empty() && k_ * n_ != 0) {
+        std::call_once(lazy_->codes_once, [this] {
+          lazy_->codes.resize(k_ * n_);
+          for (std::size_t kk = 0; kk < k_; ++kk)
+            for (std::size_t j = 0; j < n_; ++j)
+              lazy_->codes[transposed_ ? j * k_ + kk : kk * n_ + j] = T2(static_cast<float>(value(kk, j)));
+        });
+        return lazy_->codes;
+      }
+    }
+    return codes_;
+  }
+  detail::weights_ref<T2> ref() const noexcept {
+    return {
+        codes_, vnni_ ? &*vnni_ : nullptr, avx2_ ? &*avx2_ : nullptr, k_ * n_, this, [](const void* self) {
+          return static_cast<const packed_weights*>(self)->codes();
+        }};
+  }
+
+  /// Natural-layout code rows (int4 packed two per byte) for the approx weight-only kernel, built
+  /// on first use; empty without AVX-512 BF16.
+  std::span<const std::uint8_t> rows() const {
+    if constexpr (integer_code<T2>) {
+      if (!detail::use_avx512_bf16()) return {};
+      std::call_once(lazy_->rows_once, [this] {
+        constexpr bool four = std::is_same_v<T2, int4>;
+        auto& rows = lazy_->rows;
+        rows.assign(k_ * row_bytes(), 0);
+        for (std::size_t kk = 0; kk < k_; ++kk)
+          for (std::size_t j = 0; j < n_; ++j) {
+            const auto v = static_cast<std::uint8_t>(value(kk, j));
+            if constexpr (four)
+              rows[kk * row_bytes() + j / 2] |= static_cast<std::uint8_t>((v & 0xf) << (4 * (j % 2)));
+            else
+              rows[kk * row_bytes() + j] = v;
+          }
+      });
+      return lazy_->rows;
+    } else {
+      return {};
+    }
+  }
+  std::size_t row_bytes() const noexcept {  // whole 64-column panels for the kernel
+    const std::size_t padded = (n_ + 63) / 64 * 64;
+    return std::is_same_v<T2, int4> ? padded / 2 : padded;
+  }
+  /// bf16 panels of low-bit float codes for the approx paths, built on first use; empty without
+  /// AVX-512 BF16.
+  const std::optional<detail::bf16dp::packed_b>& bf16() const {
+    if constexpr (float_code<T2>) {
+      if (detail::use_avx512_bf16())
+        std::call_once(lazy_->bf16_once, [this] {
+          const auto& t = detail::bf16_table<T2>();
+          lazy_->bf16.emplace(k_, n_, [&](std::size_t kk, std::size_t j) {
+            return t[codes_[transposed_ ? j * k_ + kk : kk * n_ + j].bits()];
+          });
+        });
+    }
+    return lazy_->bf16;
+  }
+  /// Heap bytes this object holds now: the codes when kept, every panel set, and what was built
+  /// on first use.
   std::size_t memory_bytes() const noexcept {
     const auto bytes = [](const auto& v) { return v.size() * sizeof(v[0]); };
-    std::size_t b = bytes(codes_) + bytes(rows_);
+    std::size_t b = bytes(codes_) + bytes(lazy_->codes) + bytes(lazy_->rows);
     if (vnni_) b += bytes(vnni_->data) + bytes(vnni_->colsum) + bytes(vnni_->colsum_k);
     if (avx2_) b += bytes(avx2_->data);
-    if (bf16_) b += bytes(bf16_->data);
+    if (lazy_->bf16) b += bytes(lazy_->bf16->data);
     return b;
   }
 
  private:
+  /// The integer value of code (kk, j): from the VNNI panels when the codes were not kept.
+  int value(std::size_t kk, std::size_t j) const {
+    if (codes_.empty()) {
+      const auto& b = *vnni_;
+      const std::size_t p = j / detail::vnni::nr, c = j % detail::vnni::nr;
+      return b.data[((p * b.kq + kk / 4) * detail::vnni::nr + c) * 4 + kk % 4];
+    }
+    return detail::int_value(codes_[transposed_ ? j * k_ + kk : kk * n_ + j]);
+  }
+  struct lazy {  // built on first use, at most once, safe from concurrent calls
+    std::once_flag codes_once, rows_once, bf16_once;
+    std::vector<T2> codes;
+    std::vector<std::uint8_t> rows;
+    std::optional<detail::bf16dp::packed_b> bf16;
+  };
+
   std::vector<T2> codes_;
   std::size_t k_, n_;
   bool transposed_;
-  std::vector<std::uint8_t> rows_;
-  std::size_t row_bytes_ = 0;
-  std::optional<detail::bf16dp::packed_b> bf16_;
   std::optional<detail::vnni::packed_b> vnni_;
   std::optional<detail::avx2mm::packed_b> avx2_;
+  std::unique_ptr<lazy> lazy_;
 };
 
 namespace detail {
@@ -676,14 +746,14 @@ namespace detail {
 template <integer_code T1, integer_code T2>
 void int32_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> w, matmul_dims d,
                 std::span<const std::int32_t> bias, std::span<std::int32_t> y) {
-  const std::span<const T2> x2 = w.codes;
-  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  detail::check_dims(x1.size(), w.size, y.size(), d);
   if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
   std::atomic<std::size_t> first{std::numeric_limits<std::size_t>::max()};
   arena ar(scratch(ctx, accumulate_bytes(d)));
   detail::accumulate(ctx, x1, w, d, d.k, detail::epi_int32{bias, y.data(), d.n, &first}, ar);
   if (const std::size_t idx = first.load(); idx != std::numeric_limits<std::size_t>::max()) {
     const std::size_t m = idx / d.n, n = idx % d.n;
+    const std::span<const T2> x2 = w.all();
     long long v = bias.empty() ? 0 : bias[n];
     for (std::size_t k = 0; k < d.k; ++k)
       v +=
@@ -732,8 +802,7 @@ void tc_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> w,
              std::span<const float> x2_scale, const float* x1p, matmul_bias bias, std::span<Out> y) {
   // x1's optional scale arrives as a pointer (null: none): GCC 12 reports copies of a disengaged
   // std::optional<float> as maybe-uninitialized in consumers' -O3 -Werror builds
-  const std::span<const T2> x2 = w.codes;
-  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  detail::check_dims(x1.size(), w.size, y.size(), d);
   detail::check_bias(bias, d.n);
   const bool per_tensor = x2_scale.size() == 1;
   detail::need(per_tensor || x2_scale.size() == d.n, [&] {
@@ -757,7 +826,7 @@ void tc_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> w,
   // trunc19(x2s * x1s); otherwise y = acc * x2s[n] (* x1s) (+ bias_f32), the same epilogue
   const float merged = x1p ? fixpipe::trunc19(x2_scale[0] * *x1p) : 0.0f;
   const bool merge = x1p && per_tensor && bias.f32.empty();
-  const detail::exact_dot<T1, T2> dot(x1, x2, d);
+  const detail::exact_dot<T1, T2> dot(x1, w.all(), d);
   detail::accumulate_float(d, d.k,
                            detail::epi_scale<Out>{merge ? &merged : x2_scale.data(), per_tensor,
                                                   merge ? nullptr : x1p, true, bias, y.data(), d.n},
@@ -802,8 +871,7 @@ namespace detail {
 template <class Out, class T1, class T2>
 void tc_u64_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> w, matmul_dims d,
                  std::span<const std::uint64_t> x2_scale, matmul_bias bias, std::span<Out> y) {
-  const std::span<const T2> x2 = w.codes;
-  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  detail::check_dims(x1.size(), w.size, y.size(), d);
   detail::check_bias(bias, d.n);
   const bool per_tensor = x2_scale.size() == 1;
   detail::need(per_tensor || x2_scale.size() == d.n, [&] {
@@ -824,7 +892,7 @@ void tc_u64_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2
     static_assert(integer_code<T1> == integer_code<T2>, "integer codes multiply integer codes");
     detail::epi_fixpipe<Out> epi{x2_scale, {}, y.data(), d.n, {}, {}};
     epi.fbias = bias.f32;
-    const detail::exact_dot<T1, T2> dot(x1, x2, d);
+    const detail::exact_dot<T1, T2> dot(x1, w.all(), d);
     detail::accumulate_float(d, d.k, epi, detail::block_sums(dot));
   }
 }
@@ -914,7 +982,7 @@ void matmul_kc(const exec_context& ctx, std::span<const T1> x1, const packed_wei
                std::span<const float> x1_scale, std::span<const float> x2_scale, matmul_bias bias,
                std::span<Out> y) {
   const matmul_dims d{m, x2.k(), x2.n(), x2.transposed()};
-  detail::check_kc<T1, Out>(x1.size(), x2.codes().size(), y.size(), d, x1_scale, x2_scale, bias);
+  detail::check_kc<T1, Out>(x1.size(), x2.k() * x2.n(), y.size(), d, x1_scale, x2_scale, bias);
   detail::arena ar(detail::scratch(ctx, detail::accumulate_bytes(d)));
   detail::accumulate(ctx, x1, x2.ref(), d, d.k, detail::epi_kc(x1_scale, x2_scale, bias, y, d.n), ar);
 }
@@ -949,8 +1017,7 @@ template <float_output Out, matmul_code T1, matmul_code T2>
 void blockwise_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> w, matmul_dims d,
                     std::span<const float> x1_scale, const scale_map& map1, std::span<const float> x2_scale,
                     const scale_map& map2, std::span<const float> bias, std::span<Out> y) {
-  const std::span<const T2> x2 = w.codes;
-  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  detail::check_dims(x1.size(), w.size, y.size(), d);
   detail::check_count(x1_scale.size(), map1.size(), "x1 scale");
   detail::check_count(x2_scale.size(), map2.size(), "x2 scale");
   if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
@@ -979,7 +1046,7 @@ void blockwise_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref
     detail::accumulate(ctx, x1, w, d, kb, epi, ar);
   } else {
     static_assert(integer_code<T1> == integer_code<T2>, "integer codes multiply integer codes");
-    const detail::exact_dot<T1, T2> dot(x1, x2, d);
+    const detail::exact_dot<T1, T2> dot(x1, w.all(), d);
     detail::accumulate_float(d, kb, epi, detail::block_sums(dot));
   }
 }
@@ -1170,7 +1237,7 @@ void matmul_mx(const exec_context& ctx, std::span<const T1> x1, const packed_wei
                std::span<const float8_e8m0fnu> x1_scale, std::span<const float8_e8m0fnu> x2_scale,
                std::span<const float> bias, std::span<Out> y) {
   const matmul_dims d = x2.dims(m);
-  detail::check_block_scaled(d, x1.size(), x2.codes().size(), y.size(), 32, x1_scale.size(), x2_scale.size(),
+  detail::check_block_scaled(d, x1.size(), x2.k() * x2.n(), y.size(), 32, x1_scale.size(), x2_scale.size(),
                              bias.size(), "x1 e8m0 scale (m x ceil(k/32))", "x2 e8m0 scale (ceil(k/32) x n)");
   if (detail::mx_integer<Out>(ctx, x1, x2.ref(), d, x1_scale, x2_scale, bias, y)) return;
   detail::mx_reference<Out>(x1, x2.codes(), d, x1_scale, x2_scale, bias, y);
@@ -1261,7 +1328,7 @@ void matmul_gb(approx_t, std::span<const T1> x1, const packed_weights<T2>& x2, s
     if (detail::use_avx512_bf16() && gs > 0 && gs % 2 == 0 && x2.bf16()) {
       const auto map1 = make_scale_map(granularity::group(gs), operand::left, {d.m, d.k});
       const auto map2 = make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n});
-      detail::check_dims(x1.size(), x2.codes().size(), y.size(), d);
+      detail::check_dims(x1.size(), x2.k() * x2.n(), y.size(), d);
       detail::check_count(x1_scale.size(), map1.size(), "x1 scale");
       detail::check_count(x2_scale.size(), map2.size(), "x2 scale");
       if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
@@ -1298,8 +1365,8 @@ void matmul_mx(approx_t, std::span<const T1> x1, const packed_weights<T2>& x2, s
 #if defined(LOWBIT_X86_64)
   if (detail::use_avx512_bf16() && x2.bf16()) {
     const std::size_t nb = ceil_div(d.k, 32);
-    detail::check_block_scaled(d, x1.size(), x2.codes().size(), y.size(), 32, x1_scale.size(),
-                               x2_scale.size(), bias.size(), "x1 e8m0 scale (m x ceil(k/32))",
+    detail::check_block_scaled(d, x1.size(), x2.k() * x2.n(), y.size(), 32, x1_scale.size(), x2_scale.size(),
+                               bias.size(), "x1 e8m0 scale (m x ceil(k/32))",
                                "x2 e8m0 scale (ceil(k/32) x n)");
     detail::count(true);
     detail::bf16_blocks<Out, T1>(
@@ -1357,8 +1424,7 @@ template <float_output Out, integer_code T1, integer_code T2>
 void kg_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> w, matmul_dims d,
              std::size_t gs, std::span<const float> x1_scale, std::span<const float> x2_scale,
              std::span<const float> bias, std::span<Out> y) {
-  const std::span<const T2> x2 = w.codes;
-  detail::check_dims(x1.size(), x2.size(), y.size(), d);
+  detail::check_dims(x1.size(), w.size, y.size(), d);
   detail::need(gs > 0, "group size must be at least 1");
   const std::size_t ng = ceil_div(d.k, gs);
   detail::check_count(x1_scale.size(), d.m, "x1 scale (m, per token)");
@@ -1562,7 +1628,7 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
                                                               const weight_scales& s,
                                                               std::span<const float> bias, std::span<Out> y) {
   const matmul_dims d = w.dims(m);
-  detail::check_dims(x.size(), w.codes().size(), y.size(), d);
+  detail::check_dims(x.size(), w.k() * w.n(), y.size(), d);
   if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
   if (detail::weight_only_exact<Out, In, T2>(ctx, x, w, d, s, bias, y)) return;
   matmul_weight_only<Out, In, T2>(x, w.codes(), d, s, bias, y);
@@ -1591,7 +1657,7 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
 #if defined(LOWBIT_X86_64)
   if (detail::use_avx512_bf16() && s.gran.kind != granularity_kind::mx && s.offset.empty() &&
       !w.rows().empty()) {
-    detail::check_dims(x.size(), w.codes().size(), y.size(), d);
+    detail::check_dims(x.size(), w.k() * w.n(), y.size(), d);
     if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
     const scale_map map = make_scale_map(s.gran, operand::right, {d.k, d.n});
     detail::check_count(s.scale.size(), map.size(), "x2 scale");

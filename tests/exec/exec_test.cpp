@@ -3,6 +3,7 @@
 // caller's workspace used and checked, small calls never forked.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -325,6 +326,47 @@ TEST(Exec, DefaultContextCanBeSet) {
   EXPECT_THROW(set_default_exec(pool.context(ws)), std::invalid_argument);
   set_default_exec(before);
   EXPECT_EQ(default_exec().parallel_for, before.parallel_for);
+}
+
+}  // namespace
+
+namespace {
+
+// Packed weights hold only their panels when a kernel has them (issue 12): int8 at about the
+// stored bytes; the codes come back from the panels exactly, in either orientation, and the
+// reference (no kernel: here the scalar backend chosen after packing) reads them.
+TEST(PackedWeights, PanelsOnlyAndCodesRebuiltExactly) {
+  const std::size_t k = 300, n = 130;
+  const auto b = codes<std::int8_t>(k * n, 30);
+  const auto b4 = codes<int4>(k * n, 31);
+  for (bool tr : {false, true}) {
+    const packed_weights<std::int8_t> w(b, k, n, tr);
+    const packed_weights<int4> w4(b4, k, n, tr);
+    const auto c = w.codes();
+    ASSERT_EQ(c.size(), b.size());
+    EXPECT_TRUE(std::equal(c.begin(), c.end(), b.begin()));
+    const auto c4 = w4.codes();
+    ASSERT_EQ(c4.size(), b4.size());
+    for (std::size_t i = 0; i < b4.size(); ++i) ASSERT_EQ(c4[i].bits(), b4[i].bits()) << i;
+  }
+  {  // whole panels: the packed bytes are the stored bytes plus the column sums
+    const auto b2 = codes<std::int8_t>(256 * 4096, 35);
+    const packed_weights<std::int8_t> w2(b2, 256, 4096);
+    if (w2.vnni()) {
+      EXPECT_LE(double(w2.memory_bytes()), 1.1 * double(b2.size()));
+    }
+  }
+  const std::size_t m = 5;
+  const auto a = codes<std::int8_t>(m * k, 32);
+  const auto s1 = randoms(m, 33, 0.001f, 0.01f), s2 = randoms(n, 34, 0.001f, 0.01f);
+  const packed_weights<std::int8_t> w(b, k, n);
+  std::vector<float> y(m * n), ref(m * n);
+  const backend best = active_backend();
+  set_backend(backend::scalar);
+  matmul_kc<float, std::int8_t, std::int8_t>(a, w, m, s1, s2, {}, y);  // the reference on the panels
+  matmul_kc<float, std::int8_t, std::int8_t>(a, b, {m, k, n}, s1, s2, {}, ref);
+  set_backend(best);
+  EXPECT_TRUE(same_bits(y, ref));
 }
 
 }  // namespace
