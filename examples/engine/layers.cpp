@@ -8,6 +8,7 @@
 //   W8A8:        x (m, in) fp32 -> int8 per token; W int8 per output channel; K-C mode
 //   W4A8 g128:   x (m, in) fp32 -> int8 per token; W int4 per group of 128 along in; K-G mode
 //   MXFP4:       x (m, in) fp32 -> fp4 e2m1 with e8m0 scales per 32; W likewise; MX mode
+//   W4A16 g128:  x (m, in) bf16 as is; W int4 per group of 128 along in; weight-only mode
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -84,6 +85,26 @@ class w4a8_group_linear {
   std::vector<float> xs_;
 };
 
+/// One int4 weight-only layer (bf16 activations, group-128 scales): the exact weight-only path.
+class w4a16_group_linear {
+ public:
+  w4a16_group_linear(std::span<const int4> w_out_in, std::span<const float> scale_out_groups, std::size_t in,
+                     std::size_t out, std::size_t gs)
+      : w_(w_out_in, in, out, /*transposed=*/true), gs_(gs), scale_(in / gs * out) {
+    for (std::size_t o = 0; o < out; ++o)
+      for (std::size_t g = 0; g < in / gs; ++g) scale_[g * out + o] = scale_out_groups[o * (in / gs) + g];
+  }
+  void operator()(const exec_context& ctx, std::span<const bfloat16> x, std::size_t m, std::span<float> y) {
+    matmul_weight_only<float, bfloat16, int4>(ctx, x, w_, m, {granularity::group(gs_), scale_}, {}, y);
+  }
+  std::span<const float> scales_in_out() const { return scale_; }
+
+ private:
+  packed_weights<int4> w_;
+  std::size_t gs_;
+  std::vector<float> scale_;
+};
+
 /// One MXFP4 layer: W (out, in) fp4 e2m1 codes with (out, in / 32) e8m0 scales (the weight
 /// quantized as a left operand: blocks along in); the scales transposed once to (in / 32, out).
 class mxfp4_linear {
@@ -157,13 +178,19 @@ int main() {
   for (auto& v : wf) v = u(rng);
   const auto wmx = quantize_mx<float4_e2m1fn, float>(wf, {out, in}, {});
   mxfp4_linear lmx(wmx.values, wmx.scales, in, out, 64);
+  w4a16_group_linear l16(w4, s4, in, out, gs);
+  std::vector<bfloat16> xb(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) xb[i] = bfloat16(x[i]);
   std::printf("engine layers, %u threads, backend %s\n", pool.threads(), backend_name());
   for (const std::size_t m : tokens) {
     const auto xm = std::span<const float>(x).first(m * in);
-    std::vector<float> y8(m * out), y4(m * out), r8(m * out), r4(m * out), ymx(m * out), rmx(m * out);
+    std::vector<float> y8(m * out), y4(m * out), r8(m * out), r4(m * out), ymx(m * out), rmx(m * out),
+        y16(m * out), r16(m * out);
+    const auto xbm = std::span<const bfloat16>(xb).first(m * in);
     const long a8 = allocations_per_calls([&] { l8(ctx, xm, m, y8); });
     const long a4 = allocations_per_calls([&] { l4(ctx, xm, m, y4); });
     const long amx = allocations_per_calls([&] { lmx(ctx, xm, m, ymx); });
+    const long a16 = allocations_per_calls([&] { l16(ctx, xbm, m, y16); });
     // the scalar reference: quantize, then the span matmuls on the natural operands
     const backend was = active_backend();
     set_backend(backend::scalar);
@@ -174,9 +201,12 @@ int main() {
     const auto qmx = quantize_mx<float4_e2m1fn, float>(xm, {m, in}, {});
     matmul_mx<float, float4_e2m1fn, float4_e2m1fn>(qmx.values, wmx.values, {m, in, out, true}, qmx.scales,
                                                    lmx.scales_blocks_out(), {}, rmx);
+    matmul_weight_only<float, bfloat16, int4>(xbm, w4, {m, in, out, true},
+                                              {granularity::group(gs), l16.scales_in_out()}, {}, r16);
     set_backend(was);
     std::printf("m = %zu\n", m);
-    if (a8 < 0 || a4 < 0 || amx < 0) std::printf("  (the reference ran: allocations not checked)\n");
+    if (a8 < 0 || a4 < 0 || amx < 0 || a16 < 0)
+      std::printf("  (the reference ran: allocations not checked)\n");
     check(a8 <= 0, "W8A8: no allocation per call");
     check(std::memcmp(y8.data(), r8.data(), y8.size() * sizeof(float)) == 0, "W8A8: the reference's bits");
     check(a4 <= 0, "W4A8 int4 group 128: no allocation per call");
@@ -185,6 +215,9 @@ int main() {
     check(amx <= 0, "MXFP4: no allocation per call");
     check(std::memcmp(ymx.data(), rmx.data(), ymx.size() * sizeof(float)) == 0,
           "MXFP4: the reference's bits");
+    check(a16 <= 0, "W4A16 int4 group 128 weight-only: no allocation per call");
+    check(std::memcmp(y16.data(), r16.data(), y16.size() * sizeof(float)) == 0,
+          "W4A16 int4 group 128 weight-only: the reference's bits");
   }
   std::printf(failures == 0 ? "all checks passed\n" : "%d checks FAILED\n", failures);
   return failures == 0 ? 0 : 1;
