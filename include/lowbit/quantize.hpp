@@ -556,66 +556,45 @@ quantized<T, float8_e8m0fnu> quantize_mx_ref(std::span<const In> x, matrix_shape
 
 namespace detail {
 
-/// One row of the MX fp4 fast path, for a kernel set (avx512, neon): each block of 32 gets its
-/// e8m0 scale code (mx_scale_code, 0xff for a block holding NaN or Inf) and its e2m1 codes (zero
-/// for a 0xff block). Returns false when a block's scale is above 2^126 (2^(127 - code) would not
-/// be a normal float): the caller then runs the reference. Always inlined into one target
-/// function per kernel set, so the per-block steps inline too.
-template <class Isa>
-[[gnu::always_inline]] inline bool mx_e2m1_row(Isa isa, const float* x, std::size_t cols, mx_scale_rule rule,
-                                               std::uint8_t* codes, std::uint8_t* scales) {
+/// One row of the MX fast path, for a kernel set (avx512, neon) and element format T (fp4 e2m1 or
+/// fp8 e4m3fn): each block of 32 gets its e8m0 scale code (mx_scale_code, 0xff for a block holding
+/// NaN or Inf) and its element codes (zero for a 0xff block). Returns false when a block's scale
+/// is above 2^126 (2^(127 - code) would not be a normal float): the caller then runs the
+/// reference. Always inlined into one target function per kernel set, so the per-block steps
+/// inline too. Elements: e2m1 by e2m1_block32 (x * 2^(127 - code), rint, saturating); e4m3 by the
+/// per-token kernels' cast after x / 2^(code - 127), which is exact (a power of two, code <= 253;
+/// a result below fp32's normal range is far below e4m3's smallest code, so its fp32 rounding
+/// cannot change the one e4m3 rounding): quantize_mx_ref's ldexp in double and one rounding.
+template <class T, class Isa>
+[[gnu::always_inline]] inline bool mx_row(Isa isa, const float* x, std::size_t cols, mx_scale_rule rule,
+                                          std::uint8_t* codes, std::uint8_t* scales) {
   for (std::size_t c0 = 0, j = 0; c0 < cols; c0 += 32, ++j) {
     const std::size_t len = cols - c0 < 32 ? cols - c0 : 32;
     bool bad = false;
     const float amax = block_amax32(isa, x + c0, len, bad);
-    const std::uint8_t code = bad ? std::uint8_t{0xff} : mx_scale_code<float4_e2m1fn>(amax, rule);
+    const std::uint8_t code = bad ? std::uint8_t{0xff} : mx_scale_code<T>(amax, rule);
     if (!bad && code > 253) return false;
     scales[j] = code;
     if (bad)
       std::memset(codes + c0, 0, len);
-    else
+    else if constexpr (std::is_same_v<T, float4_e2m1fn>)
       e2m1_block32(isa, x + c0, len, code, codes + c0);
-  }
-  return true;
-}
-/// The same for fp8 e4m3fn elements (MXFP8): x / 2^(code - 127) is exact (a power of two, code
-/// <= 253; a result below fp32's normal range is far below e4m3's smallest code, so its fp32
-/// rounding cannot change the one e4m3 rounding), then the per-token kernels' e4m3 cast (rint,
-/// saturating): quantize_mx_ref's ldexp in double and one rounding.
-template <class Isa>
-[[gnu::always_inline]] inline bool mx_e4m3_row(Isa isa, const float* x, std::size_t cols, mx_scale_rule rule,
-                                               std::uint8_t* codes, std::uint8_t* scales) {
-  for (std::size_t c0 = 0, j = 0; c0 < cols; c0 += 32, ++j) {
-    const std::size_t len = cols - c0 < 32 ? cols - c0 : 32;
-    bool bad = false;
-    const float amax = block_amax32(isa, x + c0, len, bad);
-    const std::uint8_t code = bad ? std::uint8_t{0xff} : mx_scale_code<float8_e4m3fn>(amax, rule);
-    if (!bad && code > 253) return false;
-    scales[j] = code;
-    if (bad)
-      std::memset(codes + c0, 0, len);
     else
       quantize_segment<code_kind::e4m3>(isa, x + c0, std::ldexp(1.0f, int(code) - 127), codes + c0, len);
   }
   return true;
 }
 #if defined(LOWBIT_X86_64)
-LOWBIT_TARGET_AVX512 inline bool mx_e2m1_row_avx512(const float* x, std::size_t cols, mx_scale_rule rule,
-                                                    std::uint8_t* codes, std::uint8_t* scales) {
-  return mx_e2m1_row(avx512::isa{}, x, cols, rule, codes, scales);
-}
-LOWBIT_TARGET_AVX512 inline bool mx_e4m3_row_avx512(const float* x, std::size_t cols, mx_scale_rule rule,
-                                                    std::uint8_t* codes, std::uint8_t* scales) {
-  return mx_e4m3_row(avx512::isa{}, x, cols, rule, codes, scales);
+template <class T>
+LOWBIT_TARGET_AVX512 inline bool mx_row_avx512(const float* x, std::size_t cols, mx_scale_rule rule,
+                                               std::uint8_t* codes, std::uint8_t* scales) {
+  return mx_row<T>(avx512::isa{}, x, cols, rule, codes, scales);
 }
 #elif defined(LOWBIT_ARM64)
-inline bool mx_e2m1_row_neon(const float* x, std::size_t cols, mx_scale_rule rule, std::uint8_t* codes,
-                             std::uint8_t* scales) {
-  return mx_e2m1_row(neon::isa{}, x, cols, rule, codes, scales);
-}
-inline bool mx_e4m3_row_neon(const float* x, std::size_t cols, mx_scale_rule rule, std::uint8_t* codes,
-                             std::uint8_t* scales) {
-  return mx_e4m3_row(neon::isa{}, x, cols, rule, codes, scales);
+template <class T>
+inline bool mx_row_neon(const float* x, std::size_t cols, mx_scale_rule rule, std::uint8_t* codes,
+                        std::uint8_t* scales) {
+  return mx_row<T>(neon::isa{}, x, cols, rule, codes, scales);
 }
 #endif
 
@@ -629,10 +608,10 @@ bool quantize_mx_fast(const exec_context& ctx, std::span<const In> x, matrix_sha
   constexpr bool e2m1 = std::is_same_v<T, float4_e2m1fn>, e4m3 = std::is_same_v<T, float8_e4m3fn>;
   if constexpr ((e2m1 || e4m3) && std::is_same_v<In, float>) {
 #if defined(LOWBIT_X86_64)
-    const auto row = e2m1 ? mx_e2m1_row_avx512 : mx_e4m3_row_avx512;
+    const auto row = mx_row_avx512<T>;
     if (!use_avx512()) return false;
 #else
-    const auto row = e2m1 ? mx_e2m1_row_neon : mx_e4m3_row_neon;
+    const auto row = mx_row_neon<T>;
     if (!use_neon()) return false;
 #endif
     if (p.side != operand::left || p.round != rounding::rint || !p.smooth.empty()) return false;
