@@ -146,6 +146,36 @@ int int_value(T v) noexcept {
   }
 }
 
+/// 4-bit codes (int4, fp4 e2m1 / e1m2): the integer kernels' panels hold them two per byte
+/// (vnni::packed_b::nib), so packed weights take their stored size.
+template <class T>
+concept nibble_code = four_bit_type<T> && int8_code<T>;
+
+/// The int8 value (int_value) of each 4-bit code: the table the kernels expand nibbles with.
+template <nibble_code T>
+const std::array<std::int8_t, 16>& nibble_lut() noexcept {
+  static const auto table = [] {
+    std::array<std::int8_t, 16> t{};
+    for (unsigned c = 0; c < 16; ++c)
+      t[c] = static_cast<std::int8_t>(int_value(T::from_bits(static_cast<decltype(T{}.bits())>(c))));
+    return t;
+  }();
+  return table;
+}
+
+/// VNNI / SDOT panels of x2 (k, n), blocks of kb along k; at(k, j) gives the code: int8 values,
+/// or 4-bit codes two per byte for nibble_code.
+template <int8_code T2, class At>
+vnni::packed_b vnni_panels(std::size_t k, std::size_t n, std::size_t kb, At&& at) {
+  if constexpr (nibble_code<T2>)
+    return vnni::packed_b(k, n, kb, nibble_lut<T2>(),
+                          [&](std::size_t kk, std::size_t j) { return at(kk, j).bits(); });
+  else
+    return vnni::packed_b(k, n, kb, [&](std::size_t kk, std::size_t j) {
+      return static_cast<std::int8_t>(int_value(at(kk, j)));
+    });
+}
+
 /// ok, else std::invalid_argument(what): a string, or a callable building the message (only when
 /// the check fails: passing checks allocate nothing).
 template <class What>
@@ -498,9 +528,12 @@ auto block_sums(const exact_dot<T1, T2>& dot) {
 }
 
 /// Scratch bytes of accumulate: x1's rows packed for whichever kernel runs (at most int16 values
-/// padded to a multiple of 4 in k).
+/// padded to a multiple of 4 in k), and their block row sums for 4-bit panels (at most one block
+/// per group of 4 k, and the total).
 inline std::size_t accumulate_bytes(const matmul_dims& d) noexcept {
-  return slice_bytes<std::int16_t>(packed_rows_size(d.m, d.k, 4));
+  if (d.m == 0 || d.k == 0 || d.n == 0) return 0;  // no kernel runs
+  return slice_bytes<std::int16_t>(packed_rows_size(d.m, d.k, 4)) +
+         slice_bytes<std::int32_t>(d.m * (ceil_div(d.k, 4) + 2));  // the row sums of 4-bit panels
 }
 
 /// Scratch of the blocked modes: x1's block scales (m x nblk), x2's (nblk x n), then
@@ -541,23 +574,34 @@ void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
   };
   // x2's codes, for packing its panels here (x2 has none for this call: an allocation, as is
   // rebuilding the codes of packed weights that kept only their panels)
+  [[maybe_unused]] const auto x2_code = [&](std::span<const T2> codes, std::size_t k, std::size_t j) {
+    return codes[d.x2_transposed ? j * d.k + k : k * d.n + j];
+  };
   [[maybe_unused]] const auto x2_at = [&](std::span<const T2> codes, std::size_t k, std::size_t j) {
-    return int_value(codes[d.x2_transposed ? j * d.k + k : k * d.n + j]);
+    return int_value(x2_code(codes, k, j));
   };
   const bool kernel = integer_kernel(d, kb);
 #if defined(LOWBIT_X86_64)
   if (kernel && use_avx512()) {
     count(true);
-    auto* a = ar.take<std::uint8_t>(packed_rows_size(d.m, d.k, 4));
-    vnni::pack_a(a, d.m, d.k, x1_at);
-    if (x2.packed && (!Epi::blocked || x2.packed->has_blocks(kb))) {
-      vnni::gemm(ctx, a, d.m, *x2.packed, epi);
-      return;
-    }
-    const vnni::packed_b b(d.k, d.n, kb, [&, codes = x2.all()](std::size_t k, std::size_t j) {
-      return static_cast<std::int8_t>(x2_at(codes, k, j));
-    });
-    vnni::gemm(ctx, a, d.m, b, epi);
+    // x1's rows: + 128 for int8 panels; signed, with their row sums over b's blocks, for 4-bit ones
+    const auto run = [&](const vnni::packed_b& b) {
+      constexpr bool nib = nibble_code<T2>;
+      auto* a = ar.take<std::uint8_t>(packed_rows_size(d.m, d.k, 4));
+      std::int32_t* rs = nullptr;
+      if constexpr (nib) {
+        auto* as = reinterpret_cast<std::int8_t*>(a);
+        vnni::pack_a_signed(as, d.m, d.k, x1_at);
+        rs = ar.take<std::int32_t>(d.m * (b.nblk + 1));
+        vnni::row_sums(as, d.m, b.kq, b.nblk == 1 ? b.kq : b.kb / 4, b.nblk, rs);
+      } else {
+        vnni::pack_a(a, d.m, d.k, x1_at);
+      }
+      vnni::gemm<nib>(ctx, a, rs, d.m, b, epi);
+    };
+    if (x2.packed && (!Epi::blocked || x2.packed->has_blocks(kb))) return run(*x2.packed);
+    run(vnni_panels<T2>(
+        d.k, d.n, kb, [&, codes = x2.all()](std::size_t k, std::size_t j) { return x2_code(codes, k, j); }));
     return;
   }
   if (kernel && use_avx2()) {
@@ -581,13 +625,12 @@ void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
     auto* a = ar.take<std::int8_t>(packed_rows_size(d.m, d.k, 4));
     neon::pack_a(a, d.m, d.k, x1_at);
     if (x2.packed) {  // the panel layout does not depend on the k-block
-      neon::gemm(ctx, a, d.m, *x2.packed, kb, epi);
+      neon::gemm<nibble_code<T2>>(ctx, a, d.m, *x2.packed, kb, epi);
       return;
     }
-    const vnni::packed_b b(d.k, d.n, kb, [&, codes = x2.all()](std::size_t k, std::size_t j) {
-      return static_cast<std::int8_t>(x2_at(codes, k, j));
-    });
-    neon::gemm(ctx, a, d.m, b, kb, epi);
+    const vnni::packed_b b = vnni_panels<T2>(
+        d.k, d.n, kb, [&, codes = x2.all()](std::size_t k, std::size_t j) { return x2_code(codes, k, j); });
+    neon::gemm<nibble_code<T2>>(ctx, a, d.m, b, kb, epi);
     return;
   }
 #endif
@@ -610,30 +653,26 @@ class packed_weights {
   /// the single-block modes (K-C, T-C, int32). Panels packed for blocks also serve those.
   packed_weights(std::span<const T2> x2, std::size_t k, std::size_t n, bool transposed = false,
                  std::size_t block_k = 0)
-      : k_(k), n_(n), transposed_(transposed), lazy_(std::make_unique<lazy>()) {
-    detail::check_count(x2.size(), detail::checked_mul(k, n, "x2 (k x n)"), "x2 (k x n)");
-    [[maybe_unused]] const auto at = [&](std::size_t kk, std::size_t j) {
-      return x2[transposed ? j * k + kk : kk * n + j];
-    };
-    // Panels only for the kernels the active backend runs. Low-bit float codes that are scaled
-    // int8 (detail::int_shift) get integer panels for the exact MX path, with blocks of 32 unless
-    // block_k says otherwise (16: NVFP4).
-    const std::size_t kb = block_k != 0 ? block_k : (integer_code<T2> ? k : 32);
-    if constexpr (detail::int8_code<T2>)
-      if ((detail::use_avx512() || detail::use_neon_dot()) && k <= detail::vnni::max_k &&
-          detail::vnni::packed_b::blocks_fit(k, kb))
-        vnni_.emplace(k, n, kb, [&](std::size_t kk, std::size_t j) {
-          return static_cast<std::int8_t>(detail::int_value(at(kk, j)));
-        });
-    if constexpr (detail::int8_code<T2>)
-      if (detail::use_avx2() && k <= detail::avx2mm::max_k)
-        avx2_.emplace(k, n, [&](std::size_t kk, std::size_t j) {
-          return static_cast<std::int16_t>(detail::int_value(at(kk, j)));
-        });
-    // Integer codes with VNNI panels keep nothing else: the panels hold every code exactly
-    // (codes() and the reference read them back). Everything else keeps the codes.
-    if (!(integer_code<T2> && vnni_)) codes_.assign(x2.begin(), x2.end());
-  }
+      : packed_weights(stored{x2.size(), 1, "x2 (k x n)"}, k, n, transposed, block_k,
+                       [x2](std::size_t i) { return x2[i]; }) {}
+
+  /// 4-bit weights straight from storage: two codes per byte, element 2i in the low nibble
+  /// (CANN's INT4 / FLOAT4 "x2" layout, types/packed.hpp); the innermost axis (n, or k when
+  /// transposed) even. The same object as from the unpacked codes.
+  packed_weights(std::span<const std::uint8_t> packed, std::size_t k, std::size_t n, bool transposed = false,
+                 std::size_t block_k = 0) requires detail::nibble_code<T2>
+      : packed_weights(stored{packed.size(), 2, "x2 (k x n, two per byte)"}, k, n, transposed, block_k,
+                       [packed](std::size_t i) { return nibble(packed[i / 2] >> (4 * (i % 2))); }) {}
+
+  /// 4-bit weights in int32 words, eight codes per word, element 0 in bits 0-3 (CANN's INT4Pack
+  /// carrier); the innermost axis a multiple of 8.
+  packed_weights(std::span<const std::int32_t> words, std::size_t k, std::size_t n, bool transposed = false,
+                 std::size_t block_k = 0) requires detail::nibble_code<T2>
+      : packed_weights(stored{words.size(), 8, "x2 (k x n, eight per int32)"}, k, n, transposed, block_k,
+                       [words](std::size_t i) {
+                         return nibble(static_cast<std::uint32_t>(words[i / 8]) >> (4 * (i % 8)));
+                       }) {}
+
   std::size_t k() const noexcept { return k_; }
   std::size_t n() const noexcept { return n_; }
   bool transposed() const noexcept { return transposed_; }
@@ -644,13 +683,13 @@ class packed_weights {
   /// first call when they were not kept (a one-time allocation, kept: only the paths without a
   /// kernel need them).
   std::span<const T2> codes() const {
-    if constexpr (integer_code<T2>) {
+    if constexpr (from_panels) {
       if (codes_.empty() && k_ * n_ != 0) {
         std::call_once(lazy_->codes_once, [this] {
           lazy_->codes.resize(k_ * n_);
           for (std::size_t kk = 0; kk < k_; ++kk)
             for (std::size_t j = 0; j < n_; ++j)
-              lazy_->codes[transposed_ ? j * k_ + kk : kk * n_ + j] = T2(static_cast<float>(value(kk, j)));
+              lazy_->codes[transposed_ ? j * k_ + kk : kk * n_ + j] = code(kk, j);
         });
         return lazy_->codes;
       }
@@ -698,9 +737,7 @@ class packed_weights {
       if (detail::use_avx512_bf16())
         std::call_once(lazy_->bf16_once, [this] {
           const auto& t = detail::bf16_table<T2>();
-          lazy_->bf16.emplace(k_, n_, [&](std::size_t kk, std::size_t j) {
-            return t[codes_[transposed_ ? j * k_ + kk : kk * n_ + j].bits()];
-          });
+          lazy_->bf16.emplace(k_, n_, [&](std::size_t kk, std::size_t j) { return t[code(kk, j).bits()]; });
         });
     }
     return lazy_->bf16;
@@ -717,14 +754,72 @@ class packed_weights {
   }
 
  private:
-  /// The integer value of code (kk, j): from the VNNI panels when the codes were not kept.
-  int value(std::size_t kk, std::size_t j) const {
-    if (codes_.empty()) {
-      const auto& b = *vnni_;
-      const std::size_t p = j / detail::vnni::nr, c = j % detail::vnni::nr;
-      return b.data[((p * b.kq + kk / 4) * detail::vnni::nr + c) * 4 + kk % 4];
+  /// How the codes arrive: `have` storage units of `per_unit` codes each.
+  struct stored {
+    std::size_t have, per_unit;
+    const char* what;
+  };
+  static T2 nibble(unsigned bits) noexcept {
+    if constexpr (detail::nibble_code<T2>)
+      return T2::from_bits(static_cast<decltype(T2{}.bits())>(bits & 0xfu));
+    else
+      return T2{};
+  }
+  /// code(i): the i-th code in storage order ((k, n), or (n, k) when transposed).
+  template <class Code>
+  packed_weights(stored s, std::size_t k, std::size_t n, bool transposed, std::size_t block_k, Code&& code)
+      : k_(k), n_(n), transposed_(transposed), lazy_(std::make_unique<lazy>()) {
+    const std::size_t inner = transposed ? k : n;
+    detail::need(inner % s.per_unit == 0, [&] {
+      return std::string(s.what) + ": the innermost axis (" + std::to_string(inner) +
+             ") must be a multiple of " + std::to_string(s.per_unit);
+    });
+    detail::check_count(s.have, detail::checked_mul(k, n, s.what) / s.per_unit, s.what);
+    [[maybe_unused]] const auto at = [&](std::size_t kk, std::size_t j) {
+      return code(transposed ? j * k + kk : kk * n + j);
+    };
+    // Panels only for the kernels the active backend runs. Low-bit float codes that are scaled
+    // int8 (detail::int_shift) get integer panels for the exact MX path, with blocks of 32 unless
+    // block_k says otherwise (16: NVFP4).
+    const std::size_t kb = block_k != 0 ? block_k : (integer_code<T2> ? k : 32);
+    if constexpr (detail::int8_code<T2>)
+      if ((detail::use_avx512() || detail::use_neon_dot()) && k <= detail::vnni::max_k &&
+          detail::vnni::packed_b::blocks_fit(k, kb))
+        vnni_ = detail::vnni_panels<T2>(k, n, kb, at);
+    if constexpr (detail::int8_code<T2>)
+      if (detail::use_avx2() && k <= detail::avx2mm::max_k)
+        avx2_.emplace(k, n, [&](std::size_t kk, std::size_t j) {
+          return static_cast<std::int16_t>(detail::int_value(at(kk, j)));
+        });
+    // Integer and 4-bit codes with VNNI panels keep nothing else: the panels hold every code
+    // exactly (codes() and the reference read them back). Everything else keeps the codes.
+    if (!(from_panels && vnni_)) {
+      codes_.resize(k * n);
+      for (std::size_t i = 0; i < codes_.size(); ++i) codes_[i] = code(i);
     }
-    return detail::int_value(codes_[transposed_ ? j * k_ + kk : kk * n_ + j]);
+  }
+
+  /// Integer and 4-bit codes are rebuilt exactly from the VNNI panels (the int8 value, or the
+  /// nibble itself), so packed weights keep only the panels.
+  static constexpr bool from_panels = integer_code<T2> || detail::nibble_code<T2>;
+  /// Code (kk, j): kept, or read back from the VNNI panels.
+  T2 code(std::size_t kk, std::size_t j) const {
+    if constexpr (from_panels) {
+      if (codes_.empty()) {
+        if constexpr (detail::nibble_code<T2>)
+          return T2::from_bits(static_cast<decltype(T2{}.bits())>(vnni_->code(kk, j)));
+        else
+          return static_cast<std::int8_t>(vnni_->value(kk, j));
+      }
+    }
+    return codes_[transposed_ ? j * k_ + kk : kk * n_ + j];
+  }
+  /// The integer value of code (kk, j).
+  int value(std::size_t kk, std::size_t j) const {
+    if constexpr (detail::int8_code<T2>)
+      return codes_.empty() ? vnni_->value(kk, j) : detail::int_value(code(kk, j));
+    else
+      return 0;
   }
   struct lazy {  // built on first use, at most once, safe from concurrent calls
     std::once_flag codes_once, rows_once, bf16_once;
@@ -1598,8 +1693,8 @@ bool weight_only_exact([[maybe_unused]] const exec_context& ctx, [[maybe_unused]
       std::fill(acc, acc + d.m * 64, 0.0);
       for (std::size_t k0 = 0; k0 < d.k; k0 += kc) {
         const std::size_t k1 = std::min(k0 + kc, d.k);
-        wo::exact_w_rows<I>(
-            pb.panel(p), k0, k1, p * 64, [&](std::size_t k) { return row_of[k]; }, wd);
+        wo::exact_w_rows<I, nibble_code<T2>>(
+            pb.panel(p), pb.lut.data(), k0, k1, p * 64, [&](std::size_t k) { return row_of[k]; }, wd);
         std::size_t i = 0;
         for (; i + 2 <= d.m; i += 2) wo::exact_rows<2>(xd + i * d.k, d.k, k0, k1, wd, acc + i * 64);
         if (i < d.m) wo::exact_rows<1>(xd + i * d.k, d.k, k0, k1, wd, acc + i * 64);

@@ -409,12 +409,97 @@ void quantize_into(std::span<const In> x, matrix_shape shape, const quantize_par
 }
 
 /// Bytes of the workspace quantize_into(ctx, ...) needs for In input of this shape and
-/// granularity with ctx's thread count (exec_context::workspace).
+/// granularity with ctx's thread count (exec_context::workspace). packed: the codes go to 4-bit
+/// storage (the quantize_into overloads with packed bytes or int32 words), which adds one byte
+/// per code.
 template <class In>
-std::size_t quantize_workspace_size(matrix_shape shape, const quantize_params& p, const exec_context& ctx) {
+std::size_t quantize_workspace_size(matrix_shape shape, const quantize_params& p, const exec_context& ctx,
+                                    bool packed = false) {
   const scale_map map = make_scale_map(p.gran, p.side, shape);
-  return detail::workspace_bytes(detail::quantize_tasks(ctx, map) *
-                                 detail::quantize_task_bytes<In>(map, !p.smooth.empty()));
+  const std::size_t own = detail::workspace_bytes(detail::quantize_tasks(ctx, map) *
+                                                  detail::quantize_task_bytes<In>(map, !p.smooth.empty()));
+  return packed ? detail::workspace_bytes(detail::slice_bytes<std::uint8_t>(shape.size()) + own) : own;
+}
+
+namespace detail {
+
+/// 4-bit codes (one per byte, in their low bits) written as storage (types/packed.hpp, spec
+/// §1.1): two per byte, element 2i in the low nibble; the caller checked the sizes.
+inline void store_two_per_byte(const std::uint8_t* codes, std::size_t count, std::uint8_t* out) noexcept {
+  for (std::size_t i = 0; i < count / 2; ++i)
+    out[i] = static_cast<std::uint8_t>((codes[2 * i] & 0xfu) | (codes[2 * i + 1] & 0xfu) << 4);
+}
+/// Eight per int32 word, element 0 in bits 0-3 (CANN INT4Pack), whatever the host's byte order.
+inline void store_int32(const std::uint8_t* codes, std::size_t count, std::int32_t* out) noexcept {
+  for (std::size_t w = 0; w < count / 8; ++w) {
+    std::uint32_t v = 0;
+    for (unsigned j = 0; j < 8; ++j) v |= static_cast<std::uint32_t>(codes[8 * w + j] & 0xfu) << (4 * j);
+    out[w] = static_cast<std::int32_t>(v);
+  }
+}
+
+/// quantize_into with the codes in scratch (one per byte), then store(codes) writes them out:
+/// the storage overloads. The scratch is taken first; quantize_into gets the rest of it.
+template <four_bit_type T, class In, class Store>
+scale_map quantize_stored(const exec_context& ctx, std::span<const In> x, matrix_shape shape,
+                          const quantize_params& p, std::size_t per_unit, std::size_t have,
+                          std::string_view what, std::span<float> scales, std::span<float> offsets,
+                          Store&& store) {
+  if (shape.cols % per_unit != 0)
+    throw std::invalid_argument(std::string(what) + ": the last axis (" + std::to_string(shape.cols) +
+                                ") must be a multiple of " + std::to_string(per_unit));
+  check_count(x.size(), shape.size(), "input");
+  check_count(have, shape.size() / per_unit, what);
+  const std::size_t codes_bytes = slice_bytes<std::uint8_t>(shape.size());
+  const std::size_t own = quantize_workspace_size<In>(shape, p, ctx);
+  std::byte* const mem = scratch(ctx, codes_bytes + own);
+  exec_context inner = ctx;
+  inner.workspace = {mem + codes_bytes, own};
+  const std::span<T> codes(reinterpret_cast<T*>(mem), shape.size());
+  quantize_into<T, In>(inner, x, shape, p, quantized_span<T>{codes, scales, offsets, {}});
+  store(reinterpret_cast<const std::uint8_t*>(mem), shape.size());
+  return make_scale_map(p.gran, p.side, shape);
+}
+
+}  // namespace detail
+
+/// quantize_into for a 4-bit format (int4, uint4, fp4) with the codes written straight into
+/// storage, two per byte, element 2i in the low nibble (CANN's INT4 / FLOAT4 "x2" layout, spec
+/// §1.1): packed holds shape.size() / 2 bytes, the last axis is even. The same codes, scales and
+/// offsets as quantize_into (which it runs); returns the scale map. Scratch: one byte per code
+/// more (quantize_workspace_size(..., packed = true)); no allocation on the fast path.
+template <four_bit_type T, class In>
+scale_map quantize_into(const exec_context& ctx, std::span<const In> x, matrix_shape shape,
+                        const quantize_params& p, std::span<std::uint8_t> packed, std::span<float> scales,
+                        std::span<float> offsets = {}) {
+  return detail::quantize_stored<T, In>(
+      ctx, x, shape, p, 2, packed.size(), "packed output", scales, offsets,
+      [&](const std::uint8_t* c, std::size_t count) { detail::store_two_per_byte(c, count, packed.data()); });
+}
+
+/// The same into int32 words, eight codes per word, element 0 in bits 0-3 (CANN's INT4Pack
+/// carrier): words holds shape.size() / 8, the last axis is a multiple of 8.
+template <four_bit_type T, class In>
+scale_map quantize_into(const exec_context& ctx, std::span<const In> x, matrix_shape shape,
+                        const quantize_params& p, std::span<std::int32_t> words, std::span<float> scales,
+                        std::span<float> offsets = {}) {
+  return detail::quantize_stored<T, In>(
+      ctx, x, shape, p, 8, words.size(), "int32 output", scales, offsets,
+      [&](const std::uint8_t* c, std::size_t count) { detail::store_int32(c, count, words.data()); });
+}
+
+/// Both with default_exec().
+template <four_bit_type T, class In>
+scale_map quantize_into(std::span<const In> x, matrix_shape shape, const quantize_params& p,
+                        std::span<std::uint8_t> packed, std::span<float> scales,
+                        std::span<float> offsets = {}) {
+  return quantize_into<T, In>(default_exec(), x, shape, p, packed, scales, offsets);
+}
+template <four_bit_type T, class In>
+scale_map quantize_into(std::span<const In> x, matrix_shape shape, const quantize_params& p,
+                        std::span<std::int32_t> words, std::span<float> scales,
+                        std::span<float> offsets = {}) {
+  return quantize_into<T, In>(default_exec(), x, shape, p, words, scales, offsets);
 }
 
 /// Dynamic quantization returning owning storage. Example:
@@ -681,40 +766,136 @@ quantized<T, float8_e8m0fnu> quantize_mx(std::span<const In> x, matrix_shape sha
   return q;
 }
 
-/// Natural MX scale layout -> CANN's pair layout (spec §2.5): the block count along k is
-/// padded to even with 0x00 and pairs of consecutive blocks are stored together:
+namespace detail {
+
+/// CANN's pair layout of MX scales (spec §2.5): the block count nb along k padded to even with
+/// 0x00, pairs of consecutive blocks stored together:
 ///   left  (m, nb)  -> (m, ceil(nb/2), 2)       a reshape
 ///   right (nb, n)  -> (ceil(nb/2), n, 2)       out[j][c][t] = block 2j+t of column c
+struct cann_pairs {
+  bool left;
+  std::size_t nb, other, half;
+  cann_pairs(operand side, matrix_shape grid) noexcept
+      : left(side == operand::left),
+        nb(left ? grid.cols : grid.rows),
+        other(left ? grid.rows : grid.cols),
+        half(ceil_div(nb, 2)) {}
+  std::size_t size() const noexcept { return other * half * 2; }
+  std::size_t natural(std::size_t o, std::size_t b) const noexcept {
+    return left ? o * nb + b : b * other + o;
+  }
+  std::size_t paired(std::size_t o, std::size_t b) const noexcept {
+    return left ? (o * half + b / 2) * 2 + b % 2 : (b / 2 * other + o) * 2 + b % 2;
+  }
+  /// out (size()) = in (natural) in the pair layout, the pad 0x00.
+  template <class S>
+  void to(const S* in, S* out) const noexcept {
+    std::fill(out, out + size(), S{});
+    for (std::size_t o = 0; o < other; ++o)
+      for (std::size_t b = 0; b < nb; ++b) out[paired(o, b)] = in[natural(o, b)];
+  }
+  template <class S>
+  void from(const S* in, S* out) const noexcept {
+    for (std::size_t o = 0; o < other; ++o)
+      for (std::size_t b = 0; b < nb; ++b) out[natural(o, b)] = in[paired(o, b)];
+  }
+};
+
+}  // namespace detail
+
+/// Natural MX scale layout -> CANN's pair layout (detail::cann_pairs, spec §2.5), as e8m0 bytes
+/// or float8_e8m0fnu.
 inline std::vector<std::uint8_t> mx_scales_to_cann(std::span<const std::uint8_t> natural, operand side,
                                                    matrix_shape grid) {
   detail::check_count(natural.size(), grid.size(), "MX scale");
-  const bool left = side == operand::left;
-  const std::size_t nb = left ? grid.cols : grid.rows, other = left ? grid.rows : grid.cols;
-  const std::size_t half = ceil_div(nb, 2);
-  std::vector<std::uint8_t> out(other * half * 2, 0);
-  for (std::size_t o = 0; o < other; ++o)
-    for (std::size_t b = 0; b < nb; ++b) {
-      const std::size_t j = b / 2, t = b % 2;
-      const std::size_t dst = left ? (o * half + j) * 2 + t : (j * other + o) * 2 + t;
-      out[dst] = natural[left ? o * nb + b : b * other + o];
-    }
+  const detail::cann_pairs c(side, grid);
+  std::vector<std::uint8_t> out(c.size());
+  c.to(natural.data(), out.data());
+  return out;
+}
+inline std::vector<float8_e8m0fnu> mx_scales_to_cann(std::span<const float8_e8m0fnu> natural, operand side,
+                                                     matrix_shape grid) {
+  detail::check_count(natural.size(), grid.size(), "MX scale");
+  const detail::cann_pairs c(side, grid);
+  std::vector<float8_e8m0fnu> out(c.size());
+  c.to(natural.data(), out.data());
   return out;
 }
 
 /// CANN's pair layout -> natural layout (inverse of mx_scales_to_cann; the pad is dropped).
 inline std::vector<std::uint8_t> mx_scales_from_cann(std::span<const std::uint8_t> cann, operand side,
                                                      matrix_shape grid) {
-  const bool left = side == operand::left;
-  const std::size_t nb = left ? grid.cols : grid.rows, other = left ? grid.rows : grid.cols;
-  const std::size_t half = ceil_div(nb, 2);
-  detail::check_count(cann.size(), other * half * 2, "MX scale (CANN layout)");
+  const detail::cann_pairs c(side, grid);
+  detail::check_count(cann.size(), c.size(), "MX scale (CANN layout)");
   std::vector<std::uint8_t> out(grid.size());
-  for (std::size_t o = 0; o < other; ++o)
-    for (std::size_t b = 0; b < nb; ++b) {
-      const std::size_t j = b / 2, t = b % 2;
-      out[left ? o * nb + b : b * other + o] = cann[left ? (o * half + j) * 2 + t : (j * other + o) * 2 + t];
-    }
+  c.from(cann.data(), out.data());
   return out;
+}
+inline std::vector<float8_e8m0fnu> mx_scales_from_cann(std::span<const float8_e8m0fnu> cann, operand side,
+                                                       matrix_shape grid) {
+  const detail::cann_pairs c(side, grid);
+  detail::check_count(cann.size(), c.size(), "MX scale (CANN layout)");
+  std::vector<float8_e8m0fnu> out(grid.size());
+  c.from(cann.data(), out.data());
+  return out;
+}
+
+/// Where quantize_mx_into writes e8m0 scales as bytes: the natural layout, or CANN's pair layout.
+enum class mx_scale_layout { natural, cann };
+
+/// Bytes of the workspace of quantize_mx_into with storage outputs (its codes and scales pass
+/// through scratch once).
+inline std::size_t quantize_mx_workspace_size(matrix_shape shape, operand side) {
+  const scale_map map = make_scale_map(granularity::mx(), side, shape);
+  return detail::workspace_bytes(detail::slice_bytes<std::uint8_t>(shape.size()) +
+                                 detail::slice_bytes<std::uint8_t>(map.size()));
+}
+
+/// quantize_mx_into with the outputs as stored: codes one per byte (fp8, fp6 in the low bits),
+/// fp4 two per byte (element 2i in the low nibble, the last axis even, codes.size() =
+/// shape.size() / 2); scales as e8m0 bytes in the natural layout (map.size()) or CANN's pair
+/// layout (mx_scales_to_cann's size). The same codes and scales as quantize_mx; returns the
+/// scale map. Scratch: quantize_mx_workspace_size; no allocation on the fast path.
+template <mx_element T, class In>
+scale_map quantize_mx_into(const exec_context& ctx, std::span<const In> x, matrix_shape shape,
+                           const mx_params& p, std::span<std::uint8_t> codes, std::span<std::uint8_t> scales,
+                           mx_scale_layout layout = mx_scale_layout::natural) {
+  constexpr bool four = four_bit_type<T>;
+  const scale_map map = make_scale_map(granularity::mx(), p.side, shape);
+  const detail::cann_pairs pairs(p.side, map.grid);
+  if (four && shape.cols % 2 != 0)
+    throw std::invalid_argument("fp4 codes two per byte: the last axis (" + std::to_string(shape.cols) +
+                                ") must be even");
+  detail::check_count(codes.size(), four ? shape.size() / 2 : shape.size(), "code output");
+  detail::check_count(scales.size(), layout == mx_scale_layout::cann ? pairs.size() : map.size(),
+                      "scale output");
+  const std::size_t codes_bytes = detail::slice_bytes<std::uint8_t>(shape.size());
+  // quantize_mx_into(ctx, q) takes no scratch of its own: this call has all of it
+  std::byte* const mem = detail::scratch(ctx, codes_bytes + detail::slice_bytes<std::uint8_t>(map.size()));
+  quantized_span<T, float8_e8m0fnu> q{{reinterpret_cast<T*>(mem), shape.size()},
+                                      {reinterpret_cast<float8_e8m0fnu*>(mem + codes_bytes), map.size()},
+                                      {},
+                                      {}};
+  quantize_mx_into<T, In>(ctx, x, shape, p, q);
+  const auto* c = reinterpret_cast<const std::uint8_t*>(mem);
+  const auto* s = reinterpret_cast<const std::uint8_t*>(mem + codes_bytes);
+  if constexpr (four)
+    detail::store_two_per_byte(c, shape.size(), codes.data());
+  else
+    std::copy(c, c + shape.size(), codes.data());
+  if (layout == mx_scale_layout::cann)
+    pairs.to(s, scales.data());
+  else
+    std::copy(s, s + map.size(), scales.data());
+  return map;
+}
+
+/// The same with default_exec().
+template <mx_element T, class In>
+scale_map quantize_mx_into(std::span<const In> x, matrix_shape shape, const mx_params& p,
+                           std::span<std::uint8_t> codes, std::span<std::uint8_t> scales,
+                           mx_scale_layout layout = mx_scale_layout::natural) {
+  return quantize_mx_into<T, In>(default_exec(), x, shape, p, codes, scales, layout);
 }
 
 }  // namespace lowbit::inline v0

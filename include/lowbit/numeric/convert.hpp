@@ -27,6 +27,11 @@ struct is_intn<intn<B, S>> : std::true_type {};
 template <class T>
 concept low_bit_type = is_basic_float<T>::value || is_intn<T>::value || std::is_same_v<T, std::int8_t>;
 
+/// The 4-bit code types: stored two per byte or eight per int32 word (types/packed.hpp).
+template <class T>
+concept four_bit_type = std::is_same_v<T, int4> || std::is_same_v<T, uint4> ||
+    std::is_same_v<T, float4_e2m1fn> || std::is_same_v<T, float4_e1m2fn>;
+
 /// Narrows x to T under policy p (see the file comment for the rules).
 /// Example: `auto q = lowbit::convert<lowbit::float8_e4m3fn>(1000.f);  // 448, saturated`
 template <low_bit_type T>

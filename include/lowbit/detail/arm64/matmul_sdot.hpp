@@ -61,20 +61,35 @@ LOWBIT_TARGET_DOTPROD inline int32x4_t sdot(int32x4_t acc, int8x16_t a, int8x16_
 #endif
 }
 
+/// 16 bytes of a panel at int8-layout offset off + 16 * v of group q, quarter u: loaded, or
+/// expanded from 4-bit codes (vnni::packed_b::nib: quarter u is the nibble u % 2 of the 64 bytes
+/// at q * 128 + u / 2 * 64) through the table lut.
+template <bool Nib>
+inline int8x16_t load16(const std::int8_t* b, std::size_t q, std::size_t u, std::size_t v, int8x16_t lut) {
+  if constexpr (Nib) {
+    const uint8x16_t x =
+        vld1q_u8(reinterpret_cast<const std::uint8_t*>(b) + q * nr * 2 + u / 2 * 64 + 16 * v);
+    return vqtbl1q_s8(lut, u % 2 ? vshrq_n_u8(x, 4) : vandq_u8(x, vdupq_n_u8(0x0f)));
+  } else {
+    (void)lut;
+    return vld1q_s8(b + q * nr * 4 + u * 64 + 16 * v);
+  }
+}
+
 /// acc[r][0..64) = exact sum over the groups of 4 k in [q0, q1) of x1[r, k] * x2[k, panel column],
-/// for MR rows; a rows have lda bytes, b is the panel.
-template <std::size_t MR>
+/// for MR rows; a rows have lda bytes, b is the panel (4-bit codes mapped by lut when Nib).
+template <std::size_t MR, bool Nib>
 LOWBIT_TARGET_DOTPROD inline void kernel(const std::int8_t* __restrict a, std::size_t lda,
-                                         const std::int8_t* __restrict b, std::size_t q0, std::size_t q1,
-                                         std::int32_t (*__restrict acc)[nr]) {
+                                         const std::int8_t* __restrict b, const std::int8_t* lut,
+                                         std::size_t q0, std::size_t q1, std::int32_t (*__restrict acc)[nr]) {
+  const int8x16_t lutv = vld1q_s8(lut);
   for (std::size_t quarter = 0; quarter < 4; ++quarter) {
     int32x4_t c[MR][4];
     for (std::size_t r = 0; r < MR; ++r)
       for (std::size_t v = 0; v < 4; ++v) c[r][v] = vdupq_n_s32(0);
     for (std::size_t q = q0; q < q1; ++q) {
-      const std::int8_t* bq = b + q * nr * 4 + quarter * 64;
-      const int8x16_t b0 = vld1q_s8(bq), b1 = vld1q_s8(bq + 16), b2 = vld1q_s8(bq + 32),
-                      b3 = vld1q_s8(bq + 48);
+      const int8x16_t b0 = load16<Nib>(b, q, quarter, 0, lutv), b1 = load16<Nib>(b, q, quarter, 1, lutv),
+                      b2 = load16<Nib>(b, q, quarter, 2, lutv), b3 = load16<Nib>(b, q, quarter, 3, lutv);
       for (std::size_t r = 0; r < MR; ++r) {
         std::int32_t word;
         std::memcpy(&word, a + r * lda + 4 * q, 4);
@@ -90,14 +105,14 @@ LOWBIT_TARGET_DOTPROD inline void kernel(const std::int8_t* __restrict a, std::s
   }
 }
 
-template <std::size_t MR>
+template <std::size_t MR, bool Nib>
 LOWBIT_TARGET_DOTPROD inline void kernel_rows(std::size_t rows, const std::int8_t* a, std::size_t lda,
-                                              const std::int8_t* b, std::size_t q0, std::size_t q1,
-                                              std::int32_t (*acc)[nr]) {
+                                              const std::int8_t* b, const std::int8_t* lut, std::size_t q0,
+                                              std::size_t q1, std::int32_t (*acc)[nr]) {
   if constexpr (MR > 1) {
-    if (rows < MR) return kernel_rows<MR - 1>(rows, a, lda, b, q0, q1, acc);
+    if (rows < MR) return kernel_rows<MR - 1, Nib>(rows, a, lda, b, lut, q0, q1, acc);
   }
-  kernel<MR>(a, lda, b, q0, q1, acc);
+  kernel<MR, Nib>(a, lda, b, lut, q0, q1, acc);
 }
 
 /// tot[c] = tot[c] + fp32(P[c]) * (a * bs[c]) for c < cnt: the block step of detail::epi_blocks
@@ -122,8 +137,8 @@ inline void block_step(const std::int32_t* P, float a, const float* bs, float* t
 
 /// One panel (64 columns) for every row of a, blocks of qb groups of 4 k (all of them for the
 /// single-block epilogues): epi.single(row, n0, count, sums), or the block step for each block and
-/// then epi.finish(row, n0, count, totals) for epi_blocks.
-template <class Epi>
+/// then epi.finish(row, n0, count, totals) for epi_blocks. Nib: b holds 4-bit codes (b.nib).
+template <bool Nib, class Epi>
 void gemm_panel(const std::int8_t* a, std::size_t m, const vnni::packed_b& b, std::size_t p, std::size_t qb,
                 const Epi& epi) {
   alignas(16) std::int32_t acc[mr][nr];
@@ -134,13 +149,13 @@ void gemm_panel(const std::int8_t* a, std::size_t m, const vnni::packed_b& b, st
     const std::size_t rows = m - i >= mr ? mr : m - i;
     const std::int8_t* ai = a + i * lda;
     if constexpr (!Epi::blocked) {
-      kernel_rows<mr>(rows, ai, lda, bp, 0, b.kq, acc);
+      kernel_rows<mr, Nib>(rows, ai, lda, bp, b.lut.data(), 0, b.kq, acc);
       for (std::size_t r = 0; r < rows; ++r) epi.single(i + r, n0, cnt, acc[r]);
     } else {
       for (std::size_t r = 0; r < rows; ++r)
         for (std::size_t c = 0; c < nr; ++c) tot[r][c] = 0.0f;
       for (std::size_t j = 0, q0 = 0; q0 < b.kq; ++j, q0 += qb) {
-        kernel_rows<mr>(rows, ai, lda, bp, q0, q0 + qb < b.kq ? q0 + qb : b.kq, acc);
+        kernel_rows<mr, Nib>(rows, ai, lda, bp, b.lut.data(), q0, q0 + qb < b.kq ? q0 + qb : b.kq, acc);
         for (std::size_t r = 0; r < rows; ++r)
           block_step(acc[r], epi.a[(i + r) * epi.nblk + j], epi.b + j * epi.ldy + n0, tot[r], cnt);
       }
@@ -150,13 +165,13 @@ void gemm_panel(const std::int8_t* a, std::size_t m, const vnni::packed_b& b, st
 }
 
 /// Every panel, in parallel over panels; kb is the k-block of blocked epilogues (a multiple of 4,
-/// or >= k: vnni::packed_b::blocks_fit).
-template <class Epi>
+/// or >= k: vnni::packed_b::blocks_fit). Nib must be b.nib.
+template <bool Nib, class Epi>
 void gemm(const exec_context& ctx, const std::int8_t* a, std::size_t m, const vnni::packed_b& b,
           std::size_t kb, const Epi& epi) {
   const std::size_t qb = kb >= b.k ? (b.kq > 0 ? b.kq : 1) : kb / 4;
   parallel_items(ctx, b.panels, m * b.k * nr, min_task_macs,
-                 [&](std::size_t p) { gemm_panel(a, m, b, p, qb, epi); });
+                 [&](std::size_t p) { gemm_panel<Nib>(a, m, b, p, qb, epi); });
 }
 
 #endif  // LOWBIT_ARM64

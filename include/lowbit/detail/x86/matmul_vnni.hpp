@@ -3,6 +3,11 @@
 // subtracted: sum_k u*b - 128 * sum_k b = sum_k x1*b. Every lane accumulates exactly in int32
 // while k <= 65536 (|u*b| <= 255*128, sum < 2^31); callers use the reference beyond that.
 //
+// 4-bit codes (int4, fp4) stay 4-bit in their panels (packed_b::nib) and swap the operands:
+// the kernel expands them to u8 = value + nib_bias (a table lookup) and multiplies by x1 kept
+// signed, so the compensation is nib_bias * (the row sums of x1 over each block), computed once
+// per call (row_sums), and the panels need no column sums: they take the stored bytes.
+//
 // x2 is packed once into panels of 64 columns: for each group of 4 k, 64 columns x 4 bytes
 // (the VNNI layout), zero-padded in k and n. The micro-kernel keeps MR x 64 int32 sums in
 // registers (MR <= 6, 24 accumulators) and streams the whole k. Panels are split into the
@@ -10,11 +15,13 @@
 // depend on the thread count.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
+#include "../../exec.hpp"
 #include "../pack.hpp"
 #include "target.hpp"
 
@@ -27,11 +34,20 @@ inline constexpr std::size_t mr = 6;         // rows per micro-kernel call: 24 a
 /// x2 (k, n) re-laid out in VNNI panels, with the column sums of each k-block of kb rows for the
 /// compensation (one block when kb >= k). kb must be a multiple of 4 or at least k
 /// (blocks_fit), so that no group of 4 k straddles two blocks.
+///
+/// 4-bit codes (int4, fp4: `nib`) are kept as codes, two per byte, so that the panels take the
+/// stored size (issue 12): byte i of the int8 panel layout is the nibble (i / 64) % 2 of byte
+/// (i / 128) * 64 + i % 64, i.e. each 64-byte vector holds two consecutive 64-byte vectors of the
+/// int8 layout in its low and high nibbles; `lut` maps a code to its int8 value (int_value).
+/// The kernels expand a group of 4 k with one mask, one shift and two table lookups per 64 bytes.
+/// nib panels have no column sums (see the file comment).
 struct packed_b {
   std::size_t k = 0, n = 0, kq = 0, panels = 0, kb = 0, nblk = 1;
-  std::vector<std::int8_t> data;       // panels x kq x 64 x 4
-  std::vector<std::int32_t> colsum;    // panels x nblk x 64: per k-block
-  std::vector<std::int32_t> colsum_k;  // panels x 64: over the whole k (single-block modes)
+  bool nib = false;                    // 4-bit codes, two per byte
+  std::array<std::int8_t, 16> lut{};   // nib: the int8 value of each code
+  std::vector<std::int8_t> data;       // panels x kq x 64 x 4 bytes (half of that when nib)
+  std::vector<std::int32_t> colsum;    // panels x nblk x 64: per k-block (empty when nib)
+  std::vector<std::int32_t> colsum_k;  // panels x 64: over the whole k (empty when nib)
 
   static constexpr bool blocks_fit(std::size_t k_, std::size_t kb_) noexcept {
     return kb_ > 0 && (kb_ >= k_ || kb_ % 4 == 0);
@@ -41,7 +57,44 @@ struct packed_b {
 
   /// b(k, j) gives the int8 value of x2 at row k, column j.
   template <class Get>
-  packed_b(std::size_t k_, std::size_t n_, std::size_t kb_, Get&& b)
+  packed_b(std::size_t k_, std::size_t n_, std::size_t kb_, Get&& b) : packed_b(k_, n_, kb_) {
+    fill([&](std::size_t kk, std::size_t j, std::size_t i) {
+      const std::int8_t v = b(kk, j);
+      data[i] = v;
+      return v;
+    });
+  }
+  /// 4-bit codes: code(k, j) gives the code (0..15) of x2 at row k, column j; lut_ their values.
+  template <class Get>
+  packed_b(std::size_t k_, std::size_t n_, std::size_t kb_, const std::array<std::int8_t, 16>& lut_,
+           Get&& code)
+      : packed_b(k_, n_, kb_) {
+    nib = true;
+    lut = lut_;
+    data.resize(data.size() / 2);
+    colsum.clear(), colsum.shrink_to_fit(), colsum_k.clear(), colsum_k.shrink_to_fit();
+    fill([&](std::size_t kk, std::size_t j, std::size_t i) {
+      const unsigned c = code(kk, j) & 0xfu;
+      data[nibble_byte(i)] =
+          static_cast<std::int8_t>(static_cast<unsigned>(data[nibble_byte(i)]) | c << nibble_shift(i));
+      return lut[c];
+    });
+  }
+  std::size_t panel_bytes() const noexcept { return nib ? kq * nr * 2 : kq * nr * 4; }
+  const std::int8_t* panel(std::size_t p) const { return data.data() + p * panel_bytes(); }
+  /// The code byte of row kk, column j (the int8 value, or the 4-bit code when nib).
+  std::uint8_t code(std::size_t kk, std::size_t j) const noexcept {
+    const std::size_t i = index(kk, j);
+    if (!nib) return static_cast<std::uint8_t>(data[i]);
+    return static_cast<std::uint8_t>((static_cast<unsigned>(data[nibble_byte(i)]) >> nibble_shift(i)) & 0xfu);
+  }
+  /// The int8 value of row kk, column j.
+  int value(std::size_t kk, std::size_t j) const noexcept {
+    return nib ? lut[code(kk, j)] : static_cast<std::int8_t>(code(kk, j));
+  }
+
+ private:
+  packed_b(std::size_t k_, std::size_t n_, std::size_t kb_)
       : k(k_),
         n(n_),
         kq((k_ + 3) / 4),
@@ -51,16 +104,26 @@ struct packed_b {
     data.assign(panels * kq * nr * 4, 0);
     colsum.assign(panels * nblk * nr, 0);
     colsum_k.assign(panels * nr, 0);
+  }
+  /// Index of (kk, j) in the int8 panel layout.
+  static std::size_t index_of(std::size_t kq_, std::size_t kk, std::size_t j) noexcept {
+    return ((j / nr * kq_ + kk / 4) * nr + j % nr) * 4 + kk % 4;
+  }
+  std::size_t index(std::size_t kk, std::size_t j) const noexcept { return index_of(kq, kk, j); }
+  static std::size_t nibble_byte(std::size_t i) noexcept { return i / 128 * 64 + i % 64; }
+  static unsigned nibble_shift(std::size_t i) noexcept { return static_cast<unsigned>(i / 64 % 2 * 4); }
+  /// store(kk, j, i) writes element (kk, j) at int8-layout index i and returns its value.
+  template <class Store>
+  void fill(Store&& store) {
     for (std::size_t kk = 0; kk < k; ++kk)
       for (std::size_t j = 0; j < n; ++j) {
-        const std::int8_t v = b(kk, j);
+        const int v = store(kk, j, index(kk, j));
+        if (nib) continue;
         const std::size_t p = j / nr, c = j % nr;
-        data[((p * kq + kk / 4) * nr + c) * 4 + kk % 4] = v;
         colsum[(p * nblk + kk / kb) * nr + c] += v;
         colsum_k[p * nr + c] += v;
       }
   }
-  const std::int8_t* panel(std::size_t p) const { return data.data() + p * kq * nr * 4; }
 };
 
 /// Rows of x1 as u8 (x + 128), zero-padded (value 0 <=> u8 128) to a multiple of 4 in k, into
@@ -68,6 +131,36 @@ struct packed_b {
 template <class Get>
 void pack_a(std::uint8_t* u, std::size_t m, std::size_t k, Get&& a) {
   pack_rows<std::uint8_t>(u, m, k, 4, 128, [&](std::size_t i, std::size_t kk) { return a(i, kk) + 128; });
+}
+
+/// The bias added to 4-bit code values so that they are unsigned for vpdpbusd (values are at
+/// least -12: e2m1 x 2).
+inline constexpr int nib_bias = 16;
+
+/// Rows of x1 as int8 (for 4-bit panels), zero-padded to a multiple of 4 in k, into u
+/// (packed_rows_size(m, k, 4) bytes).
+template <class Get>
+void pack_a_signed(std::int8_t* u, std::size_t m, std::size_t k, Get&& a) {
+  pack_rows<std::int8_t>(u, m, k, 4, 0, a);
+}
+
+/// rs[i * (nblk + 1) + j] = the sum of row i of the signed rows a over k-block j (blocks of qb
+/// groups of 4), and rs[i * (nblk + 1) + nblk] over the whole k: the compensation of 4-bit panels.
+inline void row_sums(const std::int8_t* a, std::size_t m, std::size_t kq, std::size_t qb, std::size_t nblk,
+                     std::int32_t* rs) noexcept {
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::int8_t* r = a + i * kq * 4;
+    std::int32_t* out = rs + i * (nblk + 1);
+    std::int32_t all = 0;
+    for (std::size_t j = 0; j < nblk; ++j) {
+      std::int32_t s = 0;
+      const std::size_t k1 = (j + 1) * qb * 4 < kq * 4 ? (j + 1) * qb * 4 : kq * 4;
+      for (std::size_t kk = j * qb * 4; kk < k1; ++kk) s += r[kk];
+      out[j] = s;
+      all += s;
+    }
+    out[nblk] = all;
+  }
 }
 
 #if defined(LOWBIT_X86_64)
@@ -85,45 +178,100 @@ LOWBIT_TARGET_AVX512 inline __m512i dpbusd(__m512i acc, __m512i a, __m512i b) no
 #endif
 }
 
+/// The four 64-byte vectors (64 columns x 4 k) of group q of a panel: loaded, or expanded from
+/// 4-bit codes (packed_b::nib: low nibbles give vectors 0 and 2, high nibbles 1 and 3; pshufb
+/// maps each code to its value through lutv, the 16-byte table in every 128-bit lane).
+template <bool Nib>
+LOWBIT_TARGET_AVX512 inline void load_group(const std::int8_t* b, std::size_t q, __m512i lutv, __m512i& b0,
+                                            __m512i& b1, __m512i& b2, __m512i& b3) noexcept {
+  if constexpr (Nib) {
+    const std::int8_t* bq = b + q * nr * 2;
+    const __m512i x0 = _mm512_loadu_si512(bq), x1 = _mm512_loadu_si512(bq + 64), f = _mm512_set1_epi8(0x0f);
+    b0 = _mm512_shuffle_epi8(lutv, _mm512_and_si512(x0, f));
+    b1 = _mm512_shuffle_epi8(lutv, _mm512_and_si512(_mm512_srli_epi16(x0, 4), f));
+    b2 = _mm512_shuffle_epi8(lutv, _mm512_and_si512(x1, f));
+    b3 = _mm512_shuffle_epi8(lutv, _mm512_and_si512(_mm512_srli_epi16(x1, 4), f));
+  } else {
+    (void)lutv;
+    const std::int8_t* bq = b + q * nr * 4;
+    b0 = _mm512_loadu_si512(bq), b1 = _mm512_loadu_si512(bq + 64);
+    b2 = _mm512_loadu_si512(bq + 128), b3 = _mm512_loadu_si512(bq + 192);
+  }
+}
+
+/// Where the sums start: -128 * colsum (int8 panels: x1 is stored + 128), or -nib_bias * the
+/// row sum of x1 (4-bit panels: their values are stored + nib_bias); cs points at 64 column
+/// sums, rs at row 0's sum (rows ld apart).
+template <bool Nib>
+LOWBIT_TARGET_AVX512 inline __m512i col_comp(const std::int32_t* cs, std::size_t off) noexcept {
+  if constexpr (Nib)
+    return _mm512_setzero_si512();
+  else
+    return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_loadu_si512(cs + off), 7));
+}
+template <bool Nib, std::size_t MR>
+LOWBIT_TARGET_AVX512 inline __m512i row_comp(const std::int32_t* rs, std::size_t ld, std::size_t r) noexcept {
+  if constexpr (Nib)
+    return MR > r ? _mm512_set1_epi32(-nib_bias * rs[r * ld]) : _mm512_setzero_si512();
+  else
+    return (void)rs, (void)ld, (void)r, _mm512_setzero_si512();
+}
+/// acc += x1 row (broadcast a) times the panel vector b: u8 a x s8 b, or u8 b x s8 a (Nib).
+template <bool Nib>
+LOWBIT_TARGET_AVX512 inline __m512i dp(__m512i acc, __m512i a, __m512i b) noexcept {
+  return Nib ? dpbusd(acc, b, a) : dpbusd(acc, a, b);
+}
+
+/// lut as the pshufb table (the same 16 bytes in each 128-bit lane).
+LOWBIT_TARGET_AVX512 inline __m512i lut_vector(const std::int8_t* lut) noexcept {
+  return _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lut)));
+}
+
 // The MR x 64 exact sums of one panel over the groups of 4 k in [q0, q1), shared by kernel and
 // kernel_blocks: they live in 24 named registers c<row><16 columns> (GCC spills an array of
-// vectors to the stack) and start at -128 * cs, the compensation for storing x1 as x1 + 128.
-// vpdpbusd adds modulo 2^32, so a partial sum may wrap; the final one, sum x1 * x2 with
+// vectors to the stack) and start at the compensation (col_comp + row_comp: cs, rs, ld as
+// there). vpdpbusd adds modulo 2^32, so a partial sum may wrap; the final one, sum x1 * x2 with
 // |sum| <= 2^30 for k <= 65536, is exact.
-#define LOWBIT_VNNI_ROW_DECL(r) __m512i c##r##0 = comp0, c##r##1 = comp1, c##r##2 = comp2, c##r##3 = comp3;
+#define LOWBIT_VNNI_ROW_DECL(r)                                                               \
+  const __m512i rc##r = row_comp<Nib, MR>(rs, ld, r);                                         \
+  __m512i c##r##0 = _mm512_add_epi32(comp0, rc##r), c##r##1 = _mm512_add_epi32(comp1, rc##r), \
+          c##r##2 = _mm512_add_epi32(comp2, rc##r), c##r##3 = _mm512_add_epi32(comp3, rc##r);
 #define LOWBIT_VNNI_ROW_STEP(r)                 \
   if constexpr (MR > r) {                       \
     std::int32_t word;                          \
     std::memcpy(&word, a + r * lda + 4 * q, 4); \
     const __m512i av = _mm512_set1_epi32(word); \
-    c##r##0 = dpbusd(c##r##0, av, b0);          \
-    c##r##1 = dpbusd(c##r##1, av, b1);          \
-    c##r##2 = dpbusd(c##r##2, av, b2);          \
-    c##r##3 = dpbusd(c##r##3, av, b3);          \
+    c##r##0 = dp<Nib>(c##r##0, av, b0);         \
+    c##r##1 = dp<Nib>(c##r##1, av, b1);         \
+    c##r##2 = dp<Nib>(c##r##2, av, b2);         \
+    c##r##3 = dp<Nib>(c##r##3, av, b3);         \
   }
 // clang-format off
-#define LOWBIT_VNNI_SUMS(cs, q0, q1)                                                               \
-  const __m512i comp0 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_loadu_si512(cs), 7)),      \
-                comp1 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_loadu_si512(cs + 16), 7)), \
-                comp2 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_loadu_si512(cs + 32), 7)), \
-                comp3 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_loadu_si512(cs + 48), 7)); \
+#define LOWBIT_VNNI_SUMS(cs, rs, ld, q0, q1)                                                       \
+  const __m512i comp0 = col_comp<Nib>(cs, 0), comp1 = col_comp<Nib>(cs, 16),                       \
+                comp2 = col_comp<Nib>(cs, 32), comp3 = col_comp<Nib>(cs, 48);                      \
   LOWBIT_VNNI_ROW_DECL(0) LOWBIT_VNNI_ROW_DECL(1) LOWBIT_VNNI_ROW_DECL(2)                          \
   LOWBIT_VNNI_ROW_DECL(3) LOWBIT_VNNI_ROW_DECL(4) LOWBIT_VNNI_ROW_DECL(5)                          \
   for (std::size_t q = q0; q < q1; ++q) {                                                          \
-    const std::int8_t* bq = b + q * nr * 4;                                                        \
-    const __m512i b0 = _mm512_loadu_si512(bq), b1 = _mm512_loadu_si512(bq + 64),                  \
-                  b2 = _mm512_loadu_si512(bq + 128), b3 = _mm512_loadu_si512(bq + 192);            \
+    __m512i b0, b1, b2, b3;                                                                        \
+    load_group<Nib>(b, q, lutv, b0, b1, b2, b3);                                                   \
     LOWBIT_VNNI_ROW_STEP(0) LOWBIT_VNNI_ROW_STEP(1) LOWBIT_VNNI_ROW_STEP(2)                        \
     LOWBIT_VNNI_ROW_STEP(3) LOWBIT_VNNI_ROW_STEP(4) LOWBIT_VNNI_ROW_STEP(5)                        \
   }
 // clang-format on
 
+/// The lookup table of the kernels: code -> value + nib_bias (unsigned for vpdpbusd).
+LOWBIT_TARGET_AVX512 inline __m512i kernel_lut(const std::int8_t* lut) noexcept {
+  return _mm512_add_epi8(lut_vector(lut), _mm512_set1_epi8(nib_bias));
+}
+
 /// acc[r][0..64) = exact sum_k x1[r, k] * x2[k, panel column] for MR rows.
-template <std::size_t MR>
+template <std::size_t MR, bool Nib>
 LOWBIT_TARGET_AVX512 inline void kernel(const std::uint8_t* __restrict a, std::size_t lda,
-                                        const std::int8_t* __restrict b, std::size_t kq,
-                                        const std::int32_t* __restrict colsum,
-                                        std::int32_t (*__restrict acc)[nr]) {
+                                        const std::int8_t* __restrict b, const std::int8_t* lut,
+                                        std::size_t kq, const std::int32_t* cs, const std::int32_t* rs,
+                                        std::size_t ld, std::int32_t (*__restrict acc)[nr]) {
+  const __m512i lutv = kernel_lut(lut);
 #define LOWBIT_VNNI_ROW_STORE(r)               \
   if constexpr (MR > r) {                      \
     _mm512_storeu_si512(acc[r] + 0, c##r##0);  \
@@ -131,7 +279,7 @@ LOWBIT_TARGET_AVX512 inline void kernel(const std::uint8_t* __restrict a, std::s
     _mm512_storeu_si512(acc[r] + 32, c##r##2); \
     _mm512_storeu_si512(acc[r] + 48, c##r##3); \
   }
-  LOWBIT_VNNI_SUMS(colsum, 0, kq)
+  LOWBIT_VNNI_SUMS(cs, rs, ld, 0, kq)
   // clang-format off
   LOWBIT_VNNI_ROW_STORE(0)
   LOWBIT_VNNI_ROW_STORE(1)
@@ -150,20 +298,22 @@ LOWBIT_TARGET_AVX512 inline void kernel(const std::uint8_t* __restrict a, std::s
 /// with each product rounded before the add (no fusion); a_one: as is all 1 (K-G), the scale is
 /// bs itself (1 * b is exact); b_uniform: bs[j * ldb + c] is the same for the 64 columns (x2's
 /// column blocks are multiples of 64 wide), one scalar product a * b serves them all. tot starts
-/// at +0. Columns from cnt on are not read from bs.
-template <std::size_t MR, bool a_one, bool b_uniform>
+/// at +0. Columns from cnt on are not read from bs. The compensation: colsum (the panel's block
+/// column sums), or rsum (Nib: row 0's block row sums, rows nblk + 1 apart).
+template <std::size_t MR, bool Nib, bool a_one, bool b_uniform>
 LOWBIT_TARGET_AVX512 inline void kernel_blocks(const std::uint8_t* __restrict a, std::size_t lda,
-                                               const std::int8_t* __restrict b, std::size_t kq,
-                                               std::size_t qb, std::size_t nblk,
-                                               const std::int32_t* __restrict colsum, const float* as,
-                                               const float* bs, std::size_t ldb, std::size_t cnt,
-                                               float (*__restrict tot)[nr]) {
+                                               const std::int8_t* __restrict b, const std::int8_t* lut,
+                                               std::size_t kq, std::size_t qb, std::size_t nblk,
+                                               const std::int32_t* colsum, const std::int32_t* rsum,
+                                               const float* as, const float* bs, std::size_t ldb,
+                                               std::size_t cnt, float (*__restrict tot)[nr]) {
   const auto mask = [cnt](std::size_t c0) {
     return cnt >= c0 + 16 ? __mmask16(0xffff)
            : cnt <= c0    ? __mmask16(0)
                           : static_cast<__mmask16>((1u << (cnt - c0)) - 1);
   };
   const __mmask16 t0 = mask(0), t1 = mask(16), t2 = mask(32), t3 = mask(48);
+  const __m512i lutv = kernel_lut(lut);
   for (std::size_t r = 0; r < MR; ++r)
     for (std::size_t c = 0; c < nr; c += 16) _mm512_storeu_ps(tot[r] + c, _mm512_setzero_ps());
   for (std::size_t j = 0; j < nblk; ++j) {
@@ -171,8 +321,9 @@ LOWBIT_TARGET_AVX512 inline void kernel_blocks(const std::uint8_t* __restrict a,
     // tot lives in memory (L1) between blocks: held in registers across blocks, GCC spills the
     // accumulators of the next block instead (G-B measured 0.87x of K-C without this, 0.92x with).
     asm volatile("" ::: "memory");
-    const std::int32_t* cs = colsum + j * nr;
-    LOWBIT_VNNI_SUMS(cs, q0, q1)
+    const std::int32_t *cs = Nib ? nullptr : colsum + j * nr, *rs = Nib ? rsum + j : nullptr;
+    const std::size_t ld = nblk + 1;
+    LOWBIT_VNNI_SUMS(cs, rs, ld, q0, q1)
 #define LOWBIT_VNNI_ROW_EPI1(r, x)                                                         \
   {                                                                                        \
     __m512 sc;                                                                             \
@@ -217,59 +368,65 @@ LOWBIT_TARGET_AVX512 inline void kernel_blocks(const std::uint8_t* __restrict a,
 #undef LOWBIT_VNNI_ROW_STEP
 
 /// kernel_blocks for the first `rows` (< MR allowed) rows, with the scale flags made constants.
-template <std::size_t MR>
+template <std::size_t MR, bool Nib>
 LOWBIT_TARGET_AVX512 inline void kernel_blocks_rows(std::size_t rows, const std::uint8_t* a, std::size_t lda,
-                                                    const std::int8_t* b, std::size_t kq, std::size_t qb,
-                                                    std::size_t nblk, const std::int32_t* colsum,
+                                                    const std::int8_t* b, const std::int8_t* lut,
+                                                    std::size_t kq, std::size_t qb, std::size_t nblk,
+                                                    const std::int32_t* colsum, const std::int32_t* rsum,
                                                     const float* as, const float* bs, std::size_t ldb,
                                                     bool a_one, bool b_uniform, std::size_t cnt,
                                                     float (*tot)[nr]) {
   if constexpr (MR > 1) {
     if (rows < MR)
-      return kernel_blocks_rows<MR - 1>(rows, a, lda, b, kq, qb, nblk, colsum, as, bs, ldb, a_one, b_uniform,
-                                        cnt, tot);
+      return kernel_blocks_rows<MR - 1, Nib>(rows, a, lda, b, lut, kq, qb, nblk, colsum, rsum, as, bs, ldb,
+                                             a_one, b_uniform, cnt, tot);
   }
   if (a_one)
-    kernel_blocks<MR, true, false>(a, lda, b, kq, qb, nblk, colsum, as, bs, ldb, cnt, tot);
+    kernel_blocks<MR, Nib, true, false>(a, lda, b, lut, kq, qb, nblk, colsum, rsum, as, bs, ldb, cnt, tot);
   else if (b_uniform)
-    kernel_blocks<MR, false, true>(a, lda, b, kq, qb, nblk, colsum, as, bs, ldb, cnt, tot);
+    kernel_blocks<MR, Nib, false, true>(a, lda, b, lut, kq, qb, nblk, colsum, rsum, as, bs, ldb, cnt, tot);
   else
-    kernel_blocks<MR, false, false>(a, lda, b, kq, qb, nblk, colsum, as, bs, ldb, cnt, tot);
+    kernel_blocks<MR, Nib, false, false>(a, lda, b, lut, kq, qb, nblk, colsum, rsum, as, bs, ldb, cnt, tot);
 }
 
-template <std::size_t MR>
+template <std::size_t MR, bool Nib>
 LOWBIT_TARGET_AVX512 inline void kernel_rows(std::size_t rows, const std::uint8_t* a, std::size_t lda,
-                                             const std::int8_t* b, std::size_t kq, const std::int32_t* colsum,
+                                             const std::int8_t* b, const std::int8_t* lut, std::size_t kq,
+                                             const std::int32_t* cs, const std::int32_t* rs, std::size_t ld,
                                              std::int32_t (*acc)[nr]) {
   if constexpr (MR > 1) {
-    if (rows < MR) return kernel_rows<MR - 1>(rows, a, lda, b, kq, colsum, acc);
+    if (rows < MR) return kernel_rows<MR - 1, Nib>(rows, a, lda, b, lut, kq, cs, rs, ld, acc);
   }
-  kernel<MR>(a, lda, b, kq, colsum, acc);
+  kernel<MR, Nib>(a, lda, b, lut, kq, cs, rs, ld, acc);
 }
 
 /// The exact int32 block sums of one panel (64 columns) with every row of a, MR rows at a time,
 /// handed to the epilogue (the epi_* structs in matmul.hpp): single-block modes get
 /// epi.single(row, n0, count, sums); the blocked one (epi_blocks) has its per-block step fused into
-/// kernel_blocks, then epi.finish(row, n0, count, totals).
-template <class Epi>
-LOWBIT_TARGET_AVX512 inline void gemm_panel(const std::uint8_t* a, std::size_t m, const packed_b& b,
-                                            std::size_t p, const Epi& epi) {
+/// kernel_blocks, then epi.finish(row, n0, count, totals). Nib: b holds 4-bit codes, a the signed
+/// rows and rsum their row_sums over b's blocks; else a holds x1 + 128.
+template <bool Nib, class Epi>
+LOWBIT_TARGET_AVX512 inline void gemm_panel(const std::uint8_t* a, const std::int32_t* rsum, std::size_t m,
+                                            const packed_b& b, std::size_t p, const Epi& epi) {
   alignas(64) std::int32_t acc[mr][nr];
   alignas(64) float tot[mr][nr];
   (void)acc, (void)tot;  // one of them is unused, by the epilogue kind
   const std::size_t lda = b.kq * 4, qb = b.nblk == 1 ? b.kq : b.kb / 4;  // groups of 4 k per block
-  const std::size_t n0 = p * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr;
+  const std::size_t n0 = p * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr, ld = b.nblk + 1;
   const std::int8_t* bp = b.panel(p);
-  const std::int32_t* cs = b.colsum.data() + p * b.nblk * nr;
+  const std::int32_t* cs = Nib ? nullptr : b.colsum.data() + p * b.nblk * nr;
+  const std::int32_t* cs_k = Nib ? nullptr : b.colsum_k.data() + p * nr;
   for (std::size_t i = 0; i < m; i += mr) {
     const std::uint8_t* ai = a + i * lda;
+    const std::int32_t* rs = Nib ? rsum + i * ld : nullptr;
     const std::size_t rows = m - i >= mr ? mr : m - i;
     if constexpr (!Epi::blocked) {  // the whole k at once
-      kernel_rows<mr>(rows, ai, lda, bp, b.kq, b.colsum_k.data() + p * nr, acc);
+      kernel_rows<mr, Nib>(rows, ai, lda, bp, b.lut.data(), b.kq, cs_k, Nib ? rs + b.nblk : nullptr, ld, acc);
       for (std::size_t r = 0; r < rows; ++r) epi.single(i + r, n0, cnt, acc[r]);
     } else {  // epi_blocks (G-B, B-B, K-G): its step() is fused into the kernel
-      kernel_blocks_rows<mr>(rows, ai, lda, bp, b.kq, qb, b.nblk, cs, epi.a + i * b.nblk, epi.b + n0, epi.ldy,
-                             epi.a_one, epi.b_uniform64, cnt, tot);
+      kernel_blocks_rows<mr, Nib>(rows, ai, lda, bp, b.lut.data(), b.kq, qb, b.nblk, cs, rs,
+                                  epi.a + i * b.nblk, epi.b + n0, epi.ldy, epi.a_one, epi.b_uniform64, cnt,
+                                  tot);
       for (std::size_t r = 0; r < rows; ++r) epi.finish(i + r, n0, cnt, tot[r]);
     }
   }
@@ -362,11 +519,14 @@ LOWBIT_TARGET_AVX512 inline void finish_f32(const float* tot, bool scale, float 
 }
 
 /// Every panel, panels split into ctx's tasks: each output is computed by one task, so results
-/// do not depend on the thread count.
-template <class Epi>
-void gemm(const exec_context& ctx, const std::uint8_t* a, std::size_t m, const packed_b& b, const Epi& epi) {
+/// do not depend on the thread count. Nib must be b.nib (4-bit codes; a template argument so that
+/// only the 4-bit formats instantiate the expanding kernels); then a holds the signed rows
+/// (pack_a_signed) and rsum their row_sums over b's blocks, else a holds pack_a's rows.
+template <bool Nib, class Epi>
+void gemm(const exec_context& ctx, const std::uint8_t* a, const std::int32_t* rsum, std::size_t m,
+          const packed_b& b, const Epi& epi) {
   parallel_items(ctx, b.panels, m * b.k * nr, min_task_macs,
-                 [&](std::size_t p) { gemm_panel(a, m, b, p, epi); });
+                 [&](std::size_t p) { gemm_panel<Nib>(a, rsum, m, b, p, epi); });
 }
 
 LOWBIT_KERNELS_END

@@ -5,6 +5,7 @@
 // within k * 2^-24 * sum |x W| of it (tests/fast/), deterministic for any thread count.
 #pragma once
 
+#include "matmul_vnni.hpp"
 #include "target.hpp"
 
 #if defined(LOWBIT_X86_64)
@@ -107,14 +108,16 @@ LOWBIT_TARGET_AVX512_BF16 inline void panel(const std::uint8_t* __restrict w, st
 
 /// wd[(kk - k0) * 64 + c] = double(W[kk, n0 + c]) for kk in [k0, k1), k0 a multiple of 4: W =
 /// I(w * s'), w the int8 value in the VNNI panel (int4 codes are stored as int8 there), s' the
-/// inter-rounded scale row s_row(kk) (padded to whole panels with zeros).
-template <inter I, class ScaleRow>
-LOWBIT_TARGET_AVX512 inline void exact_w_rows(const std::int8_t* panel, std::size_t k0, std::size_t k1,
-                                              std::size_t n0, ScaleRow&& s_row, double* wd) noexcept {
+/// inter-rounded scale row s_row(kk) (padded to whole panels with zeros). Nib: the panel holds
+/// 4-bit codes (vnni::packed_b::nib) whose values lut gives.
+template <inter I, bool Nib, class ScaleRow>
+LOWBIT_TARGET_AVX512 inline void exact_w_rows(const std::int8_t* panel, const std::int8_t* lut,
+                                              std::size_t k0, std::size_t k1, std::size_t n0,
+                                              ScaleRow&& s_row, double* wd) noexcept {
+  const __m512i lutv = vnni::lut_vector(lut);
   for (std::size_t q = k0 / 4; q * 4 < k1; ++q) {
-    const std::int8_t* g = panel + q * 256;  // 64 columns x 4 k: byte c * 4 + r
-    __m512i v[4];
-    for (int j = 0; j < 4; ++j) v[j] = _mm512_loadu_si512(g + 64 * j);
+    __m512i v[4];  // 64 columns x 4 k: byte c * 4 + r
+    vnni::load_group<Nib>(panel, q, lutv, v[0], v[1], v[2], v[3]);
     for (std::size_t r = 0; r < 4 && q * 4 + r < k1; ++r) {
       const std::size_t kk = q * 4 + r;
       const float* s = s_row(kk) + n0;
