@@ -474,6 +474,7 @@ struct weights_ref {
   std::size_t size = codes.size();             // k * n
   const void* owner = nullptr;                 // the packed_weights, for all()
   std::span<const T2> (*unpack)(const void*) = nullptr;
+  bool scales_transposed = false;  // x2's group / block / MX scales are (n, nblk): scale_order::n_major
 
   /// The codes (layout d.x2_transposed), rebuilt from the panels on first use when the packed
   /// weights dropped them: only the paths without a kernel need them.
@@ -641,6 +642,13 @@ void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
 
 }  // namespace detail
 
+/// The layout of x2's group, block and MX scales that the matmuls on packed weights read: the
+/// modes' (ceil(k/gs), n) (k_major, the spec's), or (n, ceil(k/gs)) (n_major), as checkpoints of
+/// PyTorch-style (out, in) weights hold them. Per-tensor and per-channel scales read the same in
+/// both. Per call, n_major costs one pass over the scales into the modes' tables (the K-G
+/// epilogue's table is a transposed copy in the workspace; the others are built anyway).
+enum class scale_order { k_major, n_major };
+
 /// Weights x2 (k, n) laid out once for the fast matmuls, as oneDNN's reordered weights are: pack
 /// once, multiply many times. int8 / int4 codes get VNNI panels, low-bit float codes bf16 panels
 /// (for the approx paths), when the active backend runs those kernels. Keeps the codes for the
@@ -651,31 +659,35 @@ class packed_weights {
  public:
   /// block_k: the k-block of the mode the weights serve (G-B / B-B / K-G group size); 0 for
   /// the single-block modes (K-C, T-C, int32). Panels packed for blocks also serve those.
+  /// scales: the layout of the group / block / MX scales the calls will pass (scale_order).
   packed_weights(std::span<const T2> x2, std::size_t k, std::size_t n, bool transposed = false,
-                 std::size_t block_k = 0)
-      : packed_weights(stored{x2.size(), 1, "x2 (k x n)"}, k, n, transposed, block_k,
+                 std::size_t block_k = 0, scale_order scales = scale_order::k_major)
+      : packed_weights(stored{x2.size(), 1, "x2 (k x n)"}, k, n, transposed, block_k, scales,
                        [x2](std::size_t i) { return x2[i]; }) {}
 
   /// 4-bit weights straight from storage: two codes per byte, element 2i in the low nibble
   /// (CANN's INT4 / FLOAT4 "x2" layout, types/packed.hpp); the innermost axis (n, or k when
   /// transposed) even. The same object as from the unpacked codes.
   packed_weights(std::span<const std::uint8_t> packed, std::size_t k, std::size_t n, bool transposed = false,
-                 std::size_t block_k = 0) requires detail::nibble_code<T2>
+                 std::size_t block_k = 0,
+                 scale_order scales = scale_order::k_major) requires detail::nibble_code<T2>
       : packed_weights(stored{packed.size(), 2, "x2 (k x n, two per byte)"}, k, n, transposed, block_k,
-                       [packed](std::size_t i) { return nibble(packed[i / 2] >> (4 * (i % 2))); }) {}
+                       scales, [packed](std::size_t i) { return nibble(packed[i / 2] >> (4 * (i % 2))); }) {}
 
   /// 4-bit weights in int32 words, eight codes per word, element 0 in bits 0-3 (CANN's INT4Pack
   /// carrier); the innermost axis a multiple of 8.
   packed_weights(std::span<const std::int32_t> words, std::size_t k, std::size_t n, bool transposed = false,
-                 std::size_t block_k = 0) requires detail::nibble_code<T2>
+                 std::size_t block_k = 0,
+                 scale_order scales = scale_order::k_major) requires detail::nibble_code<T2>
       : packed_weights(stored{words.size(), 8, "x2 (k x n, eight per int32)"}, k, n, transposed, block_k,
-                       [words](std::size_t i) {
+                       scales, [words](std::size_t i) {
                          return nibble(static_cast<std::uint32_t>(words[i / 8]) >> (4 * (i % 8)));
                        }) {}
 
   std::size_t k() const noexcept { return k_; }
   std::size_t n() const noexcept { return n_; }
   bool transposed() const noexcept { return transposed_; }
+  scale_order scales() const noexcept { return scales_; }
   matmul_dims dims(std::size_t m) const noexcept { return {m, k_, n_, transposed_}; }
   const std::optional<detail::vnni::packed_b>& vnni() const noexcept { return vnni_; }
 
@@ -697,10 +709,13 @@ class packed_weights {
     return codes_;
   }
   detail::weights_ref<T2> ref() const noexcept {
-    return {
-        codes_, vnni_ ? &*vnni_ : nullptr, avx2_ ? &*avx2_ : nullptr, k_ * n_, this, [](const void* self) {
-          return static_cast<const packed_weights*>(self)->codes();
-        }};
+    return {codes_,
+            vnni_ ? &*vnni_ : nullptr,
+            avx2_ ? &*avx2_ : nullptr,
+            k_ * n_,
+            this,
+            [](const void* self) { return static_cast<const packed_weights*>(self)->codes(); },
+            scales_ == scale_order::n_major};
   }
 
   /// Natural-layout code rows (int4 packed two per byte) for the approx weight-only kernel, built
@@ -767,8 +782,9 @@ class packed_weights {
   }
   /// code(i): the i-th code in storage order ((k, n), or (n, k) when transposed).
   template <class Code>
-  packed_weights(stored s, std::size_t k, std::size_t n, bool transposed, std::size_t block_k, Code&& code)
-      : k_(k), n_(n), transposed_(transposed), lazy_(std::make_unique<lazy>()) {
+  packed_weights(stored s, std::size_t k, std::size_t n, bool transposed, std::size_t block_k,
+                 scale_order scales, Code&& code)
+      : k_(k), n_(n), transposed_(transposed), scales_(scales), lazy_(std::make_unique<lazy>()) {
     const std::size_t inner = transposed ? k : n;
     detail::need(inner % s.per_unit == 0, [&] {
       return std::string(s.what) + ": the innermost axis (" + std::to_string(inner) +
@@ -831,6 +847,7 @@ class packed_weights {
   std::vector<T2> codes_;
   std::size_t k_, n_;
   bool transposed_;
+  scale_order scales_;
   std::optional<detail::vnni::packed_b> vnni_;
   std::optional<detail::avx2mm::packed_b> avx2_;
   std::unique_ptr<lazy> lazy_;
@@ -867,7 +884,8 @@ inline std::size_t matmul_workspace_size(std::size_t m, std::size_t k, std::size
   const matmul_dims d{m, k, n, false};
   (void)detail::checked_mul(detail::checked_mul(m, k, "x1 (m x k)"), 4, "x1 (m x k)");
   return detail::workspace_bytes(detail::blocks_bytes(d, group == 0 ? (k == 0 ? 1 : k) : group, true) +
-                                 detail::slice_bytes<float>(n) + detail::slice_bytes<std::int32_t>(n));
+                                 detail::slice_bytes<float>(n) + detail::slice_bytes<std::int32_t>(n) +
+                                 detail::slice_bytes<float>(m));
 }
 
 /// MODE int32: y = x1 @ x2 + bias (int32), exact. A result outside int32 is an error
@@ -1161,6 +1179,19 @@ void matmul_blockwise(std::span<const T1> x1, std::span<const T2> x2, matmul_dim
                                       x2_scale, map2, bias, y);
 }
 
+namespace detail {
+
+/// x2's (gs x gs) block-scale map for packed weights w: the mode's layout, or transposed
+/// (scale_order::n_major).
+template <class T2>
+scale_map block_map2(std::size_t gs, const weights_ref<T2>& w, const matmul_dims& d) {
+  scale_map map = make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n});
+  map.transposed = w.scales_transposed;
+  return map;
+}
+
+}  // namespace detail
+
 /// MODE G-B: x1 per (1 x gs) group, x2 per (gs x gs) block. Scales (m, ceil(k/gs)) and
 /// (ceil(k/gs), ceil(n/gs)).
 template <float_output Out, matmul_code T1, matmul_code T2>
@@ -1182,9 +1213,9 @@ void matmul_gb(const exec_context& ctx, std::span<const T1> x1, const packed_wei
                std::span<const float> bias, std::span<Out> y) {
   detail::need(gs > 0, "group size must be at least 1");
   const matmul_dims d = x2.dims(m);
-  detail::blockwise_impl<Out, T1, T2>(
-      ctx, x1, x2.ref(), d, x1_scale, make_scale_map(granularity::group(gs), operand::left, {d.m, d.k}),
-      x2_scale, make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
+  detail::blockwise_impl<Out, T1, T2>(ctx, x1, x2.ref(), d, x1_scale,
+                                      make_scale_map(granularity::group(gs), operand::left, {d.m, d.k}),
+                                      x2_scale, detail::block_map2(gs, x2.ref(), d), bias, y);
 }
 template <float_output Out, integer_code T1, integer_code T2>
 void matmul_gb(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m, std::size_t gs,
@@ -1214,9 +1245,9 @@ void matmul_bb(const exec_context& ctx, std::span<const T1> x1, const packed_wei
                std::span<const float> bias, std::span<Out> y) {
   detail::need(gs > 0, "group size must be at least 1");
   const matmul_dims d = x2.dims(m);
-  detail::blockwise_impl<Out, T1, T2>(
-      ctx, x1, x2.ref(), d, x1_scale, make_scale_map(granularity::block(gs, gs), operand::left, {d.m, d.k}),
-      x2_scale, make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n}), bias, y);
+  detail::blockwise_impl<Out, T1, T2>(ctx, x1, x2.ref(), d, x1_scale,
+                                      make_scale_map(granularity::block(gs, gs), operand::left, {d.m, d.k}),
+                                      x2_scale, detail::block_map2(gs, x2.ref(), d), bias, y);
 }
 template <float_output Out, integer_code T1, integer_code T2>
 void matmul_bb(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m, std::size_t gs,
@@ -1275,7 +1306,9 @@ bool mx_integer(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
     float* const a = ar.take<float>(d.m * nb);
     float* const b = ar.take<float>(nb * d.n);
     for (std::size_t i = 0; i < d.m * nb; ++i) a[i] = p1[e1[i].bits()];
-    for (std::size_t i = 0; i < nb * d.n; ++i) b[i] = p2[e2[i].bits()];
+    for (std::size_t j = 0; j < nb; ++j)  // e2 is (nb, n), or (n, nb) (scale_order::n_major)
+      for (std::size_t c = 0; c < d.n; ++c)
+        b[j * d.n + c] = p2[e2[w.scales_transposed ? c * nb + j : j * d.n + c].bits()];
     epi_blocks<Out> epi;
     epi.nblk = nb, epi.n = d.n, epi.a = a, epi.b = b, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
     accumulate(ctx, x1, w, d, 32, epi, ar);
@@ -1287,7 +1320,7 @@ bool mx_integer(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
 template <float_output Out, float_code T1, float_code T2>
 void mx_reference(std::span<const T1> x1, std::span<const T2> x2, const matmul_dims& d,
                   std::span<const float8_e8m0fnu> x1_scale, std::span<const float8_e8m0fnu> x2_scale,
-                  std::span<const float> bias, std::span<Out> y) {
+                  bool x2_scale_transposed, std::span<const float> bias, std::span<Out> y) {
   // The power-of-two scales enter each block sum before its one rounding, so the block step is
   // epi_blocks' with unit scales: tot + p * (1 * 1) = tot + p exactly.
   const std::size_t nb = ceil_div(d.k, 32);
@@ -1298,7 +1331,8 @@ void mx_reference(std::span<const T1> x1, std::span<const T2> x2, const matmul_d
   const exact_dot<T1, T2> dot(x1, x2, d);
   accumulate_float(d, 32, epi,
                    [&](std::size_t m, std::size_t n, std::size_t j, std::size_t k0, std::size_t k1) {
-                     const auto s1 = x1_scale[m * nb + j].bits(), s2 = x2_scale[j * d.n + n].bits();
+                     const auto s1 = x1_scale[m * nb + j].bits(),
+                                s2 = x2_scale[x2_scale_transposed ? n * nb + j : j * d.n + n].bits();
                      return (s1 == 0xff || s2 == 0xff) ? std::numeric_limits<float>::quiet_NaN()
                                                        : dot.sum_f32(m, n, k0, k1, int(s1) + int(s2) - 254);
                    });
@@ -1322,7 +1356,7 @@ void matmul_mx(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
   if (detail::mx_integer<Out>(default_exec(), x1, detail::weights_ref<T2>{x2}, d, x1_scale, x2_scale, bias,
                               y))
     return;
-  detail::mx_reference<Out>(x1, x2, d, x1_scale, x2_scale, bias, y);
+  detail::mx_reference<Out>(x1, x2, d, x1_scale, x2_scale, false, bias, y);
 }
 
 /// MODE MX with pre-packed weights (packed_weights: integer panels with blocks of 32 for e2m1,
@@ -1335,7 +1369,8 @@ void matmul_mx(const exec_context& ctx, std::span<const T1> x1, const packed_wei
   detail::check_block_scaled(d, x1.size(), x2.k() * x2.n(), y.size(), 32, x1_scale.size(), x2_scale.size(),
                              bias.size(), "x1 e8m0 scale (m x ceil(k/32))", "x2 e8m0 scale (ceil(k/32) x n)");
   if (detail::mx_integer<Out>(ctx, x1, x2.ref(), d, x1_scale, x2_scale, bias, y)) return;
-  detail::mx_reference<Out>(x1, x2.codes(), d, x1_scale, x2_scale, bias, y);
+  detail::mx_reference<Out>(x1, x2.codes(), d, x1_scale, x2_scale, x2.scales() == scale_order::n_major, bias,
+                            y);
 }
 template <float_output Out, float_code T1, float_code T2>
 void matmul_mx(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
@@ -1355,29 +1390,70 @@ void matmul_mx(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t
 template <float_output Out>
 void matmul_nvfp4(std::span<const float4_e2m1fn> x1, std::span<const float4_e2m1fn> x2, matmul_dims d,
                   std::span<const float8_e4m3fn> x1_scale, std::span<const float8_e4m3fn> x2_scale,
-                  float alpha, std::span<const float> bias, std::span<Out> y) {
-  detail::check_block_scaled(d, x1.size(), x2.size(), y.size(), 16, x1_scale.size(), x2_scale.size(),
-                             bias.size(), "x1 e4m3 scale (m x ceil(k/16))", "x2 e4m3 scale (ceil(k/16) x n)");
+                  float alpha, std::span<const float> bias, std::span<Out> y);
+
+namespace detail {
+
+/// matmul_nvfp4 on x2 as given or packed (packed_weights(..., block_k = 16)), in ctx, its scale
+/// tables in ctx's scratch.
+template <float_output Out>
+void nvfp4_impl(const exec_context& ctx, std::span<const float4_e2m1fn> x1, weights_ref<float4_e2m1fn> w,
+                matmul_dims d, std::span<const float8_e4m3fn> x1_scale,
+                std::span<const float8_e4m3fn> x2_scale, float alpha, std::span<const float> bias,
+                std::span<Out> y) {
+  check_block_scaled(d, x1.size(), w.size, y.size(), 16, x1_scale.size(), x2_scale.size(), bias.size(),
+                     "x1 e4m3 scale (m x ceil(k/16))", "x2 e4m3 scale (ceil(k/16) x n)");
   const std::size_t nb = ceil_div(d.k, 16);
-  const bool integer = detail::integer_kernel(d, 16);
+  const bool integer = integer_kernel(d, 16);
   const float half = integer ? 0.5f : 1.0f;  // P_int = 4 P_j on the integer kernels
-  std::vector<float> a(x1_scale.size()), b(x2_scale.size());
-  for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(x1_scale[i]) * half;
-  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(x2_scale[i]) * half;
-  const std::vector<float> alphas(d.m, alpha);  // the epilogue's per-row factor: fl(alpha * tot)
-  detail::epi_blocks<Out> epi;
+  arena ar(scratch(ctx, blocks_bytes(d, 16, integer) + slice_bytes<float>(d.m)));
+  float* const a = ar.take<float>(d.m * nb);
+  float* const b = ar.take<float>(nb * d.n);
+  float* const alphas = ar.take<float>(d.m);  // the epilogue's per-row factor: fl(alpha * tot)
+  for (std::size_t i = 0; i < d.m * nb; ++i) a[i] = static_cast<float>(x1_scale[i]) * half;
+  for (std::size_t j = 0; j < nb; ++j)  // x2_scale is (nb, n), or (n, nb) (scale_order::n_major)
+    for (std::size_t c = 0; c < d.n; ++c)
+      b[j * d.n + c] = static_cast<float>(x2_scale[w.scales_transposed ? c * nb + j : j * d.n + c]) * half;
+  std::fill(alphas, alphas + d.m, alpha);
+  epi_blocks<Out> epi;
   epi.nblk = nb, epi.n = d.n, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
-  epi.a = a.data(), epi.b = b.data(), epi.s1 = alphas.data();
+  epi.a = a, epi.b = b, epi.s1 = alphas;
   if (integer) {
-    detail::arena ar(detail::scratch(default_exec(), detail::accumulate_bytes(d)));
-    detail::accumulate(default_exec(), x1, detail::weights_ref<float4_e2m1fn>{x2}, d, 16, epi, ar);
+    accumulate(ctx, x1, w, d, 16, epi, ar);
     return;
   }
-  const detail::exact_dot<float4_e2m1fn, float4_e2m1fn> dot(x1, x2, d);
-  detail::accumulate_float(d, 16, epi,
-                           [&](std::size_t m, std::size_t n, std::size_t, std::size_t k0, std::size_t k1) {
-                             return dot.sum_f32(m, n, k0, k1, 0);
-                           });
+  const exact_dot<float4_e2m1fn, float4_e2m1fn> dot(x1, w.all(), d);
+  accumulate_float(d, 16, epi,
+                   [&](std::size_t m, std::size_t n, std::size_t, std::size_t k0, std::size_t k1) {
+                     return dot.sum_f32(m, n, k0, k1, 0);
+                   });
+}
+
+}  // namespace detail
+
+template <float_output Out>
+void matmul_nvfp4(std::span<const float4_e2m1fn> x1, std::span<const float4_e2m1fn> x2, matmul_dims d,
+                  std::span<const float8_e4m3fn> x1_scale, std::span<const float8_e4m3fn> x2_scale,
+                  float alpha, std::span<const float> bias, std::span<Out> y) {
+  detail::nvfp4_impl<Out>(default_exec(), x1, detail::weights_ref<float4_e2m1fn>{x2}, d, x1_scale, x2_scale,
+                          alpha, bias, y);
+}
+
+/// MODE NVFP4 on pre-packed weights: pack them with block_k = 16 (packed_weights(w, k, n,
+/// transposed, 16)) for the integer path without repacking; m rows of x1; ctx runs the panels.
+/// No allocation on the integer path.
+template <float_output Out>
+void matmul_nvfp4(const exec_context& ctx, std::span<const float4_e2m1fn> x1,
+                  const packed_weights<float4_e2m1fn>& x2, std::size_t m,
+                  std::span<const float8_e4m3fn> x1_scale, std::span<const float8_e4m3fn> x2_scale,
+                  float alpha, std::span<const float> bias, std::span<Out> y) {
+  detail::nvfp4_impl<Out>(ctx, x1, x2.ref(), x2.dims(m), x1_scale, x2_scale, alpha, bias, y);
+}
+template <float_output Out>
+void matmul_nvfp4(std::span<const float4_e2m1fn> x1, const packed_weights<float4_e2m1fn>& x2, std::size_t m,
+                  std::span<const float8_e4m3fn> x1_scale, std::span<const float8_e4m3fn> x2_scale,
+                  float alpha, std::span<const float> bias, std::span<Out> y) {
+  matmul_nvfp4<Out>(default_exec(), x1, x2, m, x1_scale, x2_scale, alpha, bias, y);
 }
 
 namespace detail {
@@ -1418,11 +1494,12 @@ void matmul_gb(approx_t, std::span<const T1> x1, const packed_weights<T2>& x2, s
                std::span<const float> x1_scale, std::span<const float> x2_scale, std::span<const float> bias,
                std::span<Out> y) {
   const matmul_dims d{m, x2.k(), x2.n(), x2.transposed()};
+  detail::need(gs > 0, "group size must be at least 1");
+  const auto map1 = make_scale_map(granularity::group(gs), operand::left, {d.m, d.k});
+  const auto map2 = detail::block_map2(gs, x2.ref(), d);
 #if defined(LOWBIT_X86_64)
   if constexpr (float_code<T1> && float_code<T2>) {
-    if (detail::use_avx512_bf16() && gs > 0 && gs % 2 == 0 && x2.bf16()) {
-      const auto map1 = make_scale_map(granularity::group(gs), operand::left, {d.m, d.k});
-      const auto map2 = make_scale_map(granularity::block(gs, gs), operand::right, {d.k, d.n});
+    if (detail::use_avx512_bf16() && gs % 2 == 0 && x2.bf16()) {
       detail::check_dims(x1.size(), x2.k() * x2.n(), y.size(), d);
       detail::check_count(x1_scale.size(), map1.size(), "x1 scale");
       detail::check_count(x2_scale.size(), map2.size(), "x2 scale");
@@ -1436,7 +1513,8 @@ void matmul_gb(approx_t, std::span<const T1> x1, const packed_weights<T2>& x2, s
     }
   }
 #endif
-  matmul_gb<Out, T1, T2>(x1, x2.codes(), d, gs, x1_scale, x2_scale, bias, y);
+  detail::blockwise_impl<Out, T1, T2>(default_exec(), x1, x2.ref(), d, x1_scale, map1, x2_scale, map2, bias,
+                                      y);
 }
 
 /// MODE G-B with the approx tag (packs x2 on every call; see the pre-packed overload).
@@ -1467,11 +1545,14 @@ void matmul_mx(approx_t, std::span<const T1> x1, const packed_weights<T2>& x2, s
     detail::bf16_blocks<Out, T1>(
         default_exec(), x1, m, *x2.bf16(), 32,
         [&](std::size_t i, std::size_t j) { return static_cast<float>(x1_scale[i * nb + j]); },
-        [&](std::size_t j, std::size_t n) { return static_cast<float>(x2_scale[j * d.n + n]); }, bias, y);
+        [&](std::size_t j, std::size_t n) {
+          return static_cast<float>(x2_scale[x2.scales() == scale_order::n_major ? n * nb + j : j * d.n + n]);
+        },
+        bias, y);
     return;
   }
 #endif
-  matmul_mx<Out, T1, T2>(x1, x2.codes(), d, x1_scale, x2_scale, bias, y);
+  matmul_mx<Out, T1, T2>(x1, x2, m, x1_scale, x2_scale, bias, y);
 }
 
 /// MODE MX with the approx tag (packs x2 on every call; see the pre-packed overload).
@@ -1528,12 +1609,20 @@ void kg_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> w,
   // x1's factor inside the block sum is 1 (1 * x2s is exact); x1's per-token scale comes last
   detail::epi_blocks<Out> epi;
   epi.nblk = ng, epi.n = d.n, epi.s1 = x1_scale.data(), epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
-  arena ar(scratch(ctx, slice_bytes<float>(d.m * ng) + accumulate_bytes(d)));
+  const bool st = w.scales_transposed;
+  arena ar(scratch(
+      ctx, slice_bytes<float>(d.m * ng) + (st ? slice_bytes<float>(ng * d.n) : 0) + accumulate_bytes(d)));
   float* const a = ar.take<float>(d.m * ng);
   std::fill(a, a + d.m * ng, 1.0f);
   epi.a = a;
   epi.a_one = true;
   epi.b = x2_scale.data();  // (ceil(k/gs), n): the epilogue's layout already
+  if (st) {                 // (n, ceil(k/gs)): transposed into the workspace
+    float* const b = ar.take<float>(ng * d.n);
+    for (std::size_t j = 0; j < ng; ++j)
+      for (std::size_t c = 0; c < d.n; ++c) b[j * d.n + c] = x2_scale[c * ng + j];
+    epi.b = b;
+  }
   detail::accumulate(ctx, x1, w, d, gs, epi, ar);
 }
 
@@ -1594,24 +1683,20 @@ struct epi_weight_only {
 
 }  // namespace detail
 
-/// MODE weight-only / pseudo-quantization (spec §5, aclnnWeightQuantBatchMatmulV2 golden).
-/// In (float, bfloat16, float16) is x's dtype and the "inter" dtype: every intermediate is
-/// rounded to it (round_inter; a no-op for float):
-///   s' = round_inter(scale), o' = round_inter(offset)
-///   W  = round_inter(round_inter(w + o') * s')      (without offset: round_inter(w) * s')
-///   MX: W = round_inter(w * 2^(e - 127))
-///   y  = fp32(sum_k x * W) + bias_f32; for bf16 x, y is rounded to bf16 before the final cast.
+namespace detail {
+
+/// The weight-only reference; st: x2's scales (and offsets) are (n, ceil(k/gs))
+/// (scale_order::n_major).
 template <float_output Out, class In, matmul_code T2>
-requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
-         std::is_same_v<In, float16>) void matmul_weight_only(std::span<const In> x, std::span<const T2> w,
-                                                              matmul_dims d, const weight_scales& s,
-                                                              std::span<const float> bias, std::span<Out> y) {
+void weight_only_ref(std::span<const In> x, std::span<const T2> w, matmul_dims d, const weight_scales& s,
+                     bool st, std::span<const float> bias, std::span<Out> y) {
   detail::count(false);  // the reference
   detail::check_dims(x.size(), w.size(), y.size(), d);
   if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
   const auto inter = [](float v) { return std::is_same_v<In, float> ? v : static_cast<float>(In(v)); };
   const bool mx = s.gran.kind == granularity_kind::mx;
-  const scale_map map = make_scale_map(s.gran, operand::right, {d.k, d.n});
+  scale_map map = make_scale_map(s.gran, operand::right, {d.k, d.n});
+  map.transposed = st;
   if (mx) {
     detail::need(s.offset.empty(), "MX weights take no offset");
     detail::check_count(s.mx_scale.size(), map.size(), "x2 e8m0 scale (ceil(k/32) x n)");
@@ -1645,6 +1730,23 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
     }
 }
 
+}  // namespace detail
+
+/// MODE weight-only / pseudo-quantization (spec §5, aclnnWeightQuantBatchMatmulV2 golden).
+/// In (float, bfloat16, float16) is x's dtype and the "inter" dtype: every intermediate is
+/// rounded to it (round_inter; a no-op for float):
+///   s' = round_inter(scale), o' = round_inter(offset)
+///   W  = round_inter(round_inter(w + o') * s')      (without offset: round_inter(w) * s')
+///   MX: W = round_inter(w * 2^(e - 127))
+///   y  = fp32(sum_k x * W) + bias_f32; for bf16 x, y is rounded to bf16 before the final cast.
+template <float_output Out, class In, matmul_code T2>
+requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
+         std::is_same_v<In, float16>) void matmul_weight_only(std::span<const In> x, std::span<const T2> w,
+                                                              matmul_dims d, const weight_scales& s,
+                                                              std::span<const float> bias, std::span<Out> y) {
+  detail::weight_only_ref<Out, In, T2>(x, w, d, s, false, bias, y);
+}
+
 namespace detail {
 
 /// The exact weight-only fast path (avx512; detail/x86/weight_only_avx512.hpp): int8 / int4
@@ -1661,7 +1763,8 @@ bool weight_only_exact([[maybe_unused]] const exec_context& ctx, [[maybe_unused]
       !(kind == granularity_kind::tensor || kind == granularity_kind::channel ||
         kind == granularity_kind::group))
     return false;
-  const scale_map map = make_scale_map(s.gran, operand::right, {d.k, d.n});
+  scale_map map = make_scale_map(s.gran, operand::right, {d.k, d.n});
+  map.transposed = w.scales() == scale_order::n_major;
   check_count(s.scale.size(), map.size(), "x2 scale");
   constexpr auto I = std::is_same_v<In, bfloat16>  ? wo::inter::bf16
                      : std::is_same_v<In, float16> ? wo::inter::f16
@@ -1726,7 +1829,7 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
   detail::check_dims(x.size(), w.k() * w.n(), y.size(), d);
   if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
   if (detail::weight_only_exact<Out, In, T2>(ctx, x, w, d, s, bias, y)) return;
-  matmul_weight_only<Out, In, T2>(x, w.codes(), d, s, bias, y);
+  detail::weight_only_ref<Out, In, T2>(x, w.codes(), d, s, w.scales() == scale_order::n_major, bias, y);
 }
 template <float_output Out, class In, integer_code T2>
 requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
@@ -1754,7 +1857,8 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
       !w.rows().empty()) {
     detail::check_dims(x.size(), w.k() * w.n(), y.size(), d);
     if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
-    const scale_map map = make_scale_map(s.gran, operand::right, {d.k, d.n});
+    scale_map map = make_scale_map(s.gran, operand::right, {d.k, d.n});
+    map.transposed = w.scales() == scale_order::n_major;
     detail::check_count(s.scale.size(), map.size(), "x2 scale");
     constexpr auto I = std::is_same_v<In, bfloat16>  ? detail::wo::inter::bf16
                        : std::is_same_v<In, float16> ? detail::wo::inter::f16
@@ -1770,10 +1874,8 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
     float* const yf = ar.take<float>(d.m * d.n);
     const float** const row_of = ar.take<const float*>(d.k);  // the scale row of each k
     std::fill(srows, srows + map.grid.rows * np, 0.0f);
-    for (std::size_t g = 0; g < map.grid.rows; ++g) {
-      const std::size_t base = map(g * map.br, 0);
-      for (std::size_t n = 0; n < d.n; ++n) srows[g * np + n] = s.scale[map.bc == 1 ? base + n : base];
-    }
+    for (std::size_t g = 0; g < map.grid.rows; ++g)
+      for (std::size_t n = 0; n < d.n; ++n) srows[g * np + n] = s.scale[map(g * map.br, n)];
     detail::wo::round_inter_array<I>(srows, map.grid.rows * np);
     for (std::size_t i = 0; i < x.size(); ++i) {
       if constexpr (std::is_same_v<In, bfloat16>)
@@ -1799,7 +1901,7 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
   }
 #endif
   (void)ctx;
-  matmul_weight_only<Out, In, T2>(x, w.codes(), d, s, bias, y);
+  detail::weight_only_ref<Out, In, T2>(x, w.codes(), d, s, w.scales() == scale_order::n_major, bias, y);
 }
 template <float_output Out, class In, integer_code T2>
 requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||

@@ -554,3 +554,115 @@ TEST(QuantizeStorage, MxCodesAndScaleBytesInEveryLayout) {
 }
 
 }  // namespace
+
+namespace {
+
+/// s (rows x cols) stored (cols x rows).
+template <class S>
+std::vector<S> transpose(const std::vector<S>& s, std::size_t rows, std::size_t cols) {
+  std::vector<S> t(s.size());
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < cols; ++c) t[c * rows + r] = s[r * cols + c];
+  return t;
+}
+
+// PyTorch-style (out, in) weights with (out, in/gs) scales (issue 12): packed with
+// scale_order::n_major, every mode reading group / block / MX scales gives the bits of the
+// mode's (in/gs, out) layout.
+TEST(PackedWeights, ScalesInTheWeightsOrientation) {
+  const std::size_t m = 7, k = 320, n = 136, gs = 64, ng = k / gs;
+  const auto a8 = codes<std::int8_t>(m * k, 60);
+  const auto w4 = codes<int4>(n * k, 61);  // (n, k)
+  const auto w8 = codes<std::int8_t>(n * k, 62);
+  const auto s1 = randoms(m, 63, 0.001f, 0.01f), s1g = randoms(m * ng, 64, 0.001f, 0.01f);
+  const auto sg = randoms(ng * n, 65, 0.001f, 0.01f), sgt = transpose(sg, ng, n);
+  const std::size_t nbn = (n + gs - 1) / gs;
+  const auto sb = randoms(ng * nbn, 66, 0.001f, 0.01f), sbt = transpose(sb, ng, nbn);
+  const auto bias = randoms(n, 67);
+  const auto check = [&](auto&& run, const char* what) {
+    std::vector<float> y0(m * n), y1(m * n);
+    run(scale_order::k_major, y0);
+    run(scale_order::n_major, y1);
+    EXPECT_TRUE(same_bits(y0, y1)) << what;
+    EXPECT_TRUE(std::any_of(y0.begin(), y0.end(), [](float v) { return v != 0.0f; })) << what;
+  };
+  check(
+      [&](scale_order o, std::vector<float>& y) {
+        const packed_weights<int4> w(w4, k, n, true, gs, o);
+        matmul_kg<float, std::int8_t, int4>(a8, w, m, gs, s1, o == scale_order::n_major ? sgt : sg, bias, y);
+      },
+      "K-G int4");
+  check(
+      [&](scale_order o, std::vector<float>& y) {
+        const packed_weights<std::int8_t> w(w8, k, n, true, gs, o);
+        matmul_gb<float, std::int8_t, std::int8_t>(a8, w, m, gs, s1g, o == scale_order::n_major ? sbt : sb,
+                                                   bias, y);
+      },
+      "G-B int8");
+  std::vector<float> x(m * k);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(a8[i]) / 16.0f;
+  for (const auto& off : {std::vector<float>{}, randoms(ng * n, 68, -2.0f, 2.0f)}) {
+    const auto offt = off.empty() ? off : transpose(off, ng, n);
+    check(
+        [&](scale_order o, std::vector<float>& y) {
+          const packed_weights<int4> w(w4, k, n, true, gs, o);
+          const bool nm = o == scale_order::n_major;
+          matmul_weight_only<float, float, int4>(
+              x, w, m, {.gran = granularity::group(gs), .scale = nm ? sgt : sg, .offset = nm ? offt : off},
+              bias, y);
+        },
+        off.empty() ? "weight-only (exact path)" : "weight-only with offset (reference)");
+  }
+  check(
+      [&](scale_order o, std::vector<float>& y) {
+        const packed_weights<int4> w(w4, k, n, true, gs, o);
+        const bool nm = o == scale_order::n_major;
+        matmul_weight_only<float, float, int4>(
+            approx, x, w, m, {.gran = granularity::group(gs), .scale = nm ? sgt : sg}, bias, y);
+      },
+      "weight-only approx");
+  std::mt19937 rng(69);
+  const std::size_t nb = k / 32, nb16 = k / 16;
+  std::vector<float4_e2m1fn> a4(m * k), b4(n * k);
+  for (auto& v : a4) v = float4_e2m1fn::from_bits(static_cast<std::uint8_t>(rng() & 0xf));
+  for (auto& v : b4) v = float4_e2m1fn::from_bits(static_cast<std::uint8_t>(rng() & 0xf));
+  std::vector<float8_e8m0fnu> e1(m * nb), e2(nb * n);
+  for (auto& e : e1) e = float8_e8m0fnu::from_bits(static_cast<std::uint8_t>(120 + rng() % 10));
+  for (auto& e : e2) e = float8_e8m0fnu::from_bits(static_cast<std::uint8_t>(120 + rng() % 10));
+  const auto e2t = transpose(e2, nb, n);
+  for (bool approx_path : {false, true})
+    check(
+        [&](scale_order o, std::vector<float>& y) {
+          const packed_weights<float4_e2m1fn> w(b4, k, n, true, 0, o);
+          const auto& s2 = o == scale_order::n_major ? e2t : e2;
+          if (approx_path)
+            matmul_mx<float, float4_e2m1fn, float4_e2m1fn>(approx, a4, w, m, e1, s2, bias, y);
+          else
+            matmul_mx<float, float4_e2m1fn, float4_e2m1fn>(a4, w, m, e1, s2, bias, y);
+        },
+        approx_path ? "MX approx" : "MX");
+  std::vector<float8_e4m3fn> f1(m * nb16), f2(nb16 * n);
+  for (auto& f : f1) f = float8_e4m3fn::from_bits(static_cast<std::uint8_t>(0x30 + rng() % 16));
+  for (auto& f : f2) f = float8_e4m3fn::from_bits(static_cast<std::uint8_t>(0x30 + rng() % 16));
+  const auto f2t = transpose(f2, nb16, n);
+  check(
+      [&](scale_order o, std::vector<float>& y) {
+        const packed_weights<float4_e2m1fn> w(b4, k, n, true, 16, o);
+        matmul_nvfp4<float>(a4, w, m, f1, o == scale_order::n_major ? f2t : f2, 0.5f, bias, y);
+      },
+      "NVFP4");
+  {  // NVFP4 on packed weights gives the reference's bits (the scalar backend on the codes)
+    std::vector<float> y(m * n), ref(m * n);
+    const packed_weights<float4_e2m1fn> w(b4, k, n, true, 16);
+    matmul_nvfp4<float>(a4, w, m, f1, f2, 0.5f, bias, y);
+    const backend best = active_backend();
+    set_backend(backend::scalar);
+    matmul_nvfp4<float>(a4, b4, {m, k, n, true}, f1, f2, 0.5f, bias, ref);
+    set_backend(best);
+    EXPECT_TRUE(same_bits(y, ref));
+    expect_no_alloc([&] { matmul_nvfp4<float>(exec_context{}, a4, w, m, f1, f2, 0.5f, bias, y); },
+                    "NVFP4 packed");
+  }
+}
+
+}  // namespace

@@ -73,9 +73,10 @@ struct scale_map {
   matrix_shape data;           // the quantized matrix
   std::size_t br = 1, bc = 1;  // block extents (>= 1)
   matrix_shape grid;           // ceil(rows / br) x ceil(cols / bc)
+  bool transposed = false;  // the scales stored grid.cols x grid.rows (packed_weights' scale_order::n_major)
 
   constexpr std::size_t operator()(std::size_t r, std::size_t c) const noexcept {
-    return (r / br) * grid.cols + c / bc;
+    return transposed ? (c / bc) * grid.rows + r / br : (r / br) * grid.cols + c / bc;
   }
   constexpr std::size_t size() const noexcept { return grid.size(); }
 
