@@ -156,10 +156,6 @@ inline bool finite(float v) noexcept {
 
 }  // namespace detail
 
-/// Dynamic quantization of x (shape rows x cols, row-major; fp32, bfloat16 or float16) into
-/// caller memory: out.map is overwritten, out.values must hold shape.size() codes, out.scales
-/// map.size(), out.offsets map.size() when asymmetric (else empty).
-/// Throws std::invalid_argument for bad shapes, sizes, granularity/operand pairs, mx.
 namespace detail {
 
 /// The scalar reference of quantize_into (the specification; never optimized).
@@ -366,15 +362,16 @@ bool quantize_fast(const exec_context& ctx, std::span<const In> x, matrix_shape 
 }  // namespace detail
 
 /// Dynamic quantization of x (shape rows x cols, row-major; fp32, bfloat16 or float16) into
-/// caller memory: out.map is overwritten, out.values must hold shape.size() codes, out.scales
-/// map.size(), out.offsets map.size() when asymmetric (else empty). Uses the AVX-512 path when
-/// it applies (bit-exact), else the reference (detail::quantize_ref_into).
+/// caller memory: out.values must hold shape.size() codes, out.scales map.size(), out.offsets
+/// map.size() when asymmetric (else empty); returns the scale map (out is a view taken by value:
+/// its map member is not the caller's). Uses the vector path when it applies (bit-exact), else
+/// the reference (detail::quantize_ref_into).
 /// Throws std::invalid_argument for bad shapes, sizes, granularity/operand pairs, mx.
 /// ctx: who runs the bands of scale rows in parallel and the scratch (exec.hpp); the fast path
 /// allocates nothing (its scratch: quantize_workspace_size).
 template <low_bit_type T, class In>
-void quantize_into(const exec_context& ctx, std::span<const In> x, matrix_shape shape,
-                   const quantize_params& p, quantized_span<T> out) {
+scale_map quantize_into(const exec_context& ctx, std::span<const In> x, matrix_shape shape,
+                        const quantize_params& p, quantized_span<T> out) {
   if (p.gran.kind == granularity_kind::mx)
     throw std::invalid_argument("granularity mx has e8m0 scales: use quantize_mx");
   const scale_map map = make_scale_map(p.gran, p.side, shape);
@@ -393,19 +390,19 @@ void quantize_into(const exec_context& ctx, std::span<const In> x, matrix_shape 
     throw std::invalid_argument("min scale applies to symmetric quantization only");
   const convert_policy pol = p.policy.value_or(default_policy_v<T>);
   if (shape.size() > 0 && detail::quantize_fast<T, In>(ctx, x, shape, p, map, pol, out)) {
-    out.map = map;
     detail::count(true);
-    return;
+    return map;
   }
   detail::count(false);
   detail::quantize_ref_into<T, In>(x, shape, p, out);
+  return map;
 }
 
 /// The same with default_exec().
 template <low_bit_type T, class In>
-void quantize_into(std::span<const In> x, matrix_shape shape, const quantize_params& p,
-                   quantized_span<T> out) {
-  quantize_into<T, In>(default_exec(), x, shape, p, out);
+scale_map quantize_into(std::span<const In> x, matrix_shape shape, const quantize_params& p,
+                        quantized_span<T> out) {
+  return quantize_into<T, In>(default_exec(), x, shape, p, out);
 }
 
 /// Bytes of the workspace quantize_into(ctx, ...) needs for In input of this shape and
@@ -456,9 +453,10 @@ scale_map quantize_stored(const exec_context& ctx, std::span<const In> x, matrix
   exec_context inner = ctx;
   inner.workspace = {mem + codes_bytes, own};
   const std::span<T> codes(reinterpret_cast<T*>(mem), shape.size());
-  quantize_into<T, In>(inner, x, shape, p, quantized_span<T>{codes, scales, offsets, {}});
+  const scale_map map =
+      quantize_into<T, In>(inner, x, shape, p, quantized_span<T>{codes, scales, offsets, {}});
   store(reinterpret_cast<const std::uint8_t*>(mem), shape.size());
-  return make_scale_map(p.gran, p.side, shape);
+  return map;
 }
 
 }  // namespace detail
@@ -721,11 +719,11 @@ bool quantize_mx_fast(const exec_context& ctx, std::span<const In> x, matrix_sha
 }  // namespace detail
 
 /// MX quantization into caller memory (same rules as quantize_mx): out.values holds shape.size()
-/// codes and out.scales the map's e8m0 scales (natural layout); out.map is overwritten. No
+/// codes and out.scales the map's e8m0 scales (natural layout); returns the scale map. No
 /// allocation on the fast path (fp4 e2m1 or fp8 e4m3fn, left operand, rint, fp32 input); ctx runs its rows.
 template <mx_element T, class In>
-void quantize_mx_into(const exec_context& ctx, std::span<const In> x, matrix_shape shape, const mx_params& p,
-                      quantized_span<T, float8_e8m0fnu> out) {
+scale_map quantize_mx_into(const exec_context& ctx, std::span<const In> x, matrix_shape shape,
+                           const mx_params& p, quantized_span<T, float8_e8m0fnu> out) {
   const scale_map map = make_scale_map(granularity::mx(), p.side, shape);
   detail::check_count(x.size(), shape.size(), "input");
   detail::check_count(out.values.size(), shape.size(), "values output");
@@ -734,17 +732,18 @@ void quantize_mx_into(const exec_context& ctx, std::span<const In> x, matrix_sha
   out.map = map;
   const bool fast = shape.size() > 0 && detail::quantize_mx_fast<T, In>(ctx, x, shape, p, out);
   detail::count(fast);
-  if (fast) return;
+  if (fast) return map;
   const auto ref = detail::quantize_mx_ref<T, In>(x, shape, p);
   std::copy(ref.values.begin(), ref.values.end(), out.values.begin());
   std::copy(ref.scales.begin(), ref.scales.end(), out.scales.begin());
+  return map;
 }
 
 /// The same with default_exec().
 template <mx_element T, class In>
-void quantize_mx_into(std::span<const In> x, matrix_shape shape, const mx_params& p,
-                      quantized_span<T, float8_e8m0fnu> out) {
-  quantize_mx_into<T, In>(default_exec(), x, shape, p, out);
+scale_map quantize_mx_into(std::span<const In> x, matrix_shape shape, const mx_params& p,
+                           quantized_span<T, float8_e8m0fnu> out) {
+  return quantize_mx_into<T, In>(default_exec(), x, shape, p, out);
 }
 
 /// MX quantization (OCP MX v1.0 / CANN DynamicMxQuant, spec §2.5): blocks of 32 along k.

@@ -666,3 +666,41 @@ TEST(PackedWeights, ScalesInTheWeightsOrientation) {
 }
 
 }  // namespace
+
+namespace {
+
+// Template arguments are deduced from typed spans and packed weights (issue 12): the calls an
+// engine writes without naming a type give the bits of the explicit ones.
+TEST(Api, TemplateArgumentsDeducedFromTypedSpans) {
+  const std::size_t m = 5, k = 96, n = 70;
+  const auto xv = randoms(m * k, 70);
+  const auto wv = codes<std::int8_t>(k * n, 71);
+  const auto ws = randoms(n, 72, 0.001f, 0.01f), sg = randoms(k / 32 * n, 73, 0.001f, 0.01f);
+  std::vector<std::int8_t> xq(m * k), xq0(m * k);
+  std::vector<float> xs(m), xs0(m), y(m * n), y0(m * n), d(m * k), d0(m * k);
+  const exec_context ctx;
+  const std::span<const float> x(xv);
+  const quantize_params p{.gran = granularity::token()};
+  quantized_span<std::int8_t> q{xq, xs, {}, {}};
+  q.map = quantize_into(ctx, x, {m, k}, p, q);
+  quantize_into<std::int8_t, float>(ctx, xv, {m, k}, p, {xq0, xs0, {}, {}});
+  EXPECT_EQ(xq, xq0);
+  EXPECT_TRUE(same_bits(xs, xs0));
+  const std::span<const std::int8_t> a(xq);
+  const packed_weights<std::int8_t> w(wv, k, n, false, 32);
+  matmul_kc(ctx, a, w, m, xs, ws, {}, std::span<float>(y));
+  matmul_kc<float, std::int8_t, std::int8_t>(ctx, xq, w, m, xs, ws, {}, y0);
+  EXPECT_TRUE(same_bits(y, y0));
+  matmul_kg(ctx, a, w, m, 32, xs, sg, {}, std::span<float>(y));
+  matmul_kg<float, std::int8_t, std::int8_t>(ctx, xq, w, m, 32, xs, sg, {}, y0);
+  EXPECT_TRUE(same_bits(y, y0));
+  matmul_weight_only(ctx, x, w, m, {.gran = granularity::channel(), .scale = ws}, {}, std::span<float>(y));
+  matmul_weight_only<float, float, std::int8_t>(ctx, xv, w, m, {.gran = granularity::channel(), .scale = ws},
+                                                {}, y0);
+  EXPECT_TRUE(same_bits(y, y0));
+  dequantize_into(ctx, a, q.map, std::span<const float>(xs), {}, std::span<float>(d));
+  dequantize_into<std::int8_t, float>(ctx, xq, q.map, xs, {}, d0);
+  EXPECT_TRUE(same_bits(d, d0));
+}
+
+}  // namespace
