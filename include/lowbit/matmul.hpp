@@ -718,33 +718,6 @@ class packed_weights {
             scales_ == scale_order::n_major};
   }
 
-  /// Natural-layout code rows (int4 packed two per byte) for the approx weight-only kernel, built
-  /// on first use; empty without AVX-512 BF16.
-  std::span<const std::uint8_t> rows() const {
-    if constexpr (integer_code<T2>) {
-      if (!detail::use_avx512_bf16()) return {};
-      std::call_once(lazy_->rows_once, [this] {
-        constexpr bool four = std::is_same_v<T2, int4>;
-        auto& rows = lazy_->rows;
-        rows.assign(k_ * row_bytes(), 0);
-        for (std::size_t kk = 0; kk < k_; ++kk)
-          for (std::size_t j = 0; j < n_; ++j) {
-            const auto v = static_cast<std::uint8_t>(value(kk, j));
-            if constexpr (four)
-              rows[kk * row_bytes() + j / 2] |= static_cast<std::uint8_t>((v & 0xf) << (4 * (j % 2)));
-            else
-              rows[kk * row_bytes() + j] = v;
-          }
-      });
-      return lazy_->rows;
-    } else {
-      return {};
-    }
-  }
-  std::size_t row_bytes() const noexcept {  // whole 64-column panels for the kernel
-    const std::size_t padded = (n_ + 63) / 64 * 64;
-    return std::is_same_v<T2, int4> ? padded / 2 : padded;
-  }
   /// bf16 panels of low-bit float codes for the approx paths, built on first use; empty without
   /// AVX-512 BF16.
   const std::optional<detail::bf16dp::packed_b>& bf16() const {
@@ -761,7 +734,7 @@ class packed_weights {
   /// on first use.
   std::size_t memory_bytes() const noexcept {
     const auto bytes = [](const auto& v) { return v.size() * sizeof(v[0]); };
-    std::size_t b = bytes(codes_) + bytes(lazy_->codes) + bytes(lazy_->rows);
+    std::size_t b = bytes(codes_) + bytes(lazy_->codes);
     if (vnni_) b += bytes(vnni_->data) + bytes(vnni_->colsum) + bytes(vnni_->colsum_k);
     if (avx2_) b += bytes(avx2_->data);
     if (lazy_->bf16) b += bytes(lazy_->bf16->data);
@@ -838,9 +811,8 @@ class packed_weights {
       return 0;
   }
   struct lazy {  // built on first use, at most once, safe from concurrent calls
-    std::once_flag codes_once, rows_once, bf16_once;
+    std::once_flag codes_once, bf16_once;
     std::vector<T2> codes;
-    std::vector<std::uint8_t> rows;
     std::optional<detail::bf16dp::packed_b> bf16;
   };
 
@@ -1853,8 +1825,7 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
                                                               std::span<const float> bias, std::span<Out> y) {
   const matmul_dims d{m, w.k(), w.n(), w.transposed()};
 #if defined(LOWBIT_X86_64)
-  if (detail::use_avx512_bf16() && s.gran.kind != granularity_kind::mx && s.offset.empty() &&
-      !w.rows().empty()) {
+  if (detail::use_avx512_bf16() && s.gran.kind != granularity_kind::mx && s.offset.empty() && w.vnni()) {
     detail::check_dims(x.size(), w.k() * w.n(), y.size(), d);
     if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
     scale_map map = make_scale_map(s.gran, operand::right, {d.k, d.n});
@@ -1883,14 +1854,13 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
       else
         xs[i] = static_cast<float>(x[i]);
     }
-    constexpr bool four = std::is_same_v<T2, int4>;
     for (std::size_t k = 0; k < d.k; ++k) row_of[k] = srows + (k / map.br) * np;
     const auto scale_row = [&](std::size_t k) { return row_of[k]; };
     detail::parallel_items(ctx, ceil_div(d.n, 64), d.m * d.k * 64, detail::min_task_macs, [&](std::size_t p) {
       const std::size_t n0 = p * 64, cnt = std::min<std::size_t>(64, d.n - n0);
       for (std::size_t i = 0; i < d.m; ++i)
-        detail::wo::panel<I, four>(w.rows().data(), w.row_bytes(), xs + i * d.k, d.k, n0, scale_row,
-                                   yf + i * d.n, cnt);
+        detail::wo::panel<I, detail::nibble_code<T2>>(w.vnni()->panel(p), w.vnni()->lut.data(), xs + i * d.k,
+                                                      d.k, n0, scale_row, yf + i * d.n, cnt);
     });
     if (!bias.empty())
       for (std::size_t i = 0; i < d.m * d.n; ++i) yf[i] = yf[i] + bias[i % d.n];

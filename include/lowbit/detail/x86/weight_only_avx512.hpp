@@ -51,44 +51,38 @@ LOWBIT_TARGET_AVX512_BF16 inline void round_inter_array(float* p, std::size_t n)
   }
 }
 
-/// 64 int4 codes (32 bytes, element 2i in the low nibble) as four vectors of 16 floats, in order:
-/// the nibbles index a 16-entry table of their two's-complement values (one vpermps each).
-LOWBIT_TARGET_AVX512_BF16 inline void unpack64(const std::uint8_t* p, __m512 out[4]) noexcept {
-  const __m512 values = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
-  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  const __m256i m = _mm256_set1_epi8(0x0f);
-  const __m256i lo = _mm256_and_si256(v, m), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
-  const __m256i a = _mm256_unpacklo_epi8(lo, hi), b = _mm256_unpackhi_epi8(lo, hi);  // per 128-bit lane
-  out[0] = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(a)), values);
-  out[1] = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(b)), values);
-  out[2] = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(a, 1)), values);
-  out[3] = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(b, 1)), values);
+/// Byte r of each 32-bit lane of v (shl = 24 - 8 r), sign-extended and converted: exact in fp32.
+LOWBIT_TARGET_AVX512 inline __m512 byte_as_float(__m512i v, __m128i shl) noexcept {
+  return _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_sll_epi32(v, shl), 24));
 }
 
-/// y[n0 .. n0 + 64) of one row x: w rows of ldw bytes, padded so that every 64-column panel can
-/// be loaded whole (int4: 32 bytes, int8: 64 bytes); s_row(k) points at n (padded) inter scales.
-template <inter I, bool Int4, class ScaleRow>
-LOWBIT_TARGET_AVX512_BF16 inline void panel(const std::uint8_t* __restrict w, std::size_t ldw,
+/// y[n0 .. n0 + 64) of one row x, W read from the VNNI panel of these 64 columns
+/// (vnni::packed_b; Nib: 4-bit codes whose int8 values lut gives); s_row(k) points at n (padded)
+/// inter scales. Each column's FMA chain runs in ascending k.
+template <inter I, bool Nib, class ScaleRow>
+LOWBIT_TARGET_AVX512_BF16 inline void panel(const std::int8_t* __restrict pb, const std::int8_t* lut,
                                             const float* __restrict x, std::size_t k, std::size_t n0,
                                             ScaleRow&& s_row, float* __restrict y, std::size_t cnt) {
   __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  for (std::size_t kk = 0; kk < k; ++kk) {
-    __m512 q[4];
-    if constexpr (Int4) {
-      unpack64(w + kk * ldw + n0 / 2, q);
-    } else {
-      const std::uint8_t* row = w + kk * ldw + n0;
-      for (int j = 0; j < 4; ++j)
-        q[j] = _mm512_cvtepi32_ps(
-            _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 16 * j))));
+  const __m512i lutv = vnni::lut_vector(lut);
+  for (std::size_t q = 0; q * 4 < k; ++q) {
+    __m512i v[4];  // 64 columns x 4 k: byte c * 4 + r
+    vnni::load_group<Nib>(pb, q, lutv, v[0], v[1], v[2], v[3]);
+    for (std::size_t r = 0; r < 4 && q * 4 + r < k; ++r) {
+      const std::size_t kk = q * 4 + r;
+      const __m128i shl = _mm_cvtsi32_si128(static_cast<int>(24 - 8 * r));
+      const float* s = s_row(kk) + n0;
+      const __m512 xv = _mm512_set1_ps(x[kk]);
+      // W = I(I(w) * I(s)); I(w) is exact for int4 / int8 in every inter dtype
+      a0 = _mm512_fmadd_ps(xv, round_inter<I>(_mm512_mul_ps(byte_as_float(v[0], shl), _mm512_loadu_ps(s))),
+                           a0);
+      a1 = _mm512_fmadd_ps(
+          xv, round_inter<I>(_mm512_mul_ps(byte_as_float(v[1], shl), _mm512_loadu_ps(s + 16))), a1);
+      a2 = _mm512_fmadd_ps(
+          xv, round_inter<I>(_mm512_mul_ps(byte_as_float(v[2], shl), _mm512_loadu_ps(s + 32))), a2);
+      a3 = _mm512_fmadd_ps(
+          xv, round_inter<I>(_mm512_mul_ps(byte_as_float(v[3], shl), _mm512_loadu_ps(s + 48))), a3);
     }
-    const float* s = s_row(kk) + n0;
-    const __m512 xv = _mm512_set1_ps(x[kk]);
-    // W = I(I(w) * I(s)); I(w) is exact for int4 / int8 in every inter dtype
-    a0 = _mm512_fmadd_ps(xv, round_inter<I>(_mm512_mul_ps(q[0], _mm512_loadu_ps(s))), a0);
-    a1 = _mm512_fmadd_ps(xv, round_inter<I>(_mm512_mul_ps(q[1], _mm512_loadu_ps(s + 16))), a1);
-    a2 = _mm512_fmadd_ps(xv, round_inter<I>(_mm512_mul_ps(q[2], _mm512_loadu_ps(s + 32))), a2);
-    a3 = _mm512_fmadd_ps(xv, round_inter<I>(_mm512_mul_ps(q[3], _mm512_loadu_ps(s + 48))), a3);
   }
   const __m512 acc[4] = {a0, a1, a2, a3};
   for (std::size_t j = 0; j < 4 && 16 * j < cnt; ++j) {
