@@ -163,6 +163,22 @@ const std::array<std::int8_t, 16>& nibble_lut() noexcept {
   return table;
 }
 
+/// The code of int8 value v (int_value's inverse; +0 for 0): fp6 e2m3 read back from its panels.
+template <int8_code T>
+T code_of_value(int v) noexcept {
+  static const auto table = [] {
+    std::array<std::uint8_t, 256> t{};
+    std::array<bool, 256> set{};
+    for (std::size_t c = 0; c <= std::size_t{T::mask}; ++c) {  // ascending: +0 before -0
+      const auto code = T::from_bits(static_cast<typename T::storage>(c));
+      const std::size_t i = static_cast<std::size_t>(int_value(code) + 128);
+      if (!set[i]) t[i] = static_cast<std::uint8_t>(c), set[i] = true;
+    }
+    return t;
+  }();
+  return T::from_bits(static_cast<typename T::storage>(table[static_cast<std::size_t>(v + 128)]));
+}
+
 /// VNNI / SDOT panels of x2 (k, n), blocks of kb along k; at(k, j) gives the code: int8 values,
 /// or 4-bit codes two per byte for nibble_code.
 template <int8_code T2, class At>
@@ -780,25 +796,32 @@ class packed_weights {
         avx2_.emplace(k, n, [&](std::size_t kk, std::size_t j) {
           return static_cast<std::int16_t>(detail::int_value(at(kk, j)));
         });
-    // Integer and 4-bit codes with VNNI panels keep nothing else: the panels hold every code
-    // exactly (codes() and the reference read them back). Everything else keeps the codes.
-    if (!(from_panels && vnni_)) {
+    // Codes with VNNI panels keep nothing else when the panels hold every code exactly (codes()
+    // and the reference read them back): int8, int4, fp4, and fp6 e2m3 without -0 (whose value
+    // is +0's). Everything else keeps the codes.
+    bool exact = from_panels;
+    if constexpr (from_panels && !integer_code<T2> && !detail::nibble_code<T2>)
+      for (std::size_t i = 0; i < k * n && exact; ++i)
+        exact = !(detail::int_value(code(i)) == 0 && code(i).bits() != 0);
+    if (!(exact && vnni_)) {
       codes_.resize(k * n);
       for (std::size_t i = 0; i < codes_.size(); ++i) codes_[i] = code(i);
     }
   }
 
-  /// Integer and 4-bit codes are rebuilt exactly from the VNNI panels (the int8 value, or the
-  /// nibble itself), so packed weights keep only the panels.
-  static constexpr bool from_panels = integer_code<T2> || detail::nibble_code<T2>;
+  /// Codes that are int8 values (detail::int8_code) can be rebuilt from the VNNI panels: the int8
+  /// value, the nibble itself, or (fp6 e2m3) the code of the value.
+  static constexpr bool from_panels = detail::int8_code<T2>;
   /// Code (kk, j): kept, or read back from the VNNI panels.
   T2 code(std::size_t kk, std::size_t j) const {
     if constexpr (from_panels) {
       if (codes_.empty()) {
         if constexpr (detail::nibble_code<T2>)
           return T2::from_bits(static_cast<decltype(T2{}.bits())>(vnni_->code(kk, j)));
-        else
+        else if constexpr (integer_code<T2>)
           return static_cast<std::int8_t>(vnni_->value(kk, j));
+        else
+          return detail::code_of_value<T2>(vnni_->value(kk, j));
       }
     }
     return codes_[transposed_ ? j * k_ + kk : kk * n_ + j];
