@@ -1,8 +1,9 @@
-// Two linear layers written the way an inference engine runs them (README "Engine
-// integration"): weights loaded once in PyTorch's (out, in) orientation and packed, activations
-// quantized per token into buffers the engine owns, the matmul on the engine's own thread pool,
-// and no heap allocation per call. The program checks both claims -- the bits equal the scalar
-// reference's, and a replaced global operator new counts zero allocations over repeated calls --
+// Linear layers written the way an inference engine runs them (README "Engine integration"):
+// weights loaded once as checkpoints store them -- PyTorch's (out, in) orientation, int4 / fp4
+// codes two per byte, group and MX scales (out, in / gs) -- and packed, activations quantized
+// into buffers the engine owns, the matmul on the engine's own thread pool, template arguments
+// deduced from typed spans, and no heap allocation per call. The program checks both claims -- the bits equal
+// the scalar reference's, and a replaced global operator new counts zero allocations over repeated calls --
 // and exits non-zero when either fails (the tests run it).
 //
 //   W8A8:        x (m, in) fp32 -> int8 per token; W int8 per output channel; K-C mode
@@ -39,10 +40,10 @@ class w8a8_linear {
   /// x (m, in) fp32 -> y (m, out) fp32. The engine's buffers only: no allocation.
   void operator()(const exec_context& ctx, std::span<const float> x, std::size_t m, std::span<float> y) {
     const std::size_t in = w_.k();
-    quantize_into<std::int8_t, float>(ctx, x, {m, in}, {.gran = granularity::token()},
-                                      {std::span(xq_).first(m * in), std::span(xs_).first(m), {}, {}});
-    matmul_kc<float, std::int8_t, std::int8_t>(ctx, std::span<const std::int8_t>(xq_).first(m * in), w_, m,
-                                               std::span<const float>(xs_).first(m), w_scale_, {}, y);
+    quantize_into(ctx, x, {m, in}, {.gran = granularity::token()},
+                  quantized_span<std::int8_t>{std::span(xq_).first(m * in), std::span(xs_).first(m), {}, {}});
+    matmul_kc(ctx, std::span<const std::int8_t>(xq_).first(m * in), w_, m,
+              std::span<const float>(xs_).first(m), w_scale_, {}, y);
   }
 
  private:
@@ -52,30 +53,26 @@ class w8a8_linear {
   std::vector<float> xs_;
 };
 
-/// One W4A8 layer with int4 weights per group of gs along in (K-G): W (out, in) int4 codes with
-/// (out, in / gs) scales, as checkpoints store them; transposed once at load to the (in / gs, out)
-/// scale layout of the mode.
+/// One W4A8 layer with int4 weights per group of gs along in (K-G): W (out, in) int4 codes two
+/// per byte with (out, in / gs) scales, as checkpoints store them, packed as they are
+/// (scale_order::n_major: the calls pass the scales in that layout).
 class w4a8_group_linear {
  public:
-  w4a8_group_linear(std::span<const int4> w_out_in, std::span<const float> scale_out_groups, std::size_t in,
-                    std::size_t out, std::size_t gs, std::size_t max_tokens)
-      : w_(w_out_in, in, out, /*transposed=*/true, gs),
+  w4a8_group_linear(std::span<const std::uint8_t> w_out_in, std::span<const float> scale_out_groups,
+                    std::size_t in, std::size_t out, std::size_t gs, std::size_t max_tokens)
+      : w_(w_out_in, in, out, /*transposed=*/true, gs, scale_order::n_major),
         gs_(gs),
-        scale_(in / gs * out),
+        scale_(scale_out_groups.begin(), scale_out_groups.end()),
         xq_(max_tokens * in),
-        xs_(max_tokens) {
-    for (std::size_t o = 0; o < out; ++o)
-      for (std::size_t g = 0; g < in / gs; ++g) scale_[g * out + o] = scale_out_groups[o * (in / gs) + g];
-  }
+        xs_(max_tokens) {}
 
   void operator()(const exec_context& ctx, std::span<const float> x, std::size_t m, std::span<float> y) {
     const std::size_t in = w_.k();
-    quantize_into<std::int8_t, float>(ctx, x, {m, in}, {.gran = granularity::token()},
-                                      {std::span(xq_).first(m * in), std::span(xs_).first(m), {}, {}});
-    matmul_kg<float, std::int8_t, int4>(ctx, std::span<const std::int8_t>(xq_).first(m * in), w_, m, gs_,
-                                        std::span<const float>(xs_).first(m), scale_, {}, y);
+    quantize_into(ctx, x, {m, in}, {.gran = granularity::token()},
+                  quantized_span<std::int8_t>{std::span(xq_).first(m * in), std::span(xs_).first(m), {}, {}});
+    matmul_kg(ctx, std::span<const std::int8_t>(xq_).first(m * in), w_, m, gs_,
+              std::span<const float>(xs_).first(m), scale_, {}, y);
   }
-  std::span<const float> scales_in_out() const { return scale_; }
 
  private:
   packed_weights<int4> w_;
@@ -85,19 +82,18 @@ class w4a8_group_linear {
   std::vector<float> xs_;
 };
 
-/// One int4 weight-only layer (bf16 activations, group-128 scales): the exact weight-only path.
+/// One int4 weight-only layer (bf16 activations, group-128 scales): the exact weight-only path,
+/// weights and scales stored as for W4A8.
 class w4a16_group_linear {
  public:
-  w4a16_group_linear(std::span<const int4> w_out_in, std::span<const float> scale_out_groups, std::size_t in,
-                     std::size_t out, std::size_t gs)
-      : w_(w_out_in, in, out, /*transposed=*/true), gs_(gs), scale_(in / gs * out) {
-    for (std::size_t o = 0; o < out; ++o)
-      for (std::size_t g = 0; g < in / gs; ++g) scale_[g * out + o] = scale_out_groups[o * (in / gs) + g];
-  }
+  w4a16_group_linear(std::span<const std::uint8_t> w_out_in, std::span<const float> scale_out_groups,
+                     std::size_t in, std::size_t out, std::size_t gs)
+      : w_(w_out_in, in, out, /*transposed=*/true, 0, scale_order::n_major),
+        gs_(gs),
+        scale_(scale_out_groups.begin(), scale_out_groups.end()) {}
   void operator()(const exec_context& ctx, std::span<const bfloat16> x, std::size_t m, std::span<float> y) {
-    matmul_weight_only<float, bfloat16, int4>(ctx, x, w_, m, {granularity::group(gs_), scale_}, {}, y);
+    matmul_weight_only(ctx, x, w_, m, {granularity::group(gs_), scale_}, {}, y);
   }
-  std::span<const float> scales_in_out() const { return scale_; }
 
  private:
   packed_weights<int4> w_;
@@ -105,29 +101,28 @@ class w4a16_group_linear {
   std::vector<float> scale_;
 };
 
-/// One MXFP4 layer: W (out, in) fp4 e2m1 codes with (out, in / 32) e8m0 scales (the weight
-/// quantized as a left operand: blocks along in); the scales transposed once to (in / 32, out).
+/// One MXFP4 layer: W (out, in) fp4 e2m1 codes two per byte with (out, in / 32) e8m0 scale
+/// bytes (the weight quantized as a left operand: blocks along in), packed as they are.
 class mxfp4_linear {
  public:
-  mxfp4_linear(std::span<const float4_e2m1fn> w_out_in, std::span<const float8_e8m0fnu> scale_out_blocks,
+  mxfp4_linear(std::span<const std::uint8_t> w_out_in, std::span<const std::uint8_t> scale_out_blocks,
                std::size_t in, std::size_t out, std::size_t max_tokens)
-      : w_(w_out_in, in, out, /*transposed=*/true),
-        scale_(in / 32 * out),
+      : w_(w_out_in, in, out, /*transposed=*/true, 0, scale_order::n_major),
+        scale_(scale_out_blocks.size()),
         xq_(max_tokens * in),
         xs_(max_tokens * (in / 32)) {
-    for (std::size_t o = 0; o < out; ++o)
-      for (std::size_t b = 0; b < in / 32; ++b) scale_[b * out + o] = scale_out_blocks[o * (in / 32) + b];
+    for (std::size_t i = 0; i < scale_.size(); ++i)
+      scale_[i] = float8_e8m0fnu::from_bits(scale_out_blocks[i]);
   }
 
   void operator()(const exec_context& ctx, std::span<const float> x, std::size_t m, std::span<float> y) {
     const std::size_t in = w_.k(), nb = in / 32;
-    quantize_mx_into<float4_e2m1fn, float>(
-        ctx, x, {m, in}, {}, {std::span(xq_).first(m * in), std::span(xs_).first(m * nb), {}, {}});
-    matmul_mx<float, float4_e2m1fn, float4_e2m1fn>(ctx, std::span<const float4_e2m1fn>(xq_).first(m * in), w_,
-                                                   m, std::span<const float8_e8m0fnu>(xs_).first(m * nb),
-                                                   scale_, {}, y);
+    quantize_mx_into(ctx, x, {m, in}, {},
+                     quantized_span<float4_e2m1fn, float8_e8m0fnu>{
+                         std::span(xq_).first(m * in), std::span(xs_).first(m * nb), {}, {}});
+    matmul_mx(ctx, std::span<const float4_e2m1fn>(xq_).first(m * in), w_, m,
+              std::span<const float8_e8m0fnu>(xs_).first(m * nb), scale_, {}, y);
   }
-  std::span<const float8_e8m0fnu> scales_blocks_out() const { return scale_; }
 
  private:
   packed_weights<float4_e2m1fn> w_;
@@ -163,7 +158,7 @@ int main() {
   std::uniform_real_distribution<float> u(-2.0f, 2.0f), us(0.001f, 0.02f);
   std::vector<std::int8_t> w8(out * in);  // (out, in)
   std::vector<int4> w4(out * in);
-  std::vector<float> s8(out), s4(out * (in / gs)), x(64 * in);
+  std::vector<float> s8(out), s4(out * (in / gs)), x(64 * in);  // s4: (out, in / gs)
   for (auto& v : w8) v = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);
   for (auto& v : w4) v = int4::from_bits(static_cast<std::uint8_t>(rng() & 0xf));
   for (auto& v : s8) v = us(rng);
@@ -173,12 +168,24 @@ int main() {
   engine::thread_pool pool(2);  // the engine's threads
   const exec_context ctx = pool.context();
   w8a8_linear l8(w8, s8, in, out, 64);
-  w4a8_group_linear l4(w4, s4, in, out, gs, 64);
-  std::vector<float> wf(out * in);  // fp32 weights, quantized to MXFP4 once at load
+  std::vector<std::uint8_t> w4_stored(out * in / 2), raw(out * in);  // two codes per byte
+  for (std::size_t i = 0; i < raw.size(); ++i) raw[i] = w4[i].bits();
+  pack_nibbles(raw, w4_stored);
+  w4a8_group_linear l4(w4_stored, s4, in, out, gs, 64);
+  std::vector<float> wf(out * in);  // fp32 weights, quantized to MXFP4 storage once at load
   for (auto& v : wf) v = u(rng);
+  std::vector<std::uint8_t> wmx_codes(out * in / 2), wmx_scales(out * in / 32);
+  quantize_mx_into<float4_e2m1fn, float>(wf, {out, in}, {}, std::span(wmx_codes), std::span(wmx_scales));
+  mxfp4_linear lmx(wmx_codes, wmx_scales, in, out, 64);
+  w4a16_group_linear l16(w4_stored, s4, in, out, gs);
+  // the reference's operands: the codes unpacked, the scales in the modes' (in / gs, out) layout
   const auto wmx = quantize_mx<float4_e2m1fn, float>(wf, {out, in}, {});
-  mxfp4_linear lmx(wmx.values, wmx.scales, in, out, 64);
-  w4a16_group_linear l16(w4, s4, in, out, gs);
+  std::vector<float> s4_k(s4.size());
+  std::vector<float8_e8m0fnu> smx_k(wmx.scales.size());
+  for (std::size_t o = 0; o < out; ++o) {
+    for (std::size_t g = 0; g < in / gs; ++g) s4_k[g * out + o] = s4[o * (in / gs) + g];
+    for (std::size_t b = 0; b < in / 32; ++b) smx_k[b * out + o] = wmx.scales[o * (in / 32) + b];
+  }
   std::vector<bfloat16> xb(x.size());
   for (std::size_t i = 0; i < x.size(); ++i) xb[i] = bfloat16(x[i]);
   std::printf("engine layers, %u threads, backend %s\n", pool.threads(), backend_name());
@@ -196,13 +203,12 @@ int main() {
     set_backend(backend::scalar);
     const auto q = quantize<std::int8_t, float>(xm, {m, in}, {.gran = granularity::token()});
     matmul_kc<float, std::int8_t, std::int8_t>(q.values, w8, {m, in, out, true}, q.scales, s8, {}, r8);
-    matmul_kg<float, std::int8_t, int4>(q.values, w4, {m, in, out, true}, gs, q.scales, l4.scales_in_out(),
-                                        {}, r4);
+    matmul_kg<float, std::int8_t, int4>(q.values, w4, {m, in, out, true}, gs, q.scales, s4_k, {}, r4);
     const auto qmx = quantize_mx<float4_e2m1fn, float>(xm, {m, in}, {});
     matmul_mx<float, float4_e2m1fn, float4_e2m1fn>(qmx.values, wmx.values, {m, in, out, true}, qmx.scales,
-                                                   lmx.scales_blocks_out(), {}, rmx);
-    matmul_weight_only<float, bfloat16, int4>(xbm, w4, {m, in, out, true},
-                                              {granularity::group(gs), l16.scales_in_out()}, {}, r16);
+                                                   smx_k, {}, rmx);
+    matmul_weight_only<float, bfloat16, int4>(xbm, w4, {m, in, out, true}, {granularity::group(gs), s4_k}, {},
+                                              r16);
     set_backend(was);
     std::printf("m = %zu\n", m);
     if (a8 < 0 || a4 < 0 || amx < 0 || a16 < 0)
