@@ -16,6 +16,7 @@
 // through the fixpipe requantization, int32 only for matmul_int32.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cmath>
@@ -750,7 +751,7 @@ class packed_weights {
   /// on first use.
   std::size_t memory_bytes() const noexcept {
     const auto bytes = [](const auto& v) { return v.size() * sizeof(v[0]); };
-    std::size_t b = bytes(codes_) + bytes(lazy_->codes);
+    std::size_t b = bytes(codes_) + bytes(lazy_->codes) + bytes(neg_zero_);
     if (vnni_) b += bytes(vnni_->data) + bytes(vnni_->colsum) + bytes(vnni_->colsum_k);
     if (avx2_) b += bytes(avx2_->data);
     if (lazy_->bf16) b += bytes(lazy_->bf16->data);
@@ -797,13 +798,18 @@ class packed_weights {
           return static_cast<std::int16_t>(detail::int_value(at(kk, j)));
         });
     // Codes with VNNI panels keep nothing else when the panels hold every code exactly (codes()
-    // and the reference read them back): int8, int4, fp4, and fp6 e2m3 without -0 (whose value
-    // is +0's). Everything else keeps the codes.
+    // and the reference read them back): int8, int4, fp4, and fp6 e2m3, whose -0 codes (the one
+    // value the panels cannot tell from +0) are listed by position. Everything else keeps them.
     bool exact = from_panels;
-    if constexpr (from_panels && !integer_code<T2> && !detail::nibble_code<T2>)
-      for (std::size_t i = 0; i < k * n && exact; ++i)
-        exact = !(detail::int_value(code(i)) == 0 && code(i).bits() != 0);
+    if constexpr (from_panels && !integer_code<T2> && !detail::nibble_code<T2>) {
+      exact = k * n <= std::numeric_limits<std::uint32_t>::max();
+      for (std::size_t i = 0; i < k * n && exact && vnni_; ++i)
+        if (detail::int_value(code(i)) == 0 && code(i).bits() != 0)
+          neg_zero_.push_back(static_cast<std::uint32_t>(i));
+      neg_zero_.shrink_to_fit();
+    }
     if (!(exact && vnni_)) {
+      neg_zero_ = {};
       codes_.resize(k * n);
       for (std::size_t i = 0; i < codes_.size(); ++i) codes_[i] = code(i);
     }
@@ -820,8 +826,13 @@ class packed_weights {
           return T2::from_bits(static_cast<decltype(T2{}.bits())>(vnni_->code(kk, j)));
         else if constexpr (integer_code<T2>)
           return static_cast<std::int8_t>(vnni_->value(kk, j));
-        else
-          return detail::code_of_value<T2>(vnni_->value(kk, j));
+        else {
+          const int v = vnni_->value(kk, j);
+          const auto i = static_cast<std::uint32_t>(transposed_ ? j * k_ + kk : kk * n_ + j);
+          if (v == 0 && std::binary_search(neg_zero_.begin(), neg_zero_.end(), i))
+            return T2::from_bits(static_cast<typename T2::storage>(T2::codec::sign_mask));
+          return detail::code_of_value<T2>(v);
+        }
       }
     }
     return codes_[transposed_ ? j * k_ + kk : kk * n_ + j];
@@ -840,6 +851,7 @@ class packed_weights {
   };
 
   std::vector<T2> codes_;
+  std::vector<std::uint32_t> neg_zero_;  // fp6 e2m3 without codes_: storage positions of -0, ascending
   std::size_t k_, n_;
   bool transposed_;
   scale_order scales_;

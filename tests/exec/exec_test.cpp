@@ -707,9 +707,9 @@ TEST(Api, TemplateArgumentsDeducedFromTypedSpans) {
 
 namespace {
 
-// fp6 e2m3 weights (MXFP6) keep only their panels unless a -0 code would be lost (its int8 value
-// is +0's): the codes come back exactly either way, and the MX matmul gives the reference's bits.
-TEST(PackedWeights, Fp6E2m3CodesFromPanelsUnlessNegativeZero) {
+// fp6 e2m3 weights (MXFP6) keep only their panels and the positions of their -0 codes (whose int8
+// value is +0's): the codes come back exactly, and the MX matmul gives the reference's bits.
+TEST(PackedWeights, Fp6E2m3CodesFromPanelsAndNegativeZeros) {
   const std::size_t k = 96, n = 80, m = 3;
   std::mt19937 rng(80);
   std::vector<float6_e2m3fn> b(k * n), a(m * k);
@@ -720,25 +720,29 @@ TEST(PackedWeights, Fp6E2m3CodesFromPanelsUnlessNegativeZero) {
   for (auto& v : a) v = float6_e2m3fn::from_bits(static_cast<std::uint8_t>(rng() & 0x3f));
   auto bz = b;
   bz[17] = float6_e2m3fn::from_bits(0x20);
+  auto bzz = b;  // many, at the ends too
+  for (std::size_t i = 0; i < bzz.size(); i += 7) bzz[i] = float6_e2m3fn::from_bits(0x20);
+  bzz.back() = float6_e2m3fn::from_bits(0x20);
   std::vector<float8_e8m0fnu> e1(m * 3, float8_e8m0fnu::from_bits(127)),
       e2(3 * n, float8_e8m0fnu::from_bits(125));
-  for (const auto* src : {&b, &bz}) {
-    const packed_weights<float6_e2m3fn> w(*src, k, n);
-    const auto c = w.codes();
-    for (std::size_t i = 0; i < src->size(); ++i) ASSERT_EQ(c[i].bits(), (*src)[i].bits()) << i;
-    std::vector<float> y(m * n), ref(m * n);
-    matmul_mx<float, float6_e2m3fn, float6_e2m3fn>(a, w, m, e1, e2, {}, y);
-    const backend best = active_backend();
-    set_backend(backend::scalar);
-    matmul_mx<float, float6_e2m3fn, float6_e2m3fn>(a, *src, {m, k, n}, e1, e2, {}, ref);
-    set_backend(best);
-    EXPECT_TRUE(same_bits(y, ref));
-  }
+  for (const bool tr : {false, true})
+    for (const auto* src : {&b, &bz, &bzz}) {
+      const packed_weights<float6_e2m3fn> w(*src, k, n, tr);
+      const auto c = w.codes();
+      for (std::size_t i = 0; i < src->size(); ++i) ASSERT_EQ(c[i].bits(), (*src)[i].bits()) << i;
+      std::vector<float> y(m * n), ref(m * n);
+      matmul_mx<float, float6_e2m3fn, float6_e2m3fn>(a, w, m, e1, e2, {}, y);
+      const backend best = active_backend();
+      set_backend(backend::scalar);
+      matmul_mx<float, float6_e2m3fn, float6_e2m3fn>(a, *src, {m, k, n, tr}, e1, e2, {}, ref);
+      set_backend(best);
+      EXPECT_TRUE(same_bits(y, ref));
+    }
   const packed_weights<float6_e2m3fn> w(b, k, n);
   if (w.vnni()) {
     EXPECT_LE(double(w.memory_bytes() - w.vnni()->colsum.size() * 4 - w.vnni()->colsum_k.size() * 4),
               double(((n + 63) / 64 * 64) * k));  // the panels only (no codes)
-    EXPECT_GT(packed_weights<float6_e2m3fn>(bz, k, n).memory_bytes(), w.memory_bytes());  // codes kept
+    EXPECT_EQ(packed_weights<float6_e2m3fn>(bz, k, n).memory_bytes(), w.memory_bytes() + 4);  // one -0 listed
   }
 }
 
