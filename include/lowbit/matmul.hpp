@@ -188,10 +188,17 @@ vnni::packed_b vnni_panels(std::size_t k, std::size_t n, std::size_t kb, At&& at
     return vnni::packed_b(k, n, kb, nibble_lut<T2>(),
                           [&](std::size_t kk, std::size_t j) { return at(kk, j).bits(); });
   else
-    return vnni::packed_b(k, n, kb, [&](std::size_t kk, std::size_t j) {
-      return static_cast<std::int8_t>(int_value(at(kk, j)));
-    });
+    return vnni::packed_b(
+        k, n, kb,
+        [&](std::size_t kk, std::size_t j) { return static_cast<std::int8_t>(int_value(at(kk, j))); },
+        !integer_code<T2>);  // fp6 e2m3: within +-60
 }
+
+/// The x86 kernels' panel kind of T2's codes (vnni::b_int8, b_nibbles, b_biased).
+template <int8_code T2>
+inline constexpr int vnni_kind = nibble_code<T2>    ? vnni::b_nibbles
+                                 : integer_code<T2> ? vnni::b_int8
+                                                    : vnni::b_biased;
 
 /// ok, else std::invalid_argument(what): a string, or a callable building the message (only when
 /// the check fails: passing checks allocate nothing).
@@ -602,12 +609,13 @@ void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
 #if defined(LOWBIT_X86_64)
   if (kernel && use_avx512()) {
     count(true);
-    // x1's rows: + 128 for int8 panels; signed, with their row sums over b's blocks, for 4-bit ones
+    // x1's rows: + 128 for int8 panels; signed, with their row sums over b's blocks, for the
+    // others (vnni::b_bias)
     const auto run = [&](const vnni::packed_b& b) {
-      constexpr bool nib = nibble_code<T2>;
+      constexpr int kind = vnni_kind<T2>;
       auto* a = ar.take<std::uint8_t>(packed_rows_size(d.m, d.k, 4));
       std::int32_t* rs = nullptr;
-      if constexpr (nib) {
+      if constexpr (kind != vnni::b_int8) {
         auto* as = reinterpret_cast<std::int8_t*>(a);
         vnni::pack_a_signed(as, d.m, d.k, x1_at);
         rs = ar.take<std::int32_t>(d.m * (b.nblk + 1));
@@ -615,7 +623,7 @@ void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
       } else {
         vnni::pack_a(a, d.m, d.k, x1_at);
       }
-      vnni::gemm<nib>(ctx, a, rs, d.m, b, epi);
+      vnni::gemm<kind>(ctx, a, rs, d.m, b, epi);
     };
     if (x2.packed && (!Epi::blocked || x2.packed->has_blocks(kb))) return run(*x2.packed);
     run(vnni_panels<T2>(

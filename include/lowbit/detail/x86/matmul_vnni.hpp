@@ -4,9 +4,10 @@
 // while k <= 65536 (|u*b| <= 255*128, sum < 2^31); callers use the reference beyond that.
 //
 // 4-bit codes (int4, fp4) stay 4-bit in their panels (packed_b::nib) and swap the operands:
-// the kernel expands them to u8 = value + nib_bias (a table lookup) and multiplies by x1 kept
-// signed, so the compensation is nib_bias * (the row sums of x1 over each block), computed once
-// per call (row_sums), and the panels need no column sums: they take the stored bytes.
+// the kernel expands them to u8 = value + b_bias (a table lookup) and multiplies by x1 kept
+// signed, so the compensation is b_bias * (the row sums of x1 over each block), computed once
+// per call (row_sums), and the panels need no column sums: they take the stored bytes. fp6 e2m3
+// values (within +-60) do the same from byte panels (packed_b::biased).
 //
 // x2 is packed once into panels of 64 columns: for each group of 4 k, 64 columns x 4 bytes
 // (the VNNI layout), zero-padded in k and n. The micro-kernel keeps MR x 64 int32 sums in
@@ -40,14 +41,15 @@ inline constexpr std::size_t mr = 6;         // rows per micro-kernel call: 24 a
 /// (i / 128) * 64 + i % 64, i.e. each 64-byte vector holds two consecutive 64-byte vectors of the
 /// int8 layout in its low and high nibbles; `lut` maps a code to its int8 value (int_value).
 /// The kernels expand a group of 4 k with one mask, one shift and two table lookups per 64 bytes.
-/// nib panels have no column sums (see the file comment).
+/// nib and biased panels have no column sums (see the file comment and b_biased).
 struct packed_b {
   std::size_t k = 0, n = 0, kq = 0, panels = 0, kb = 0, nblk = 1;
   bool nib = false;                    // 4-bit codes, two per byte
+  bool biased = false;                 // int8 values within +-63 multiplied + b_bias (fp6 e2m3)
   std::array<std::int8_t, 16> lut{};   // nib: the int8 value of each code
   std::vector<std::int8_t> data;       // panels x kq x 64 x 4 bytes (half of that when nib)
-  std::vector<std::int32_t> colsum;    // panels x nblk x 64: per k-block (empty when nib)
-  std::vector<std::int32_t> colsum_k;  // panels x 64: over the whole k (empty when nib)
+  std::vector<std::int32_t> colsum;    // panels x nblk x 64: per k-block (empty when nib / biased)
+  std::vector<std::int32_t> colsum_k;  // panels x 64: over the whole k (empty when nib / biased)
 
   static constexpr bool blocks_fit(std::size_t k_, std::size_t kb_) noexcept {
     return kb_ > 0 && (kb_ >= k_ || kb_ % 4 == 0);
@@ -55,9 +57,13 @@ struct packed_b {
   /// True when the block column sums are those of blocks of kb_ rows.
   bool has_blocks(std::size_t kb_) const noexcept { return (kb_ >= k ? (k > 0 ? k : 1) : kb_) == kb; }
 
-  /// b(k, j) gives the int8 value of x2 at row k, column j.
+  /// b(k, j) gives the int8 value of x2 at row k, column j; biased_: every value is within +-63
+  /// (the kernels then need no column sums).
   template <class Get>
-  packed_b(std::size_t k_, std::size_t n_, std::size_t kb_, Get&& b) : packed_b(k_, n_, kb_) {
+  packed_b(std::size_t k_, std::size_t n_, std::size_t kb_, Get&& b, bool biased_ = false)
+      : packed_b(k_, n_, kb_) {
+    biased = biased_;
+    if (biased) colsum.clear(), colsum.shrink_to_fit(), colsum_k.clear(), colsum_k.shrink_to_fit();
     fill([&](std::size_t kk, std::size_t j, std::size_t i) {
       const std::int8_t v = b(kk, j);
       data[i] = v;
@@ -118,7 +124,7 @@ struct packed_b {
     for (std::size_t kk = 0; kk < k; ++kk)
       for (std::size_t j = 0; j < n; ++j) {
         const int v = store(kk, j, index(kk, j));
-        if (nib) continue;
+        if (nib || biased) continue;
         const std::size_t p = j / nr, c = j % nr;
         colsum[(p * nblk + kk / kb) * nr + c] += v;
         colsum_k[p * nr + c] += v;
@@ -133,9 +139,12 @@ void pack_a(std::uint8_t* u, std::size_t m, std::size_t k, Get&& a) {
   pack_rows<std::uint8_t>(u, m, k, 4, 128, [&](std::size_t i, std::size_t kk) { return a(i, kk) + 128; });
 }
 
-/// The bias added to 4-bit code values so that they are unsigned for vpdpbusd (values are at
-/// least -12: e2m1 x 2).
-inline constexpr int nib_bias = 16;
+/// The kinds of panels the x86 kernels multiply (a template argument): int8 values with column
+/// sums (x1 stored + 128); 4-bit codes, or int8 values of at most 63 in magnitude (fp6 e2m3 x 8),
+/// whose values are made unsigned by + b_bias in the kernel (x1 stays signed, the compensation is
+/// b_bias times x1's row sums). With |value + bias| <= 127 every partial product stays exact.
+inline constexpr int b_int8 = 0, b_nibbles = 1, b_biased = 2;
+inline constexpr int b_bias = 64;
 
 /// Rows of x1 as int8 (for 4-bit panels), zero-padded to a multiple of 4 in k, into u
 /// (packed_rows_size(m, k, 4) bytes).
@@ -199,27 +208,27 @@ LOWBIT_TARGET_AVX512 inline void load_group(const std::int8_t* b, std::size_t q,
   }
 }
 
-/// Where the sums start: -128 * colsum (int8 panels: x1 is stored + 128), or -nib_bias * the
-/// row sum of x1 (4-bit panels: their values are stored + nib_bias); cs points at 64 column
+/// Where the sums start: -128 * colsum (int8 panels: x1 is stored + 128), or -bias * the
+/// row sum of x1 (4-bit panels: their values are stored + bias); cs points at 64 column
 /// sums, rs at row 0's sum (rows ld apart).
-template <bool Nib>
+template <int K>
 LOWBIT_TARGET_AVX512 inline __m512i col_comp(const std::int32_t* cs, std::size_t off) noexcept {
-  if constexpr (Nib)
+  if constexpr (K != b_int8)
     return _mm512_setzero_si512();
   else
     return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_loadu_si512(cs + off), 7));
 }
-template <bool Nib, std::size_t MR>
+template <int K, std::size_t MR>
 LOWBIT_TARGET_AVX512 inline __m512i row_comp(const std::int32_t* rs, std::size_t ld, std::size_t r) noexcept {
-  if constexpr (Nib)
-    return MR > r ? _mm512_set1_epi32(-nib_bias * rs[r * ld]) : _mm512_setzero_si512();
+  if constexpr (K != b_int8)
+    return MR > r ? _mm512_set1_epi32(-b_bias * rs[r * ld]) : _mm512_setzero_si512();
   else
     return (void)rs, (void)ld, (void)r, _mm512_setzero_si512();
 }
-/// acc += x1 row (broadcast a) times the panel vector b: u8 a x s8 b, or u8 b x s8 a (Nib).
-template <bool Nib>
+/// acc += x1 row (broadcast a) times the panel vector b: u8 a x s8 b, or u8 b x s8 a (K).
+template <int K>
 LOWBIT_TARGET_AVX512 inline __m512i dp(__m512i acc, __m512i a, __m512i b) noexcept {
-  return Nib ? dpbusd(acc, b, a) : dpbusd(acc, a, b);
+  return K != b_int8 ? dpbusd(acc, b, a) : dpbusd(acc, a, b);
 }
 
 /// lut as the pshufb table (the same 16 bytes in each 128-bit lane).
@@ -233,7 +242,7 @@ LOWBIT_TARGET_AVX512 inline __m512i lut_vector(const std::int8_t* lut) noexcept 
 // there). vpdpbusd adds modulo 2^32, so a partial sum may wrap; the final one, sum x1 * x2 with
 // |sum| <= 2^30 for k <= 65536, is exact.
 #define LOWBIT_VNNI_ROW_DECL(r)                                                               \
-  const __m512i rc##r = row_comp<Nib, MR>(rs, ld, r);                                         \
+  const __m512i rc##r = row_comp<K, MR>(rs, ld, r);                                           \
   __m512i c##r##0 = _mm512_add_epi32(comp0, rc##r), c##r##1 = _mm512_add_epi32(comp1, rc##r), \
           c##r##2 = _mm512_add_epi32(comp2, rc##r), c##r##3 = _mm512_add_epi32(comp3, rc##r);
 #define LOWBIT_VNNI_ROW_STEP(r)                 \
@@ -241,32 +250,45 @@ LOWBIT_TARGET_AVX512 inline __m512i lut_vector(const std::int8_t* lut) noexcept 
     std::int32_t word;                          \
     std::memcpy(&word, a + r * lda + 4 * q, 4); \
     const __m512i av = _mm512_set1_epi32(word); \
-    c##r##0 = dp<Nib>(c##r##0, av, b0);         \
-    c##r##1 = dp<Nib>(c##r##1, av, b1);         \
-    c##r##2 = dp<Nib>(c##r##2, av, b2);         \
-    c##r##3 = dp<Nib>(c##r##3, av, b3);         \
+    c##r##0 = dp<K>(c##r##0, av, b0);           \
+    c##r##1 = dp<K>(c##r##1, av, b1);           \
+    c##r##2 = dp<K>(c##r##2, av, b2);           \
+    c##r##3 = dp<K>(c##r##3, av, b3);           \
   }
 // clang-format off
 #define LOWBIT_VNNI_SUMS(cs, rs, ld, q0, q1)                                                       \
-  const __m512i comp0 = col_comp<Nib>(cs, 0), comp1 = col_comp<Nib>(cs, 16),                       \
-                comp2 = col_comp<Nib>(cs, 32), comp3 = col_comp<Nib>(cs, 48);                      \
+  const __m512i comp0 = col_comp<K>(cs, 0), comp1 = col_comp<K>(cs, 16),                       \
+                comp2 = col_comp<K>(cs, 32), comp3 = col_comp<K>(cs, 48);                      \
   LOWBIT_VNNI_ROW_DECL(0) LOWBIT_VNNI_ROW_DECL(1) LOWBIT_VNNI_ROW_DECL(2)                          \
   LOWBIT_VNNI_ROW_DECL(3) LOWBIT_VNNI_ROW_DECL(4) LOWBIT_VNNI_ROW_DECL(5)                          \
   for (std::size_t q = q0; q < q1; ++q) {                                                          \
     __m512i b0, b1, b2, b3;                                                                        \
-    load_group<Nib>(b, q, lutv, b0, b1, b2, b3);                                                   \
+    load_kernel<K>(b, q, lutv, b0, b1, b2, b3);                                                      \
     LOWBIT_VNNI_ROW_STEP(0) LOWBIT_VNNI_ROW_STEP(1) LOWBIT_VNNI_ROW_STEP(2)                        \
     LOWBIT_VNNI_ROW_STEP(3) LOWBIT_VNNI_ROW_STEP(4) LOWBIT_VNNI_ROW_STEP(5)                        \
   }
 // clang-format on
 
-/// The lookup table of the kernels: code -> value + nib_bias (unsigned for vpdpbusd).
+/// The lookup table of the kernels: code -> value + b_bias (unsigned for vpdpbusd).
 LOWBIT_TARGET_AVX512 inline __m512i kernel_lut(const std::int8_t* lut) noexcept {
-  return _mm512_add_epi8(lut_vector(lut), _mm512_set1_epi8(nib_bias));
+  return _mm512_add_epi8(lut_vector(lut), _mm512_set1_epi8(b_bias));
+}
+
+/// Group q of a panel as the kernels multiply it: int8 values; 4-bit codes expanded to value +
+/// b_bias (lutv: kernel_lut); biased bytes (b_biased: values of at most 63 in magnitude) + b_bias.
+template <int K>
+LOWBIT_TARGET_AVX512 inline void load_kernel(const std::int8_t* b, std::size_t q, __m512i lutv, __m512i& b0,
+                                             __m512i& b1, __m512i& b2, __m512i& b3) noexcept {
+  load_group<K == b_nibbles>(b, q, lutv, b0, b1, b2, b3);
+  if constexpr (K == b_biased) {
+    const __m512i c = _mm512_set1_epi8(b_bias);
+    b0 = _mm512_add_epi8(b0, c), b1 = _mm512_add_epi8(b1, c), b2 = _mm512_add_epi8(b2, c),
+    b3 = _mm512_add_epi8(b3, c);
+  }
 }
 
 /// acc[r][0..64) = exact sum_k x1[r, k] * x2[k, panel column] for MR rows.
-template <std::size_t MR, bool Nib>
+template <std::size_t MR, int K>
 LOWBIT_TARGET_AVX512 inline void kernel(const std::uint8_t* __restrict a, std::size_t lda,
                                         const std::int8_t* __restrict b, const std::int8_t* lut,
                                         std::size_t kq, const std::int32_t* cs, const std::int32_t* rs,
@@ -299,8 +321,8 @@ LOWBIT_TARGET_AVX512 inline void kernel(const std::uint8_t* __restrict a, std::s
 /// bs itself (1 * b is exact); b_uniform: bs[j * ldb + c] is the same for the 64 columns (x2's
 /// column blocks are multiples of 64 wide), one scalar product a * b serves them all. tot starts
 /// at +0. Columns from cnt on are not read from bs. The compensation: colsum (the panel's block
-/// column sums), or rsum (Nib: row 0's block row sums, rows nblk + 1 apart).
-template <std::size_t MR, bool Nib, bool a_one, bool b_uniform>
+/// column sums), or rsum (K: row 0's block row sums, rows nblk + 1 apart).
+template <std::size_t MR, int K, bool a_one, bool b_uniform>
 LOWBIT_TARGET_AVX512 inline void kernel_blocks(const std::uint8_t* __restrict a, std::size_t lda,
                                                const std::int8_t* __restrict b, const std::int8_t* lut,
                                                std::size_t kq, std::size_t qb, std::size_t nblk,
@@ -321,7 +343,7 @@ LOWBIT_TARGET_AVX512 inline void kernel_blocks(const std::uint8_t* __restrict a,
     // tot lives in memory (L1) between blocks: held in registers across blocks, GCC spills the
     // accumulators of the next block instead (G-B measured 0.87x of K-C without this, 0.92x with).
     asm volatile("" ::: "memory");
-    const std::int32_t *cs = Nib ? nullptr : colsum + j * nr, *rs = Nib ? rsum + j : nullptr;
+    const std::int32_t *cs = K != b_int8 ? nullptr : colsum + j * nr, *rs = K != b_int8 ? rsum + j : nullptr;
     const std::size_t ld = nblk + 1;
     LOWBIT_VNNI_SUMS(cs, rs, ld, q0, q1)
 #define LOWBIT_VNNI_ROW_EPI1(r, x)                                                         \
@@ -368,7 +390,7 @@ LOWBIT_TARGET_AVX512 inline void kernel_blocks(const std::uint8_t* __restrict a,
 #undef LOWBIT_VNNI_ROW_STEP
 
 /// kernel_blocks for the first `rows` (< MR allowed) rows, with the scale flags made constants.
-template <std::size_t MR, bool Nib>
+template <std::size_t MR, int K>
 LOWBIT_TARGET_AVX512 inline void kernel_blocks_rows(std::size_t rows, const std::uint8_t* a, std::size_t lda,
                                                     const std::int8_t* b, const std::int8_t* lut,
                                                     std::size_t kq, std::size_t qb, std::size_t nblk,
@@ -378,34 +400,33 @@ LOWBIT_TARGET_AVX512 inline void kernel_blocks_rows(std::size_t rows, const std:
                                                     float (*tot)[nr]) {
   if constexpr (MR > 1) {
     if (rows < MR)
-      return kernel_blocks_rows<MR - 1, Nib>(rows, a, lda, b, lut, kq, qb, nblk, colsum, rsum, as, bs, ldb,
-                                             a_one, b_uniform, cnt, tot);
+      return kernel_blocks_rows<MR - 1, K>(rows, a, lda, b, lut, kq, qb, nblk, colsum, rsum, as, bs, ldb,
+                                           a_one, b_uniform, cnt, tot);
   }
   if (a_one)
-    kernel_blocks<MR, Nib, true, false>(a, lda, b, lut, kq, qb, nblk, colsum, rsum, as, bs, ldb, cnt, tot);
+    kernel_blocks<MR, K, true, false>(a, lda, b, lut, kq, qb, nblk, colsum, rsum, as, bs, ldb, cnt, tot);
   else if (b_uniform)
-    kernel_blocks<MR, Nib, false, true>(a, lda, b, lut, kq, qb, nblk, colsum, rsum, as, bs, ldb, cnt, tot);
+    kernel_blocks<MR, K, false, true>(a, lda, b, lut, kq, qb, nblk, colsum, rsum, as, bs, ldb, cnt, tot);
   else
-    kernel_blocks<MR, Nib, false, false>(a, lda, b, lut, kq, qb, nblk, colsum, rsum, as, bs, ldb, cnt, tot);
+    kernel_blocks<MR, K, false, false>(a, lda, b, lut, kq, qb, nblk, colsum, rsum, as, bs, ldb, cnt, tot);
 }
 
-template <std::size_t MR, bool Nib>
+template <std::size_t MR, int K>
 LOWBIT_TARGET_AVX512 inline void kernel_rows(std::size_t rows, const std::uint8_t* a, std::size_t lda,
                                              const std::int8_t* b, const std::int8_t* lut, std::size_t kq,
                                              const std::int32_t* cs, const std::int32_t* rs, std::size_t ld,
                                              std::int32_t (*acc)[nr]) {
   if constexpr (MR > 1) {
-    if (rows < MR) return kernel_rows<MR - 1, Nib>(rows, a, lda, b, lut, kq, cs, rs, ld, acc);
+    if (rows < MR) return kernel_rows<MR - 1, K>(rows, a, lda, b, lut, kq, cs, rs, ld, acc);
   }
-  kernel<MR, Nib>(a, lda, b, lut, kq, cs, rs, ld, acc);
+  kernel<MR, K>(a, lda, b, lut, kq, cs, rs, ld, acc);
 }
 
 /// The exact int32 block sums of one panel (64 columns) with every row of a, MR rows at a time,
 /// handed to the epilogue (the epi_* structs in matmul.hpp): single-block modes get
 /// epi.single(row, n0, count, sums); the blocked one (epi_blocks) has its per-block step fused into
-/// kernel_blocks, then epi.finish(row, n0, count, totals). Nib: b holds 4-bit codes, a the signed
-/// rows and rsum their row_sums over b's blocks; else a holds x1 + 128.
-template <bool Nib, class Epi>
+/// kernel_blocks, then epi.finish(row, n0, count, totals). K: b's kind (see gemm).
+template <int K, class Epi>
 LOWBIT_TARGET_AVX512 inline void gemm_panel(const std::uint8_t* a, const std::int32_t* rsum, std::size_t m,
                                             const packed_b& b, std::size_t p, const Epi& epi) {
   alignas(64) std::int32_t acc[mr][nr];
@@ -414,19 +435,19 @@ LOWBIT_TARGET_AVX512 inline void gemm_panel(const std::uint8_t* a, const std::in
   const std::size_t lda = b.kq * 4, qb = b.nblk == 1 ? b.kq : b.kb / 4;  // groups of 4 k per block
   const std::size_t n0 = p * nr, cnt = b.n - n0 < nr ? b.n - n0 : nr, ld = b.nblk + 1;
   const std::int8_t* bp = b.panel(p);
-  const std::int32_t* cs = Nib ? nullptr : b.colsum.data() + p * b.nblk * nr;
-  const std::int32_t* cs_k = Nib ? nullptr : b.colsum_k.data() + p * nr;
+  const std::int32_t* cs = K != b_int8 ? nullptr : b.colsum.data() + p * b.nblk * nr;
+  const std::int32_t* cs_k = K != b_int8 ? nullptr : b.colsum_k.data() + p * nr;
   for (std::size_t i = 0; i < m; i += mr) {
     const std::uint8_t* ai = a + i * lda;
-    const std::int32_t* rs = Nib ? rsum + i * ld : nullptr;
+    const std::int32_t* rs = K != b_int8 ? rsum + i * ld : nullptr;
     const std::size_t rows = m - i >= mr ? mr : m - i;
     if constexpr (!Epi::blocked) {  // the whole k at once
-      kernel_rows<mr, Nib>(rows, ai, lda, bp, b.lut.data(), b.kq, cs_k, Nib ? rs + b.nblk : nullptr, ld, acc);
+      kernel_rows<mr, K>(rows, ai, lda, bp, b.lut.data(), b.kq, cs_k, K != b_int8 ? rs + b.nblk : nullptr, ld,
+                         acc);
       for (std::size_t r = 0; r < rows; ++r) epi.single(i + r, n0, cnt, acc[r]);
     } else {  // epi_blocks (G-B, B-B, K-G): its step() is fused into the kernel
-      kernel_blocks_rows<mr, Nib>(rows, ai, lda, bp, b.lut.data(), b.kq, qb, b.nblk, cs, rs,
-                                  epi.a + i * b.nblk, epi.b + n0, epi.ldy, epi.a_one, epi.b_uniform64, cnt,
-                                  tot);
+      kernel_blocks_rows<mr, K>(rows, ai, lda, bp, b.lut.data(), b.kq, qb, b.nblk, cs, rs, epi.a + i * b.nblk,
+                                epi.b + n0, epi.ldy, epi.a_one, epi.b_uniform64, cnt, tot);
       for (std::size_t r = 0; r < rows; ++r) epi.finish(i + r, n0, cnt, tot[r]);
     }
   }
@@ -519,14 +540,15 @@ LOWBIT_TARGET_AVX512 inline void finish_f32(const float* tot, bool scale, float 
 }
 
 /// Every panel, panels split into ctx's tasks: each output is computed by one task, so results
-/// do not depend on the thread count. Nib must be b.nib (4-bit codes; a template argument so that
-/// only the 4-bit formats instantiate the expanding kernels); then a holds the signed rows
-/// (pack_a_signed) and rsum their row_sums over b's blocks, else a holds pack_a's rows.
-template <bool Nib, class Epi>
+/// do not depend on the thread count. K is b's kind (b_nibbles when b.nib, b_biased when
+/// b.biased, else b_int8: a template argument, so that each format instantiates its kernels
+/// only); for the first two a holds the signed rows (pack_a_signed) and rsum their row_sums over
+/// b's blocks, else a holds pack_a's rows.
+template <int K, class Epi>
 void gemm(const exec_context& ctx, const std::uint8_t* a, const std::int32_t* rsum, std::size_t m,
           const packed_b& b, const Epi& epi) {
   parallel_items(ctx, b.panels, m * b.k * nr, min_task_macs,
-                 [&](std::size_t p) { gemm_panel<Nib>(a, rsum, m, b, p, epi); });
+                 [&](std::size_t p) { gemm_panel<K>(a, rsum, m, b, p, epi); });
 }
 
 LOWBIT_KERNELS_END
