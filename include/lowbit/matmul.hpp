@@ -194,6 +194,17 @@ vnni::packed_b vnni_panels(std::size_t k, std::size_t n, std::size_t kb, At&& at
         !integer_code<T2>);  // fp6 e2m3: within +-60
 }
 
+/// AVX2 panels of x2 (k, n): int8 values, or 4-bit codes two per byte for nibble_code.
+template <int8_code T2, class At>
+avx2mm::packed_b avx2_panels(std::size_t k, std::size_t n, At&& at) {
+  if constexpr (nibble_code<T2>)
+    return avx2mm::packed_b(k, n, nibble_lut<T2>(),
+                            [&](std::size_t kk, std::size_t j) { return at(kk, j).bits(); });
+  else
+    return avx2mm::packed_b(
+        k, n, [&](std::size_t kk, std::size_t j) { return static_cast<std::int8_t>(int_value(at(kk, j))); });
+}
+
 /// The x86 kernels' panel kind of T2's codes (vnni::b_int8, b_nibbles, b_biased).
 template <int8_code T2>
 inline constexpr int vnni_kind = nibble_code<T2>    ? vnni::b_nibbles
@@ -635,13 +646,14 @@ void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
     auto* a = ar.take<std::int16_t>(packed_rows_size(d.m, d.k, 2));
     avx2mm::pack_a(a, d.m, d.k, x1_at);
     if (x2.packed16) {
-      avx2mm::gemm(ctx, a, d.m, *x2.packed16, kb, epi);
+      avx2mm::gemm<nibble_code<T2>>(ctx, a, d.m, *x2.packed16, kb, epi);
       return;
     }
-    const avx2mm::packed_b b(d.k, d.n, [&, codes = x2.all()](std::size_t k, std::size_t j) {
-      return static_cast<std::int16_t>(x2_at(codes, k, j));
-    });
-    avx2mm::gemm(ctx, a, d.m, b, kb, epi);
+    avx2mm::gemm<nibble_code<T2>>(
+        ctx, a, d.m,
+        avx2_panels<T2>(d.k, d.n,
+                        [&, codes = x2.all()](std::size_t k, std::size_t j) { return x2_code(codes, k, j); }),
+        kb, epi);
     return;
   }
 #endif
@@ -801,22 +813,20 @@ class packed_weights {
           detail::vnni::packed_b::blocks_fit(k, kb))
         vnni_ = detail::vnni_panels<T2>(k, n, kb, at);
     if constexpr (detail::int8_code<T2>)
-      if (detail::use_avx2() && k <= detail::avx2mm::max_k)
-        avx2_.emplace(k, n, [&](std::size_t kk, std::size_t j) {
-          return static_cast<std::int16_t>(detail::int_value(at(kk, j)));
-        });
-    // Codes with VNNI panels keep nothing else when the panels hold every code exactly (codes()
-    // and the reference read them back): int8, int4, fp4, and fp6 e2m3, whose -0 codes (the one
+      if (detail::use_avx2() && k <= detail::avx2mm::max_k) avx2_ = detail::avx2_panels<T2>(k, n, at);
+    // Codes with panels keep nothing else when the panels hold every code exactly (codes() and
+    // the reference read them back): int8, int4, fp4, and fp6 e2m3, whose -0 codes (the one
     // value the panels cannot tell from +0) are listed by position. Everything else keeps them.
+    const bool panels = vnni_ || avx2_;
     bool exact = from_panels;
     if constexpr (from_panels && !integer_code<T2> && !detail::nibble_code<T2>) {
       exact = k * n <= std::numeric_limits<std::uint32_t>::max();
-      for (std::size_t i = 0; i < k * n && exact && vnni_; ++i)
+      for (std::size_t i = 0; i < k * n && exact && panels; ++i)
         if (detail::int_value(code(i)) == 0 && code(i).bits() != 0)
           neg_zero_.push_back(static_cast<std::uint32_t>(i));
       neg_zero_.shrink_to_fit();
     }
-    if (!(exact && vnni_)) {
+    if (!(exact && panels)) {
       neg_zero_ = {};
       codes_.resize(k * n);
       for (std::size_t i = 0; i < codes_.size(); ++i) codes_[i] = code(i);
@@ -826,16 +836,21 @@ class packed_weights {
   /// Codes that are int8 values (detail::int8_code) can be rebuilt from the VNNI panels: the int8
   /// value, the nibble itself, or (fp6 e2m3) the code of the value.
   static constexpr bool from_panels = detail::int8_code<T2>;
-  /// Code (kk, j): kept, or read back from the VNNI panels.
+  /// The int8 value of (kk, j) in the panels (VNNI / SDOT, else AVX2; one of them exists).
+  int panel_value(std::size_t kk, std::size_t j) const {
+    return vnni_ ? vnni_->value(kk, j) : avx2_->value(kk, j);
+  }
+  /// Code (kk, j): kept, or read back from the panels.
   T2 code(std::size_t kk, std::size_t j) const {
     if constexpr (from_panels) {
       if (codes_.empty()) {
         if constexpr (detail::nibble_code<T2>)
-          return T2::from_bits(static_cast<decltype(T2{}.bits())>(vnni_->code(kk, j)));
+          return T2::from_bits(
+              static_cast<decltype(T2{}.bits())>(vnni_ ? vnni_->code(kk, j) : avx2_->code(kk, j)));
         else if constexpr (integer_code<T2>)
-          return static_cast<std::int8_t>(vnni_->value(kk, j));
+          return static_cast<std::int8_t>(panel_value(kk, j));
         else {
-          const int v = vnni_->value(kk, j);
+          const int v = panel_value(kk, j);
           const auto i = static_cast<std::uint32_t>(transposed_ ? j * k_ + kk : kk * n_ + j);
           if (v == 0 && std::binary_search(neg_zero_.begin(), neg_zero_.end(), i))
             return T2::from_bits(static_cast<typename T2::storage>(T2::codec::sign_mask));
@@ -848,7 +863,7 @@ class packed_weights {
   /// The integer value of code (kk, j).
   int value(std::size_t kk, std::size_t j) const {
     if constexpr (detail::int8_code<T2>)
-      return codes_.empty() ? vnni_->value(kk, j) : detail::int_value(code(kk, j));
+      return codes_.empty() ? panel_value(kk, j) : detail::int_value(code(kk, j));
     else
       return 0;
   }
