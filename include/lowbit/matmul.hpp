@@ -687,10 +687,12 @@ void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
 enum class scale_order { k_major, n_major };
 
 /// Weights x2 (k, n) laid out once for the fast matmuls, as oneDNN's reordered weights are: pack
-/// once, multiply many times. int8 / int4 codes get VNNI panels, low-bit float codes bf16 panels
-/// (for the approx paths), when the active backend runs those kernels. Keeps the codes for the
-/// reference path (used without the ISA, or when k exceeds the exact int32 bound). The layout is
-/// the same in every translation unit.
+/// once, multiply many times. Codes that are int8 values (int8, int4, fp4, fp6 e2m3) get the
+/// integer kernels' panels (VNNI / SDOT / AVX2; 4-bit codes two per byte) when the active backend
+/// runs them, and keep nothing else: the reference reads the codes back from the panels. Other
+/// codes (fp8, HiFloat8, fp6 e3m2), and every code on a backend without an integer kernel or with
+/// k beyond the exact int32 bound, are kept as codes; low-bit float codes get bf16 panels on the
+/// first approx call. The layout is the same in every translation unit.
 template <matmul_code T2>
 class packed_weights {
  public:
@@ -728,7 +730,7 @@ class packed_weights {
   matmul_dims dims(std::size_t m) const noexcept { return {m, k_, n_, transposed_}; }
   const std::optional<detail::vnni::packed_b>& vnni() const noexcept { return vnni_; }
 
-  /// The codes as given ((k, n), or (n, k) when transposed). Rebuilt from the VNNI panels on the
+  /// The codes as given ((k, n), or (n, k) when transposed). Rebuilt from the panels on the
   /// first call when they were not kept (a one-time allocation, kept: only the paths without a
   /// kernel need them).
   std::span<const T2> codes() const {
@@ -1564,8 +1566,8 @@ template <float_output Out, float_code T1, float_code T2>
 void matmul_mx(approx_t, std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
                std::span<const float8_e8m0fnu> x1_scale, std::span<const float8_e8m0fnu> x2_scale,
                std::span<const float> bias, std::span<Out> y) {
-  const matmul_dims d{m, x2.k(), x2.n(), x2.transposed()};
 #if defined(LOWBIT_X86_64)
+  const matmul_dims d{m, x2.k(), x2.n(), x2.transposed()};
   if (detail::use_avx512_bf16() && x2.bf16()) {
     const std::size_t nb = ceil_div(d.k, 32);
     detail::check_block_scaled(d, x1.size(), x2.k() * x2.n(), y.size(), 32, x1_scale.size(), x2_scale.size(),
