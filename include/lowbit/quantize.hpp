@@ -48,6 +48,7 @@
 #include "layout/granularity.hpp"
 #include "numeric/convert.hpp"
 #include "types/format.hpp"
+#include "types/packed.hpp"
 
 namespace lowbit::inline v0 {
 
@@ -420,21 +421,6 @@ std::size_t quantize_workspace_size(matrix_shape shape, const quantize_params& p
 
 namespace detail {
 
-/// 4-bit codes (one per byte, in their low bits) written as storage (types/packed.hpp, spec
-/// §1.1): two per byte, element 2i in the low nibble; the caller checked the sizes.
-inline void store_two_per_byte(const std::uint8_t* codes, std::size_t count, std::uint8_t* out) noexcept {
-  for (std::size_t i = 0; i < count / 2; ++i)
-    out[i] = static_cast<std::uint8_t>((codes[2 * i] & 0xfu) | (codes[2 * i + 1] & 0xfu) << 4);
-}
-/// Eight per int32 word, element 0 in bits 0-3 (CANN INT4Pack), whatever the host's byte order.
-inline void store_int32(const std::uint8_t* codes, std::size_t count, std::int32_t* out) noexcept {
-  for (std::size_t w = 0; w < count / 8; ++w) {
-    std::uint32_t v = 0;
-    for (unsigned j = 0; j < 8; ++j) v |= static_cast<std::uint32_t>(codes[8 * w + j] & 0xfu) << (4 * j);
-    out[w] = static_cast<std::int32_t>(v);
-  }
-}
-
 /// quantize_into with the codes in scratch (one per byte), then store(codes) writes them out:
 /// the storage overloads. The scratch is taken first; quantize_into gets the rest of it.
 template <four_bit_type T, class In, class Store>
@@ -470,9 +456,10 @@ template <four_bit_type T, class In>
 scale_map quantize_into(const exec_context& ctx, std::span<const In> x, matrix_shape shape,
                         const quantize_params& p, std::span<std::uint8_t> packed, std::span<float> scales,
                         std::span<float> offsets = {}) {
-  return detail::quantize_stored<T, In>(
-      ctx, x, shape, p, 2, packed.size(), "packed output", scales, offsets,
-      [&](const std::uint8_t* c, std::size_t count) { detail::store_two_per_byte(c, count, packed.data()); });
+  return detail::quantize_stored<T, In>(ctx, x, shape, p, 2, packed.size(), "packed output", scales, offsets,
+                                        [&](const std::uint8_t* c, std::size_t count) {
+                                          pack_nibbles({c, count}, packed);
+                                        });
 }
 
 /// The same into int32 words, eight codes per word, element 0 in bits 0-3 (CANN's INT4Pack
@@ -481,9 +468,10 @@ template <four_bit_type T, class In>
 scale_map quantize_into(const exec_context& ctx, std::span<const In> x, matrix_shape shape,
                         const quantize_params& p, std::span<std::int32_t> words, std::span<float> scales,
                         std::span<float> offsets = {}) {
-  return detail::quantize_stored<T, In>(
-      ctx, x, shape, p, 8, words.size(), "int32 output", scales, offsets,
-      [&](const std::uint8_t* c, std::size_t count) { detail::store_int32(c, count, words.data()); });
+  return detail::quantize_stored<T, In>(ctx, x, shape, p, 8, words.size(), "int32 output", scales, offsets,
+                                        [&](const std::uint8_t* c, std::size_t count) {
+                                          pack_int32({c, count}, words);
+                                        });
 }
 
 /// Both with default_exec().
@@ -879,7 +867,7 @@ scale_map quantize_mx_into(const exec_context& ctx, std::span<const In> x, matri
   const auto* c = reinterpret_cast<const std::uint8_t*>(mem);
   const auto* s = reinterpret_cast<const std::uint8_t*>(mem + codes_bytes);
   if constexpr (four)
-    detail::store_two_per_byte(c, shape.size(), codes.data());
+    pack_nibbles({c, shape.size()}, codes);
   else
     std::copy(c, c + shape.size(), codes.data());
   if (layout == mx_scale_layout::cann)
