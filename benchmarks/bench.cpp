@@ -496,13 +496,27 @@ void matmul_mx_exact_lowbit(benchmark::State& s) {
   set_weight_bytes(s, w.memory_bytes(), k * n / (std::is_same_v<T, float4_e2m1fn> ? 2 : 1) + e2.size());
 }
 
-/// The exact (reference-bit) matmuls of issue 11's table on 128 x 4096 x 4096: the fp8 / HiFloat8
-/// / e5m2 block modes, MXFP8, T-CG and int4 weight-only (bf16 x, group 128). Those without an
-/// integer-kernel path run the reference.
+/// Codes as block quantization leaves them: gaussian values with the block's amax (about 3 sigma)
+/// at the format's largest value, rounded to nearest even and saturated.
 template <class T>
-void matmul_blocked_exact(benchmark::State& s, bool bb) {
+std::vector<T> quantized_codes(std::size_t n, unsigned seed) {
+  const float top = static_cast<float>(std::numeric_limits<T>::max()) / 3.0f;
+  std::vector<T> v(n);
+  const auto g = gaussian(n, seed);
+  for (std::size_t i = 0; i < n; ++i)
+    v[i] = T(g[i] * top, {rounding::rint, overflow::saturate, nan_policy::keep});
+  return v;
+}
+
+/// The exact (reference-bit) matmuls of issue 11's table on 128 x 4096 x 4096: the fp8 / HiFloat8
+/// / e5m2 block modes (double sums, float_sums.hpp), MXFP8, T-CG and int4 weight-only (bf16 x,
+/// group 128). Data: quantized_codes; uniform: every finite bit pattern with equal chance (e5m2
+/// blocks then span more than a double holds and take the fixed-point sum: the worst case).
+template <class T>
+void matmul_blocked_exact(benchmark::State& s, bool bb, bool uniform = false) {
   const std::size_t m = 128, k = 4096, n = 4096, gs = 128;
-  const auto a = random_codes<T>(m * k, 11), b = random_codes<T>(k * n, 12);
+  const auto a = uniform ? random_codes<T>(m * k, 11) : quantized_codes<T>(m * k, 11),
+             b = uniform ? random_codes<T>(k * n, 12) : quantized_codes<T>(k * n, 12);
   const auto s1 = gaussian((bb ? m / gs : m) * (k / gs), 13), s2 = gaussian((k / gs) * (n / gs), 14);
   std::vector<float> y(m * n);
   for (auto _ : s) {
@@ -523,14 +537,19 @@ void matmul_fp8_bb_exact(benchmark::State& s) {
 void matmul_e5m2_gb_exact(benchmark::State& s) {
   matmul_blocked_exact<float8_e5m2>(s, false);
 }
+void matmul_e5m2_gb_exact_uniform(benchmark::State& s) {
+  matmul_blocked_exact<float8_e5m2>(s, false, true);
+}
 void matmul_hif8_gb_exact(benchmark::State& s) {
   matmul_blocked_exact<hifloat8>(s, false);
 }
 void matmul_tcg_exact(benchmark::State& s) {
   const std::size_t m = 128, k = 4096, n = 4096;
-  const auto a = random_codes<float8_e4m3fn>(m * k, 11);
+  const auto a = quantized_codes<float8_e4m3fn>(m * k, 11);
   const auto b = random_codes<float4_e2m1fn>(k * n, 12);
-  std::vector<bfloat16> gsc(k / 32 * n, bfloat16(0.5f));
+  std::vector<bfloat16> gsc(k / 32 * n);  // group scales of weights: about a thousand distinct values
+  const auto g = gaussian(gsc.size(), 13);
+  for (std::size_t i = 0; i < gsc.size(); ++i) gsc[i] = bfloat16(0.001f + 0.01f * std::fabs(g[i]));
   std::vector<std::uint64_t> ys(n, fixpipe::pack(0.01f));
   std::vector<float> y(m * n);
   for (auto _ : s) {
@@ -685,6 +704,9 @@ BENCHMARK(matmul_e5m2_gb_exact)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(matmul_hif8_gb_exact)
     ->Name("matmul/hifloat8/G-B/128x4096x4096/lowbit-exact")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(matmul_e5m2_gb_exact_uniform)
+    ->Name("matmul/fp8_e5m2/G-B/128x4096x4096/lowbit-exact-uniform-codes")
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(matmul_int4_weight_only_exact)
     ->Name("matmul/int4/weight-only/128x4096x4096/lowbit-exact")

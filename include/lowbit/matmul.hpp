@@ -36,6 +36,7 @@
 #include "config.hpp"
 #include "detail/arm64/matmul_sdot.hpp"
 #include "detail/exact_sum.hpp"
+#include "detail/float_sums.hpp"
 #include "detail/fp.hpp"
 #include "detail/x86/matmul_avx2.hpp"
 #include "detail/x86/matmul_bf16.hpp"
@@ -260,15 +261,13 @@ class exact_dot {
   /// The sum times 2^extra_exp, rounded once to fp32. Inf/NaN codes in the range give the
   /// IEEE result (Inf * finite non-zero = Inf, Inf * 0 = NaN, Inf - Inf = NaN).
   float sum_f32(std::size_t m, std::size_t n, std::size_t k0, std::size_t k1, int extra_exp = 0) const {
-    const float f = to_float(sum(m, n, k0, k1), lsb + extra_exp);
-    if (!special_) return f;
     double sp = 0;
     bool any = false;
-    for (std::size_t k = k0; k < k1; ++k) {
+    for (std::size_t k = k0; special_ && k < k1; ++k) {
       const std::size_t i = m * d_.k + k, j = x2i(k, n);
       if (abad_[i] || bbad_[j]) sp += av_[i] * bv_[j], any = true;
     }
-    return any ? static_cast<float>(static_cast<double>(f) + sp) : f;
+    return round_block_sum(sum(m, n, k0, k1), lsb + extra_exp, any, sp);
   }
   std::size_t x2i(std::size_t k, std::size_t n) const {
     return d_.x2_transposed ? n * d_.k + k : k * d_.n + n;
@@ -466,7 +465,8 @@ struct epi_int32 {
 /// G-B, B-B and K-G (spec §4.4, §4.5, §4.8), blocks of kb along k:
 ///   tot = sum_j fp32(P_j) * (a[i, j] * b[j, n])   (fp32, j ascending; the scale product first)
 ///   y   = cast((s1[i] * tot) (+ bias[n]))        (s1 only for K-G)
-/// a[i, j] is x1's block scale (G-B, B-B) or 1 (K-G: 1 * b is exact); b[j, n] is x2's.
+/// a[i, j] is x1's block scale (G-B, B-B) or 1 (K-G: 1 * b is exact); b[j, n] is x2's. a and b
+/// null (MX, whose scales are inside the block sums): unit scales, tot + p * (1 * 1) = tot + p.
 template <class Out>
 struct epi_blocks {
   static constexpr bool blocked = true;
@@ -481,7 +481,7 @@ struct epi_blocks {
   std::size_t ldy = 0;  // n
 
   void step(std::size_t i, std::size_t nn, std::size_t j, float p, float& tot) const {
-    const float s = a[i * nblk + j] * b[j * n + nn];
+    const float s = a ? a[i * nblk + j] * b[j * n + nn] : 1.0f;
     tot = tot + fp::mul(p, s);
   }
   Out last(std::size_t i, std::size_t nn, float tot) const {
@@ -561,6 +561,22 @@ auto block_sums(const exact_dot<T1, T2>& dot) {
   return [&dot](std::size_t m, std::size_t n, std::size_t, std::size_t k0, std::size_t k1) {
     return dot.sum_f32(m, n, k0, k1);
   };
+}
+
+/// The accumulate stage of float codes (T-C, K-C, G-B, B-B, T-CG; MX has its own for its scales):
+/// the double sums of float_sums.hpp on every backend but scalar, else the reference; the same
+/// bits.
+/// Scratch: float_sums_bytes from ar, or from ctx's scratch when ar is null.
+template <class T1, class T2, class Epi>
+void accumulate_float_codes(const exec_context& ctx, std::span<const T1> x1, std::span<const T2> x2,
+                            const matmul_dims& d, std::size_t kb, const Epi& epi, arena* ar = nullptr) {
+  if (!ar) {
+    arena own(scratch(ctx, float_sums_bytes(ctx, d.m, d.k, d.n, kb)));
+    return accumulate_float_codes(ctx, x1, x2, d, kb, epi, &own);
+  }
+  if (accumulate_f64(ctx, x1, x2, d.m, d.k, d.n, d.x2_transposed, kb, epi, *ar)) return;
+  const exact_dot<T1, T2> dot(x1, x2, d);
+  accumulate_float(d, kb, epi, block_sums(dot));
 }
 
 /// Scratch bytes of accumulate: x1's rows packed for whichever kernel runs (at most int16 values
@@ -964,18 +980,16 @@ void tc_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> w,
                        detail::epi_scale<Out>{fixpipe19 ? &s19 : x2_scale.data(), per_tensor, x1p, true, bias,
                                               y.data(), d.n},
                        ar);
-    return;
+  } else {
+    static_assert(integer_code<T1> == integer_code<T2>, "integer codes multiply integer codes");
+    // float codes: T-T with x1 scale and no bias merges the two scales into one fixpipe scale,
+    // trunc19(x2s * x1s); otherwise y = acc * x2s[n] (* x1s) (+ bias_f32), the same epilogue
+    const float merged = x1p ? fixpipe::trunc19(x2_scale[0] * *x1p) : 0.0f;
+    const bool merge = x1p && per_tensor && bias.f32.empty();
+    detail::accumulate_float_codes(ctx, x1, w.all(), d, d.k,
+                                   detail::epi_scale<Out>{merge ? &merged : x2_scale.data(), per_tensor,
+                                                          merge ? nullptr : x1p, true, bias, y.data(), d.n});
   }
-  static_assert(integer_code<T1> == integer_code<T2>, "integer codes multiply integer codes");
-  // float codes: T-T with x1 scale and no bias merges the two scales into one fixpipe scale,
-  // trunc19(x2s * x1s); otherwise y = acc * x2s[n] (* x1s) (+ bias_f32), the same epilogue
-  const float merged = x1p ? fixpipe::trunc19(x2_scale[0] * *x1p) : 0.0f;
-  const bool merge = x1p && per_tensor && bias.f32.empty();
-  const detail::exact_dot<T1, T2> dot(x1, w.all(), d);
-  detail::accumulate_float(d, d.k,
-                           detail::epi_scale<Out>{merge ? &merged : x2_scale.data(), per_tensor,
-                                                  merge ? nullptr : x1p, true, bias, y.data(), d.n},
-                           detail::block_sums(dot));
 }
 
 }  // namespace detail
@@ -1037,8 +1051,7 @@ void tc_u64_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2
     static_assert(integer_code<T1> == integer_code<T2>, "integer codes multiply integer codes");
     detail::epi_fixpipe<Out> epi{x2_scale, {}, y.data(), d.n, {}, {}};
     epi.fbias = bias.f32;
-    const detail::exact_dot<T1, T2> dot(x1, w.all(), d);
-    detail::accumulate_float(d, d.k, epi, detail::block_sums(dot));
+    detail::accumulate_float_codes(ctx, x1, w.all(), d, d.k, epi);
   }
 }
 
@@ -1152,7 +1165,10 @@ void matmul_kc(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d, st
     detail::accumulate(ctx, x1, detail::weights_ref<T2>{x2}, d, d.k,
                        detail::epi_kc(x1_scale, x2_scale, bias, y, d.n), ar);
   } else {
-    detail::matmul_kc_ref<Out, T1, T2>(x1, x2, d, x1_scale, x2_scale, bias, y);  // counts the call
+    static_assert(integer_code<T1> == integer_code<T2>, "integer codes multiply integer codes");
+    detail::check_kc<T1, Out>(x1.size(), x2.size(), y.size(), d, x1_scale, x2_scale, bias);
+    detail::accumulate_float_codes(default_exec(), x1, x2, d, d.k,
+                                   detail::epi_kc(x1_scale, x2_scale, bias, y, d.n));
   }
 }
 
@@ -1175,7 +1191,8 @@ void blockwise_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref
   detail::epi_blocks<Out> epi;
   epi.nblk = ceil_div(d.k, kb), epi.n = d.n, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
   epi.b_uniform64 = map2.bc % 64 == 0;
-  arena ar(scratch(ctx, blocks_bytes(d, kb, integer_code<T1> && integer_code<T2>)));
+  arena ar(scratch(ctx, blocks_bytes(d, kb, integer_code<T1> && integer_code<T2>) +
+                            (integer_code<T1> ? 0 : float_sums_bytes(ctx, d.m, d.k, d.n, kb))));
   float* const a = ar.take<float>(d.m * epi.nblk);
   float* const b = ar.take<float>(epi.nblk * d.n);
   for (std::size_t j = 0; j < epi.nblk; ++j) {  // one map lookup per block of rows / columns
@@ -1191,8 +1208,7 @@ void blockwise_impl(const exec_context& ctx, std::span<const T1> x1, weights_ref
     detail::accumulate(ctx, x1, w, d, kb, epi, ar);
   } else {
     static_assert(integer_code<T1> == integer_code<T2>, "integer codes multiply integer codes");
-    const detail::exact_dot<T1, T2> dot(x1, w.all(), d);
-    detail::accumulate_float(d, kb, epi, detail::block_sums(dot));
+    detail::accumulate_float_codes(ctx, x1, w.all(), d, kb, epi, &ar);
   }
 }
 
@@ -1348,18 +1364,21 @@ bool mx_integer(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
   }
 }
 
-/// The MX reference (matmul_mx's formula, one output at a time).
+/// The MX matmul of codes without integer kernels: the double sums of float_sums.hpp (every
+/// backend but scalar), else the reference (matmul_mx's formula, one output at a time).
 template <float_output Out, float_code T1, float_code T2>
-void mx_reference(std::span<const T1> x1, std::span<const T2> x2, const matmul_dims& d,
-                  std::span<const float8_e8m0fnu> x1_scale, std::span<const float8_e8m0fnu> x2_scale,
-                  bool x2_scale_transposed, std::span<const float> bias, std::span<Out> y) {
+void mx_float(const exec_context& ctx, std::span<const T1> x1, std::span<const T2> x2, const matmul_dims& d,
+              std::span<const float8_e8m0fnu> x1_scale, std::span<const float8_e8m0fnu> x2_scale,
+              bool x2_scale_transposed, std::span<const float> bias, std::span<Out> y) {
   // The power-of-two scales enter each block sum before its one rounding, so the block step is
-  // epi_blocks' with unit scales: tot + p * (1 * 1) = tot + p exactly.
+  // epi_blocks' with unit scales (a, b null): tot + p * (1 * 1) = tot + p exactly.
   const std::size_t nb = ceil_div(d.k, 32);
-  const std::vector<float> ones_a(d.m * nb, 1.0f), ones_b(nb * d.n, 1.0f);
   epi_blocks<Out> epi;
   epi.nblk = nb, epi.n = d.n, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
-  epi.a = ones_a.data(), epi.b = ones_b.data();
+  arena ar(scratch(ctx, float_sums_bytes(ctx, d.m, d.k, d.n, 32)));
+  if (accumulate_f64(ctx, x1, x2, d.m, d.k, d.n, d.x2_transposed, 32, epi, ar,
+                     mx_exps{x1_scale.data(), x2_scale.data(), x2_scale_transposed}))
+    return;
   const exact_dot<T1, T2> dot(x1, x2, d);
   accumulate_float(d, 32, epi,
                    [&](std::size_t m, std::size_t n, std::size_t j, std::size_t k0, std::size_t k1) {
@@ -1388,7 +1407,7 @@ void matmul_mx(std::span<const T1> x1, std::span<const T2> x2, matmul_dims d,
   if (detail::mx_integer<Out>(default_exec(), x1, detail::weights_ref<T2>{x2}, d, x1_scale, x2_scale, bias,
                               y))
     return;
-  detail::mx_reference<Out>(x1, x2, d, x1_scale, x2_scale, false, bias, y);
+  detail::mx_float<Out>(default_exec(), x1, x2, d, x1_scale, x2_scale, false, bias, y);
 }
 
 /// MODE MX with pre-packed weights (packed_weights: integer panels with blocks of 32 for e2m1,
@@ -1401,8 +1420,8 @@ void matmul_mx(const exec_context& ctx, std::span<const T1> x1, const packed_wei
   detail::check_block_scaled(d, x1.size(), x2.k() * x2.n(), y.size(), 32, x1_scale.size(), x2_scale.size(),
                              bias.size(), "x1 e8m0 scale (m x ceil(k/32))", "x2 e8m0 scale (ceil(k/32) x n)");
   if (detail::mx_integer<Out>(ctx, x1, x2.ref(), d, x1_scale, x2_scale, bias, y)) return;
-  detail::mx_reference<Out>(x1, x2.codes(), d, x1_scale, x2_scale, x2.scales() == scale_order::n_major, bias,
-                            y);
+  detail::mx_float<Out>(ctx, x1, x2.codes(), d, x1_scale, x2_scale, x2.scales() == scale_order::n_major, bias,
+                        y);
 }
 template <float_output Out, float_code T1, float_code T2>
 void matmul_mx(std::span<const T1> x1, const packed_weights<T2>& x2, std::size_t m,
@@ -1610,20 +1629,35 @@ requires(std::is_same_v<S, bfloat16> || std::is_same_v<S, float16>) void matmul_
   const std::size_t ng = ceil_div(d.k, 32);
   detail::check_count(x2_scale.size(), ng * d.n, "x2 group scale (ceil(k/32) x n)");
   detail::check_count(y_scale.size(), d.n, "y scale (n)");
+  // w depends only on (fp4 code, group scale): the 16 results of each distinct scale are computed
+  // once (slot[scale bits] - 1 indexes them), the weights are then table lookups
+  std::vector<std::uint32_t> slot(std::size_t{1} << 16, 0);
+  std::vector<std::array<float8_e4m3fn, 16>> table;
+  const auto requant = [&](S sc) {
+    std::uint32_t& id = slot[sc.bits()];
+    if (id == 0) {
+      std::array<float8_e4m3fn, 16> t{};
+      for (std::uint8_t c = 0; c < 16; ++c) {
+        const float ws = static_cast<float>(S(static_cast<float>(float4_e2m1fn::from_bits(c))));
+        const float scaled = static_cast<float>(S(ws * static_cast<float>(sc)));
+        t[c] = float8_e4m3fn(scaled, {rounding::rint, overflow::saturate, nan_policy::keep});
+      }
+      table.push_back(t);
+      id = static_cast<std::uint32_t>(table.size());
+    }
+    return id - 1;
+  };
+  std::vector<std::uint32_t> tid(ng * d.n);  // each group scale's table
+  for (std::size_t i = 0; i < ng * d.n; ++i) tid[i] = requant(x2_scale[i]);
   std::vector<float8_e4m3fn> w(d.k * d.n);  // re-quantized weights, natural (k, n)
   for (std::size_t k = 0; k < d.k; ++k)
-    for (std::size_t n = 0; n < d.n; ++n) {
-      const auto code = x2[d.x2_transposed ? n * d.k + k : k * d.n + n];
-      const float ws = static_cast<float>(S(static_cast<float>(code)));
-      const float scaled = static_cast<float>(S(ws * static_cast<float>(x2_scale[(k / 32) * d.n + n])));
-      w[k * d.n + n] = float8_e4m3fn(scaled, {rounding::rint, overflow::saturate, nan_policy::keep});
-    }
+    for (std::size_t n = 0; n < d.n; ++n)
+      w[k * d.n + n] = table[tid[(k / 32) * d.n + n]][x2[d.x2_transposed ? n * d.k + k : k * d.n + n].bits()];
   matmul_dims dn = d;
   dn.x2_transposed = false;
-  const detail::exact_dot<float8_e4m3fn, float8_e4m3fn> dot(x1, std::span<const float8_e4m3fn>(w), dn);
   // the fixpipe epilogue of float codes: y = cast(acc * s19(y_scale[n]))
-  detail::accumulate_float(dn, d.k, detail::epi_fixpipe<Out>{y_scale, {}, y.data(), d.n, {}, {}},
-                           detail::block_sums(dot));
+  detail::accumulate_float_codes(default_exec(), x1, std::span<const float8_e4m3fn>(w), dn, d.k,
+                                 detail::epi_fixpipe<Out>{y_scale, {}, y.data(), d.n, {}, {}});
 }
 
 namespace detail {
