@@ -51,7 +51,7 @@ mkdir -p "$work/golden"
 [ -f "$work/golden/lowbit-types/README.md" ] || tar -xJf "$src/tests/data/lowbit-types.tar.xz" -C "$work/golden"
 
 tests=(
-  "fast_test|fast/fast_test.cpp fast/integer_modes_test.cpp fast/mx_integer_test.cpp"
+  "fast_test|fast/fast_test.cpp fast/integer_modes_test.cpp fast/mx_integer_test.cpp fast/float_sums_test.cpp"
   "quantize_test|quantize/quantize_test.cpp"
   "matmul_test|matmul/matmul_test.cpp matmul/quantized_matmul_test.cpp"
   "catalogue_test|catalogue_test.cpp"

@@ -35,6 +35,7 @@
 #include "../backend.hpp"
 #include "../exec.hpp"
 #include "../types/e8m0.hpp"
+#include "arm64/matmul_f64.hpp"
 #include "exact.hpp"
 #include "exact_sum.hpp"
 #include "x86/matmul_f64.hpp"
@@ -196,6 +197,16 @@ inline void tile(const double* a, const double* b, std::size_t len, double* s, b
       for (std::size_t c = 0; c < f64mm::nr; ++c) s[r * f64mm::nr + c] += a[r] * b[c];
 }
 
+/// The tile of the active backend's vector unit: AVX-512, NEON, else the portable one.
+inline void best_tile(const double* a, const double* b, std::size_t len, double* s, bool zero) {
+#if defined(LOWBIT_X86_64)
+  if (use_avx512()) return f64mm::tile(a, b, len, s, zero);
+#elif defined(LOWBIT_ARM64)
+  if (use_neon()) return neon::tile_f64(a, b, len, s, zero);
+#endif
+  tile(a, b, len, s, zero);
+}
+
 }  // namespace f64sums
 
 /// Scratch bytes of accumulate_f64 (0 on the scalar backend, where it does not run).
@@ -354,12 +365,7 @@ bool accumulate_f64(const exec_context& ctx, std::span<const T1> x1, std::span<c
             for (std::size_t t = 0; t < tiles; ++t) {
               const double* at = apk + t * mr * k + p0 * mr;
               double* sums = w.s + t * mr * nr;
-#if defined(LOWBIT_X86_64)
-              if (v512)
-                f64mm::tile(at, w.b, p1 - p0, sums, one_piece);
-              else
-#endif
-                f64sums::tile(at, w.b, p1 - p0, sums, one_piece);
+              f64sums::best_tile(at, w.b, p1 - p0, sums, one_piece);
               if (one_piece) finish_tile(t);  // its sums are still in L1
             }
           }
