@@ -26,6 +26,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstddef>
@@ -159,6 +160,33 @@ inline bool finite(float v) noexcept {
 
 namespace detail {
 
+/// The asymmetric scale and offset of block s from its finite maximum mx and minimum mn (both 0
+/// when it has none; spec §2.3, aclnnDynamicQuantV2): a constant block's range is widened to take
+/// in 0; scale = (mx - mn) * inv_range, offset = qmax - mx / scale (0 for a zero scale), each fp32
+/// operation rounded to nearest even. False for a range beyond fp32 (an Inf scale would make every
+/// code NaN): an error, which the reference reports (asym_range_error).
+inline bool asym_scale(float mx, float mn, float inv_range, float qmax, float& scale,
+                       float& offset) noexcept {
+  if (mx == mn && mx != 0) mx = std::fmax(mx, 0.0f), mn = std::fmin(mn, 0.0f);
+  if (!finite(mx - mn)) return false;
+  scale = (mx - mn) * inv_range;
+  offset = scale == 0 ? 0.0f : qmax - mx / scale;
+  return true;
+}
+inline std::invalid_argument asym_range_error(std::size_t s, float mx, float mn) {
+  return std::invalid_argument("asymmetric quantization: the range of scale block " + std::to_string(s) +
+                               " (" + std::to_string(mn) + " to " + std::to_string(mx) +
+                               ") does not fit float32; quantize it symmetrically");
+}
+
+/// 1 / the code range the scale spans: qmax - qmin when asymmetric (qmin = -qmax - 1 for
+/// integers, -qmax for floats), else qmax; in double, rounded once to fp32.
+template <class T>
+float inv_code_range(float qmax, bool asymmetric) noexcept {
+  const float qmin = format_traits<T>::is_integer ? -qmax - 1 : -qmax;
+  return static_cast<float>(1.0 / (asymmetric ? double(qmax) - double(qmin) : double(qmax)));
+}
+
 /// The scalar reference of quantize_into (the specification; never optimized).
 template <low_bit_type T, class In>
 void quantize_ref_into(std::span<const In> x, matrix_shape shape, const quantize_params& p,
@@ -183,7 +211,6 @@ void quantize_ref_into(std::span<const In> x, matrix_shape shape, const quantize
 
   const convert_policy pol = p.policy.value_or(default_policy_v<T>);
   const float qmax = p.dtype_max > 0 ? p.dtype_max : format_traits<T>::dtype_max;
-  const float qmin = format_traits<T>::is_integer ? -qmax - 1 : -qmax;
   // Pass 1: reduce over the finite elements of each scale block.
   std::vector<float> hi(map.size(), 0.0f), lo(map.size(), 0.0f);
   std::vector<bool> seen(map.size(), false);
@@ -198,8 +225,7 @@ void quantize_ref_into(std::span<const In> x, matrix_shape shape, const quantize
       if (key < lo[s]) lo[s] = key;
     }
   // Scales (and offsets).
-  const float inv_range =
-      static_cast<float>(1.0 / (p.asymmetric ? double(qmax) - double(qmin) : double(qmax)));
+  const float inv_range = inv_code_range<T>(qmax, p.asymmetric);
   for (std::size_t s = 0; s < map.size(); ++s) {
     if (!p.asymmetric) {
       float scale = hi[s] * inv_range;
@@ -207,15 +233,8 @@ void quantize_ref_into(std::span<const In> x, matrix_shape shape, const quantize
       out.scales[s] = scale;
       continue;
     }
-    float mx = hi[s], mn = lo[s];
-    if (mx == mn && mx != 0) mx = std::fmax(mx, 0.0f), mn = std::fmin(mn, 0.0f);
-    if (!finite(mx - mn))  // finite elements near +-FLT_MAX: an inf scale would make every code NaN
-      throw std::invalid_argument("asymmetric quantization: the range of scale block " + std::to_string(s) +
-                                  " (" + std::to_string(mn) + " to " + std::to_string(mx) +
-                                  ") does not fit float32; quantize it symmetrically");
-    const float scale = (mx - mn) * inv_range;
-    out.scales[s] = scale;
-    out.offsets[s] = scale == 0 ? 0.0f : qmax - mx / scale;
+    if (!asym_scale(hi[s], lo[s], inv_range, qmax, out.scales[s], out.offsets[s]))
+      throw asym_range_error(s, hi[s], lo[s]);
   }
   // Pass 2: the elements.
   for (std::size_t r = 0; r < detail::element_rows(shape); ++r)
@@ -262,8 +281,9 @@ bool quantize_fast(const exec_context& ctx, std::span<const In> x, matrix_shape 
 #if defined(LOWBIT_X86_64) || defined(LOWBIT_ARM64)
   constexpr bool is8 = std::is_same_v<T, std::int8_t>, is4 = std::is_same_v<T, int4>,
                  ise4 = std::is_same_v<T, float8_e4m3fn>;
-  const bool applies = (use_avx512() || use_avx2() || use_neon()) && !p.asymmetric &&
-                       pol.round == rounding::rint &&
+  // asymmetric: avx512, blocks of at least 16 columns (per token, per group)
+  const bool applies = (use_avx512() || use_avx2() || use_neon()) &&
+                       (!p.asymmetric || (use_avx512() && map.bc >= 16)) && pol.round == rounding::rint &&
                        (!ise4 || (pol.on_overflow == overflow::saturate && pol.on_nan == nan_policy::zero));
   constexpr bool widened = std::is_same_v<In, bfloat16> || std::is_same_v<In, float16>;
   const bool buffered = widened || !p.smooth.empty();  // v = load(x) (* smooth) into a band buffer
@@ -271,8 +291,9 @@ bool quantize_fast(const exec_context& ctx, std::span<const In> x, matrix_shape 
     if (!applies) return false;
     constexpr auto kind = is8 ? code_kind::int8 : (is4 ? code_kind::int4 : code_kind::e4m3);
     const float qmax = p.dtype_max > 0 ? p.dtype_max : format_traits<T>::dtype_max;
-    const float inv = static_cast<float>(1.0 / double(qmax));
+    const float inv = inv_code_range<T>(qmax, false);
     const std::size_t rows = shape.rows, cols = shape.cols, gc = map.grid.cols;
+    std::atomic<bool> range_error{false};  // an asymmetric block's range beyond fp32
     auto* codes = reinterpret_cast<std::uint8_t*>(out.values.data());
     const std::size_t bands = map.grid.rows;
     // Bands of scale rows are independent: tasks split them, results do not depend on it.
@@ -284,9 +305,9 @@ bool quantize_fast(const exec_context& ctx, std::span<const In> x, matrix_shape 
       const std::size_t b0 = band * map.br;
       const std::size_t b1 = std::min(b0 + map.br, rows);
       const float* xr = wide_rows;  // row b0 of the band, fp32 v
-      if (buffered) {  // the reference's smoothed(): v = load(x) (* smooth[k]), one fp32 multiply
+      const bool left = map.side == operand::left;
+      if constexpr (widened) {  // the reference's smoothed(): v = load(x) (* smooth[k]), one fp32 multiply
         const In* src = x.data() + b0 * cols;
-        const bool left = map.side == operand::left;
         for (std::size_t r = 0; r < b1 - b0; ++r)
           for (std::size_t c = 0; c < cols; ++c) {
             float v;
@@ -297,10 +318,46 @@ bool quantize_fast(const exec_context& ctx, std::span<const In> x, matrix_shape 
             if (!p.smooth.empty()) v = v * p.smooth[left ? c : b0 + r];
             wide_rows[r * cols + c] = v;
           }
-      } else if constexpr (!widened) {
+      } else if (buffered) {  // fp32 x smooth[k]: the same one multiply, by the kernel set
+        for (std::size_t r = 0; r < b1 - b0; ++r)
+          multiply_row(isa, x.data() + (b0 + r) * cols, left ? p.smooth.data() : nullptr,
+                       left ? 0.0f : p.smooth[b0 + r], wide_rows + r * cols, cols);
+      } else {
         xr = x.data() + b0 * cols;
       }
       const auto row = [&](std::size_t r) { return xr + (r - b0) * cols; };
+#if defined(LOWBIT_X86_64)
+      if constexpr (std::is_same_v<decltype(isa), avx512::isa>)
+        if (p.asymmetric) {  // finite max and min per block (colmax holds the minima), then asym_scale
+          float* amin = colmax;
+          std::fill(amax, amax + gc, -std::numeric_limits<float>::infinity());
+          std::fill(amin, amin + gc, std::numeric_limits<float>::infinity());
+          for (std::size_t r = b0; r < b1; ++r)
+            for (std::size_t j = 0; j < gc; ++j) {
+              const std::size_t c0 = j * map.bc;
+              finite_minmax(isa, row(r) + c0, std::min(map.bc, cols - c0), amin[j], amax[j]);
+            }
+          const float inv_range = inv_code_range<T>(qmax, true);
+          for (std::size_t j = 0; j < gc; ++j) {
+            // none finite: 0 and 0, as the reference; an all-zero block: +0 and +0 (the reference
+            // keeps its first zero for both, and x - x = +0, so its scale is +0 either way)
+            if (!(amax[j] >= amin[j]) || (amax[j] == 0 && amin[j] == 0)) amax[j] = amin[j] = 0.0f;
+            if (!asym_scale(amax[j], amin[j], inv_range, qmax, out.scales[band * gc + j],
+                            out.offsets[band * gc + j])) {
+              range_error.store(true, std::memory_order_relaxed);  // the reference reports it
+              return;
+            }
+          }
+          for (std::size_t r = b0; r < b1; ++r)
+            for (std::size_t j = 0; j < gc; ++j) {
+              const std::size_t c0 = j * map.bc;
+              quantize_segment_asym<kind>(isa, row(r) + c0, out.scales[band * gc + j],
+                                          out.offsets[band * gc + j], codes + r * cols + c0,
+                                          std::min(map.bc, cols - c0));
+            }
+          return;
+        }
+#endif
       std::fill(amax, amax + gc, 0.0f);
       if (map.bc >= 16) {
         for (std::size_t r = b0; r < b1; ++r)
@@ -353,7 +410,7 @@ bool quantize_fast(const exec_context& ctx, std::span<const In> x, matrix_shape 
 #endif
       }
     });
-    return true;
+    return !range_error.load();  // false: the reference runs and reports the block
   }
 #endif
   (void)x, (void)shape, (void)p, (void)map, (void)pol, (void)out;

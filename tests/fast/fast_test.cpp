@@ -53,19 +53,32 @@ void check_quantize(unsigned seed) {
             granularity::group(1), granularity::group(7), granularity::group(32), granularity::group(128),
             granularity::block(1, 16), granularity::block(3, 5), granularity::block(128, 128)})
         for (bool specials : {false, true}) {
-          const auto x = data(shape.size(), seed++, specials);
-          for (float min_scale : {0.0f, 3.0f}) {
-            const quantize_params p{.gran = g, .side = side, .min_scale = min_scale};
+          auto x = data(shape.size(), seed++, specials);
+          if (x.size() > 24) {  // an all-zero group of both signs, a constant one, a NaN-only one
+            for (std::size_t i = 0; i < 8; ++i) x[i] = i % 3 == 1 ? -0.0f : 0.0f;
+            std::fill(x.begin() + 8, x.begin() + 16, -2.5f);
+            if (specials) std::fill(x.begin() + 16, x.begin() + 24, NAN);
+          }
+          // symmetric with and without a min scale, asymmetric (avx512: blocks of >= 16 columns)
+          for (const auto& [min_scale, asym] : {std::pair{0.0f, false}, {3.0f, false}, {0.0f, true}}) {
+            const quantize_params p{.gran = g, .side = side, .asymmetric = asym, .min_scale = min_scale};
             const auto fast = quantize<T, float>(x, shape, p);
             quantized<T> ref;
             ref.values.resize(shape.size());
             ref.scales.resize(fast.map.size());
+            ref.offsets.resize(asym ? fast.map.size() : 0);
             detail::quantize_ref_into<T, float>(x, shape, p, ref.span());
             ASSERT_EQ(bytes(fast.values), bytes(ref.values))
-                << backend_name() << " " << to_string(g) << " " << shape.rows << "x" << shape.cols;
+                << backend_name() << " " << to_string(g) << " " << shape.rows << "x" << shape.cols << " asym "
+                << asym;
             for (std::size_t i = 0; i < ref.scales.size(); ++i)
               ASSERT_EQ(std::bit_cast<std::uint32_t>(fast.scales[i]),
-                        std::bit_cast<std::uint32_t>(ref.scales[i]));
+                        std::bit_cast<std::uint32_t>(ref.scales[i]))
+                  << to_string(g) << " asym " << asym;
+            for (std::size_t i = 0; i < ref.offsets.size(); ++i)
+              ASSERT_EQ(std::bit_cast<std::uint32_t>(fast.offsets[i]),
+                        std::bit_cast<std::uint32_t>(ref.offsets[i]))
+                  << to_string(g);
           }
         }
 }
@@ -80,6 +93,30 @@ TEST(Fast, QuantizeInt4MatchesReference) {
 }
 TEST(Fast, QuantizeE4m3MatchesReference) {
   check_quantize<float8_e4m3fn>(3);
+}
+
+TEST(Fast, AsymmetricRangeBeyondFp32IsTheReferencesError) {
+  // per token: row 1's finite range (-3e38 to 3e38) overflows fp32; the fast path must not write a
+  // half-computed answer of its own but report the reference's error
+  std::vector<float> x(4 * 64, 1.0f);
+  x[64 + 5] = 3e38f, x[64 + 9] = -3e38f;
+  const quantize_params p{.gran = granularity::token(), .asymmetric = true};
+  std::string fast_what, ref_what;
+  try {
+    (void)quantize<std::int8_t, float>(x, {4, 64}, p);
+  } catch (const std::invalid_argument& e) {
+    fast_what = e.what();
+  }
+  const backend best = active_backend();
+  set_backend(backend::scalar);
+  try {
+    (void)quantize<std::int8_t, float>(x, {4, 64}, p);
+  } catch (const std::invalid_argument& e) {
+    ref_what = e.what();
+  }
+  set_backend(best);
+  EXPECT_NE(ref_what.find("scale block 1"), std::string::npos) << ref_what;
+  EXPECT_EQ(fast_what, ref_what);
 }
 
 /// quantize<T, In> (fast where a kernel applies: one fast call) against the reference, bit for bit.

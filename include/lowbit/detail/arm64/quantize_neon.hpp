@@ -21,6 +21,15 @@ namespace lowbit::inline v0::detail::neon {
 /// The tag of this kernel set: the generic drivers call finite_amax(isa{}, ...) and ADL picks it.
 struct isa {};
 
+/// out[i] = x[i] * s[i] (s null: * s1), each product rounded to fp32 (SmoothQuant's v = x * smooth).
+inline void multiply_row(isa, const float* __restrict x, const float* __restrict s, float s1,
+                         float* __restrict out, std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    vst1q_f32(out + i, vmulq_f32(vld1q_f32(x + i), s ? vld1q_f32(s + i) : vdupq_n_f32(s1)));
+  for (; i < n; ++i) out[i] = x[i] * (s ? s[i] : s1);
+}
+
 /// max |x| over the finite x of p[0, n) (NaN and +-Inf skipped), 0 when none.
 inline float finite_amax(isa, const float* __restrict p, std::size_t n) noexcept {
   const float32x4_t inf = vdupq_n_f32(std::numeric_limits<float>::infinity());

@@ -26,6 +26,16 @@ LOWBIT_TARGET_AVX2 inline __m256 abs8(__m256 v) noexcept {
   return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
 }
 
+/// out[i] = x[i] * s[i] (s null: * s1), each product rounded to fp32 (SmoothQuant's v = x * smooth).
+LOWBIT_TARGET_AVX2 inline void multiply_row(isa, const float* __restrict x, const float* __restrict s,
+                                            float s1, float* __restrict out, std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i,
+                     _mm256_mul_ps(_mm256_loadu_ps(x + i), s ? _mm256_loadu_ps(s + i) : _mm256_set1_ps(s1)));
+  for (; i < n; ++i) out[i] = x[i] * (s ? s[i] : s1);
+}
+
 /// max |x| over the finite x of p[0, n) (NaN and +-Inf skipped), 0 when none.
 LOWBIT_TARGET_AVX2 inline float finite_amax(isa, const float* __restrict p, std::size_t n) noexcept {
   const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());

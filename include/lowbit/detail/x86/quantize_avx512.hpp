@@ -54,6 +54,34 @@ LOWBIT_TARGET_AVX512 inline float finite_amax(isa, const float* __restrict p, st
   return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
 }
 
+/// out[i] = x[i] * s[i] (s null: * s1), each product rounded to fp32 (SmoothQuant's v = x * smooth).
+LOWBIT_TARGET_AVX512 inline void multiply_row(isa, const float* __restrict x, const float* __restrict s,
+                                              float s1, float* __restrict out, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 t = tail_mask(n - i);
+    const __m512 m = s ? _mm512_maskz_loadu_ps(t, s + i) : _mm512_set1_ps(s1);
+    _mm512_mask_storeu_ps(out + i, t, _mm512_mul_ps(_mm512_maskz_loadu_ps(t, x + i), m));
+  }
+}
+
+/// lo = min(lo, x), hi = max(hi, x) over the finite x of p[0, n) (NaN and +-Inf skipped; lo, hi
+/// unchanged when there is none). Which zero a tie of -0 and +0 keeps is unspecified: the caller
+/// makes an all-zero block +0 (asym_scale's rule does not depend on it otherwise).
+LOWBIT_TARGET_AVX512 inline void finite_minmax(isa, const float* __restrict p, std::size_t n, float& lo,
+                                               float& hi) noexcept {
+  const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  __m512 l = _mm512_set1_ps(lo), h = _mm512_set1_ps(hi);
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 t = tail_mask(n - i);
+    const __m512 a = _mm512_maskz_loadu_ps(t, p + i);
+    const __mmask16 f = t & _mm512_cmp_ps_mask(_mm512_abs_ps(a), inf, _CMP_LT_OQ);
+    l = _mm512_mask_min_ps(l, f, l, a);
+    h = _mm512_mask_max_ps(h, f, h, a);
+  }
+  lo = _mm512_reduce_min_ps(l);
+  hi = _mm512_reduce_max_ps(h);
+}
+
 /// Column-wise max |x| of finite values: colmax[c] = max(colmax[c], |row[c]|).
 LOWBIT_TARGET_AVX512 inline void finite_amax_columns(isa, const float* __restrict row,
                                                      float* __restrict colmax, std::size_t n) noexcept {
@@ -180,6 +208,29 @@ LOWBIT_TARGET_AVX512 inline void quantize_segment(isa, const float* __restrict x
   for (; i < n; i += 16) {
     const __mmask16 t = tail_mask(n - i);
     store_codes<K>(divide_by_scale(_mm512_maskz_loadu_ps(t, x + i), s), out + i, t);
+  }
+}
+
+/// Asymmetric, one scale and offset for a whole segment: cast(x / scale + offset), the division
+/// and the add each rounded (no fusion is possible), the zero-scale rule of divide_by_scale (the
+/// offset of a zero scale is 0, so +0 + 0 stays +0).
+template <code_kind K>
+LOWBIT_TARGET_AVX512 inline void quantize_segment_asym(isa, const float* __restrict x, float scale,
+                                                       float offset, std::uint8_t* __restrict out,
+                                                       std::size_t n) noexcept {
+  const __m512 s = _mm512_set1_ps(scale), o = _mm512_set1_ps(offset);
+  std::size_t i = 0;
+  if constexpr (K == code_kind::int8)
+    for (; i + 64 <= n; i += 64) {
+      const __m512 q[4] = {_mm512_add_ps(divide_by_scale(_mm512_loadu_ps(x + i), s), o),
+                           _mm512_add_ps(divide_by_scale(_mm512_loadu_ps(x + i + 16), s), o),
+                           _mm512_add_ps(divide_by_scale(_mm512_loadu_ps(x + i + 32), s), o),
+                           _mm512_add_ps(divide_by_scale(_mm512_loadu_ps(x + i + 48), s), o)};
+      store_int8_x64(q, out + i);
+    }
+  for (; i < n; i += 16) {
+    const __mmask16 t = tail_mask(n - i);
+    store_codes<K>(_mm512_add_ps(divide_by_scale(_mm512_maskz_loadu_ps(t, x + i), s), o), out + i, t);
   }
 }
 
