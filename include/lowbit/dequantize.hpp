@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <span>
 #include <vector>
@@ -55,15 +56,20 @@ inline std::size_t dequantize_tasks(const exec_context& c, const scale_map& map)
 }  // namespace detail
 
 /// Dequantizes q (shape and granularity in map) into out (map.data.size() floats).
-/// S is float or float8_e8m0fnu (MX). offsets may be empty. int8 codes with float scales take
-/// the avx512 / avx2 / neon kernels (bit-exact: the same single fp32 subtraction and
+/// S is float or float8_e8m0fnu (MX). offsets may be empty. Every one-byte code (int8 in registers,
+/// int4 / fp8 / HiFloat8 / fp6 / fp4 through a table of its exact values) takes the avx512 / avx2 /
+/// neon kernels (bit-exact: the same exact conversion, single fp32 subtraction and
 /// multiplication), rows split into ctx's tasks, no allocation (scratch: dequantize_workspace_size).
 template <class T, class S>
 void dequantize_into(const exec_context& ctx, std::span<const T> q, const scale_map& map,
                      std::span<const S> scales, std::span<const float> offsets, std::span<float> out,
                      dequant_form form = dequant_form::subtract_offset) {
 #if defined(LOWBIT_X86_64) || defined(LOWBIT_ARM64)
-  if constexpr (std::is_same_v<T, std::int8_t> && std::is_same_v<S, float>) {
+  // int8 codes convert in registers; every other one-byte code (int4, fp8, HiFloat8, fp6, fp4)
+  // reads its exact fp32 value from a table of its 256 bit patterns
+  constexpr bool int8 = std::is_same_v<T, std::int8_t>;
+  if constexpr (sizeof(T) == 1 && std::is_trivially_copyable_v<T> &&
+                (std::is_same_v<S, float> || std::is_same_v<S, float8_e8m0fnu>)) {
     if ((detail::use_avx512() || detail::use_avx2() || detail::use_neon()) && map.data.size() > 0) {
       detail::check_map(map);
       detail::count(true);
@@ -72,6 +78,17 @@ void dequantize_into(const exec_context& ctx, std::span<const T> q, const scale_
       if (!offsets.empty()) detail::check_count(offsets.size(), map.size(), "offset");
       detail::check_count(out.size(), map.data.size(), "dequantize output");
       const std::size_t cols = map.data.cols, gc = map.grid.cols;
+      std::array<float, 256> table{};
+      if constexpr (!int8)
+        for (std::size_t c = 0; c < 256; ++c)
+          table[c] = static_cast<float>(T::from_bits(static_cast<std::uint8_t>(c)));
+      const auto* codes = reinterpret_cast<const std::uint8_t*>(q.data());
+      constexpr bool codes16 = std::is_same_v<T, int4> || std::is_same_v<T, float4_e2m1fn> ||
+                               std::is_same_v<T, float4_e1m2fn>;  // 4-bit codes: bits < 16
+      std::array<float, 256> pow2{};  // e8m0 scales: 2^(e - 127) exactly, NaN for 0xff
+      if constexpr (std::is_same_v<S, float8_e8m0fnu>)
+        for (std::size_t e = 0; e < 256; ++e)
+          pow2[e] = static_cast<float>(float8_e8m0fnu::from_bits(static_cast<std::uint8_t>(e)));
       // Rows in tasks (a band of one scale row may be the whole matrix, as per channel); each
       // task rebuilds the per-column scale row when its band changes.
       const auto row_of = [&](std::size_t r, float* cs, float* co, std::size_t& have) {
@@ -80,23 +97,32 @@ void dequantize_into(const exec_context& ctx, std::span<const T> q, const scale_
           have = band;
           for (std::size_t j = 0, c = 0; j < gc; ++j) {  // per-column scale and offset, no division
             const std::size_t s = band * gc + j;
+            float sc;
+            if constexpr (std::is_same_v<S, float>)
+              sc = scales[s];
+            else
+              sc = pow2[scales[s].bits()];
             for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c) {
-              cs[c] = scales[s];
+              cs[c] = sc;
               if (co)
                 co[c] = form == dequant_form::antiquant ? -offsets[s] : offsets[s];  // q + o == q - (-o)
             }
           }
         }
+        const auto run = [&](auto isa) {
+          if constexpr (int8)
+            dequantize_row_int(isa, q.data() + r * cols, cs, co, out.data() + r * cols, cols);
+          else
+            dequantize_row_table(isa, codes + r * cols, table.data(), cs, co, out.data() + r * cols, cols,
+                                 codes16);
+        };
 #if defined(LOWBIT_X86_64)
         if (detail::use_avx512())
-          detail::avx512::dequantize_row_int(detail::avx512::isa{}, q.data() + r * cols, cs, co,
-                                             out.data() + r * cols, cols);
+          run(detail::avx512::isa{});
         else
-          detail::avx2::dequantize_row_int(detail::avx2::isa{}, q.data() + r * cols, cs, co,
-                                           out.data() + r * cols, cols);
+          run(detail::avx2::isa{});
 #else
-        detail::neon::dequantize_row_int(detail::neon::isa{}, q.data() + r * cols, cs, co,
-                                         out.data() + r * cols, cols);
+        run(detail::neon::isa{});
 #endif
       };
       const std::size_t tasks = detail::dequantize_tasks(ctx, map);

@@ -274,6 +274,61 @@ TEST(Fast, DequantizeInt8MatchesReference) {
     }
 }
 
+/// Every bit pattern of a one-byte code type dequantized with fp32 or e8m0 scales (incl. NaN,
+/// 2^-127 and 2^127), with and without offsets, against the reference: the table path.
+template <class T, class S>
+void check_dequantize_codes(unsigned seed) {
+  for (auto shape : shapes)
+    for (auto g :
+         {granularity::tensor(), granularity::channel(), granularity::group(32), granularity::block(3, 5)}) {
+      std::mt19937 rng(seed++);
+      std::vector<T> q(shape.size());
+      for (auto& v : q) {
+        if constexpr (std::is_same_v<T, std::int8_t>)
+          v = static_cast<std::int8_t>(static_cast<int>(rng() & 0xff) - 128);
+        else if constexpr (requires { T::mask; })
+          v = T::from_bits(static_cast<std::uint8_t>(rng() & T::mask));
+        else
+          v = T::from_bits(static_cast<std::uint8_t>(rng() & 0xff));  // int4: from_bits keeps 4 bits
+      }
+      const auto map = make_scale_map(g, operand::right, shape);
+      std::vector<S> s(map.size());
+      const auto fs = data(map.size(), seed++, true), o = data(map.size(), seed++, false);
+      for (std::size_t i = 0; i < s.size(); ++i) {
+        if constexpr (std::is_same_v<S, float>)
+          s[i] = fs[i];
+        else
+          s[i] = float8_e8m0fnu::from_bits(
+              static_cast<std::uint8_t>(i % 7 == 0 ? rng() & 0xff : 110 + rng() % 30));
+      }
+      for (auto form : {dequant_form::subtract_offset, dequant_form::antiquant})
+        for (bool with_offset : {false, true}) {
+          std::vector<float> fast(shape.size()), ref(shape.size());
+          const std::span<const float> off =
+              with_offset ? std::span<const float>(o) : std::span<const float>();
+          reset_dispatch_counts();
+          dequantize_into<T, S>(q, map, s, off, fast, form);
+          if (shape.size() > 0 && active_backend() != backend::scalar) {
+            EXPECT_EQ(dispatch_counts().reference, 0u);
+          }
+          detail::dequantize_ref_into<T, S>(q, map, s, off, ref, form);
+          ASSERT_EQ(std::memcmp(fast.data(), ref.data(), fast.size() * 4), 0)
+              << to_string(g) << " " << shape.rows << "x" << shape.cols;
+        }
+    }
+}
+
+TEST(Fast, DequantizeEveryOneByteCodeMatchesReference) {
+  check_dequantize_codes<float8_e4m3fn, float>(70);
+  check_dequantize_codes<float8_e5m2, float>(71);
+  check_dequantize_codes<hifloat8, float>(72);
+  check_dequantize_codes<float4_e2m1fn, float8_e8m0fnu>(73);
+  check_dequantize_codes<float8_e4m3fn, float8_e8m0fnu>(74);
+  check_dequantize_codes<float6_e3m2fn, float8_e8m0fnu>(75);
+  check_dequantize_codes<int4, float>(76);
+  check_dequantize_codes<std::int8_t, float8_e8m0fnu>(77);
+}
+
 TEST(Fast, MatmulKcAndInt32MatchReference) {
   struct mkn {
     std::size_t m, k, n;

@@ -153,6 +153,18 @@ inline void quantize_segment(isa, const float* __restrict x, float scale, std::u
 }
 
 /// out[i] = (float(q[i]) - offset[i]) * scale[i] (offset may be null); q as signed bytes. A
+/// Any one-byte code: v = table[q[i]] (its exact fp32 value), then out = (v - offset) * scale as
+/// dequantize_row_int, one fp32 operation each (NEON has no gather: a scalar loop).
+inline void dequantize_row_table(isa, const std::uint8_t* __restrict q, const float* __restrict table,
+                                 const float* __restrict scale, const float* __restrict offset,
+                                 float* __restrict out, std::size_t n, bool) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    float v = table[q[i]];
+    if (offset) v = v - offset[i];
+    out[i] = v * scale[i];
+  }
+}
+
 /// subtraction then a product: nothing a compiler could fuse into FMA.
 inline void dequantize_row_int(isa, const std::int8_t* __restrict q, const float* __restrict scale,
                                const float* __restrict offset, float* __restrict out,

@@ -169,6 +169,23 @@ LOWBIT_TARGET_AVX2 inline void quantize_segment(isa, const float* __restrict x, 
   }
 }
 
+/// Any one-byte code: v = table[q[i]] (its exact fp32 value), then out = (v - offset) * scale as
+/// dequantize_row_int, one fp32 operation each.
+LOWBIT_TARGET_AVX2 inline void dequantize_row_table(isa, const std::uint8_t* __restrict q,
+                                                    const float* __restrict table,
+                                                    const float* __restrict scale,
+                                                    const float* __restrict offset, float* __restrict out,
+                                                    std::size_t n, bool) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i)));
+    __m256 v = _mm256_i32gather_ps(table, idx, 4);
+    if (offset) v = _mm256_sub_ps(v, _mm256_loadu_ps(offset + i));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(v, _mm256_loadu_ps(scale + i)));
+  }
+  for (; i < n; ++i) out[i] = (offset ? table[q[i]] - offset[i] : table[q[i]]) * scale[i];
+}
+
 /// out[i] = (float(q[i]) - offset[i]) * scale[i] (offset may be null); q as signed bytes.
 LOWBIT_TARGET_AVX2 inline void dequantize_row_int(isa, const std::int8_t* __restrict q,
                                                   const float* __restrict scale,

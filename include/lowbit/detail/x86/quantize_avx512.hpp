@@ -251,6 +251,23 @@ LOWBIT_TARGET_AVX512 inline void dequantize_row_int(isa, const std::int8_t* __re
   }
 }
 
+/// Any one-byte code: v = table[q[i]] (its exact fp32 value; codes16: every code < 16), then
+/// out = (v - offset) * scale as dequantize_row_int, one fp32 operation each.
+LOWBIT_TARGET_AVX512 inline void dequantize_row_table(isa, const std::uint8_t* __restrict q,
+                                                      const float* __restrict table,
+                                                      const float* __restrict scale,
+                                                      const float* __restrict offset, float* __restrict out,
+                                                      std::size_t n, bool codes16) noexcept {
+  const __m512 t16 = _mm512_loadu_ps(table);  // codes16 (4-bit codes): the table in one register
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 t = tail_mask(n - i);
+    const __m512i idx = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(t, q + i));
+    __m512 v = codes16 ? _mm512_permutexvar_ps(idx, t16) : _mm512_i32gather_ps(idx, table, 4);
+    if (offset) v = _mm512_sub_ps(v, _mm512_maskz_loadu_ps(t, offset + i));
+    _mm512_mask_storeu_ps(out + i, t, _mm512_mul_ps(v, _mm512_maskz_loadu_ps(t, scale + i)));
+  }
+}
+
 /// max |x| over a block of len <= 32 floats; bad = the block holds NaN or +-Inf.
 LOWBIT_TARGET_AVX512 inline float block_amax32(isa, const float* __restrict xp, std::size_t len,
                                                bool& bad) noexcept {
