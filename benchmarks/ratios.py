@@ -44,6 +44,7 @@ PEERS = {
     "matmul/fp8xfp4/T-CG/128x4096x4096/lowbit-exact": BF16,
     "matmul/fp8_e5m2/G-B/128x4096x4096/lowbit-exact": BF16,
     "matmul/hifloat8/G-B/128x4096x4096/lowbit-exact": BF16,
+    "matmul/fp8_e5m2/G-B/128x4096x4096/lowbit-exact-uniform-codes": BF16,
     "matmul/int4/weight-only/128x4096x4096/lowbit-exact": BF16,
     "matmul/fp8/G-B/128x4096x4096/lowbit": BF16,
     "matmul/mxfp8/MX/128x4096x4096/lowbit": BF16,

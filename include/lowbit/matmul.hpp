@@ -1375,7 +1375,12 @@ void mx_float(const exec_context& ctx, std::span<const T1> x1, std::span<const T
   const std::size_t nb = ceil_div(d.k, 32);
   epi_blocks<Out> epi;
   epi.nblk = nb, epi.n = d.n, epi.bias = bias, epi.y = y.data(), epi.ldy = d.n;
-  arena ar(scratch(ctx, float_sums_bytes(ctx, d.m, d.k, d.n, 32)));
+  // matmul_workspace_size does not count the double sums' scratch: a caller's workspace too
+  // small for it gives way to the thread's buffer (before this path the reference allocated)
+  const std::size_t need = float_sums_bytes(ctx, d.m, d.k, d.n, 32);
+  exec_context c = ctx;
+  if (!c.workspace.empty() && c.workspace.size() < workspace_bytes(need)) c.workspace = {};
+  arena ar(scratch(c, need));
   if (accumulate_f64(ctx, x1, x2, d.m, d.k, d.n, d.x2_transposed, 32, epi, ar,
                      mx_exps{x1_scale.data(), x2_scale.data(), x2_scale_transposed}))
     return;

@@ -206,6 +206,26 @@ TEST(FloatSums, TcgMatchesReference) {
   }
 }
 
+TEST(FloatSums, MxOnPackedFp8WeightsWithTheMatmulWorkspace) {
+  // an engine sizes its workspace with matmul_workspace_size, which does not count the double
+  // sums' scratch: the call must still run (on the thread's buffer) and give the reference's bits
+  std::mt19937 rng(500);
+  const std::size_t m = 9, k = 96, n = 50, nb = k / 32;
+  const auto a = data_codes<float8_e4m3fn>(m * k, rng), b = data_codes<float8_e4m3fn>(k * n, rng);
+  std::vector<float8_e8m0fnu> e1(m * nb), e2(nb * n);
+  for (auto& e : e1) e = float8_e8m0fnu::from_bits(static_cast<std::uint8_t>(120 + rng() % 10));
+  for (auto& e : e2) e = float8_e8m0fnu::from_bits(static_cast<std::uint8_t>(120 + rng() % 10));
+  const packed_weights<float8_e4m3fn> w(b, k, n);
+  std::vector<std::byte> ws(matmul_workspace_size(m, k, n, 32));
+  same_as_reference<float>(
+      m * n,
+      [&](std::vector<float>& y) {
+        matmul_mx<float, float8_e4m3fn, float8_e4m3fn>(exec_context{nullptr, nullptr, 1, ws}, a, w, m, e1, e2,
+                                                       {}, y);
+      },
+      "MX packed fp8 with workspace");
+}
+
 TEST(FloatSums, ExactnessTestBoundary) {
   // e4m3 x e4m3 needs no test up to 2^17 terms; e5m2 x e5m2 always does (64 bits of range)
   EXPECT_TRUE((detail::float_sums_static<float8_e4m3fn, float8_e4m3fn>(std::size_t{1} << 17)));
