@@ -24,7 +24,6 @@
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -95,6 +94,18 @@ struct mx_exps {
   const float8_e8m0fnu* e2 = nullptr;
   bool e2_transposed = false;
 };
+
+/// The value of every e8m0 code, 2^(e - 127) (NaN for 0xff), by the type's own exact conversion:
+/// the MX factors of the double sums (one table for every instantiation).
+inline const std::array<double, 256>& e8m0_values() {
+  static const std::array<double, 256> t = [] {
+    std::array<double, 256> r{};
+    for (std::size_t e = 0; e < r.size(); ++e)
+      r[e] = static_cast<double>(static_cast<float>(float8_e8m0fnu::from_bits(static_cast<std::uint8_t>(e))));
+    return r;
+  }();
+  return t;
+}
 
 /// Whether len-term block sums of T1 x T2 codes are exact in double over the formats' whole
 /// range (no per-block test needed).
@@ -237,12 +248,7 @@ bool accumulate_f64(const exec_context& ctx, std::span<const T1> x1, std::span<c
   const auto& t1 = code_table<T1>::get();
   const auto& t2 = code_table<T2>::get();
   const bool check = !float_sums_static<T1, T2>(kb);
-  static const std::array<double, 256> pow2 = [] {  // e8m0 code -> 2^(e - 127), NaN for 0xff
-    std::array<double, 256> t{};
-    for (int e = 0; e < 255; ++e) t[std::size_t(e)] = std::ldexp(1.0, e - 127);
-    t[255] = std::numeric_limits<double>::quiet_NaN();
-    return t;
-  }();
+  const auto& pow2 = e8m0_values();
 #if defined(LOWBIT_X86_64)
   const bool v512 = use_avx512();
 #else
