@@ -45,10 +45,12 @@ namespace lowbit::inline v0::detail {
 /// 2^fixed_lsb<T>, 0 for NaN / Inf), whether it is NaN / Inf, and the exponent bounds of the
 /// exactness test: |v| < 2^hi and v a multiple of 2^lo (zero, NaN and Inf: hi = -big, lo = +big,
 /// neutral in a max / min).
+inline constexpr int code_none = 1000;  // code_table's hi / lo of zero, NaN and Inf
+
 template <class T>
 struct code_table {
   static constexpr std::size_t size = std::size_t{T::mask} + 1;
-  static constexpr int none = 1000;
+  static constexpr int none = code_none;
   std::array<double, size> v{};
   std::array<std::int64_t, size> fixed{};
   std::array<bool, size> bad{};
@@ -78,6 +80,18 @@ struct code_table {
   }
   static std::size_t index(T c) noexcept { return static_cast<std::size_t>(c.bits()); }
 };
+
+/// What accumulate_f64 reads of a code table, its format erased (the codes are one byte each,
+/// the byte is the table index): one compiled sum for every pair of formats.
+struct code_view {
+  const double* v;
+  const std::int16_t *hi, *lo;
+};
+template <class T>
+code_view view_of() {
+  const auto& t = code_table<T>::get();
+  return {t.v.data(), t.hi.data(), t.lo.data()};
+}
 
 /// The reference's rounding of one exact block sum (exact_dot::sum_f32): the finite products'
 /// fixed-point sum s (units 2^exp2) rounded once to fp32, then, when NaN / Inf codes took part,
@@ -143,6 +157,17 @@ float exact_block_sum(const T1* x1, const T2* x2, std::size_t k, std::size_t n, 
   return round_block_sum(s, fixed_lsb<T1>() + fixed_lsb<T2>() + extra, special, sp);
 }
 
+/// The operands of accumulate_f64 with their formats erased: one-byte codes, their tables, whether
+/// blocks of the call need the exactness test (not float_sums_static), and the reference block
+/// sum (exact_block_sum) for tiles that fail it.
+struct f64_operands {
+  const std::uint8_t *x1, *x2;
+  code_view t1, t2;
+  bool check;
+  float (*block_sum)(const void* x1, const void* x2, std::size_t k, std::size_t n, bool x2t, std::size_t i,
+                     std::size_t nn, std::size_t j, std::size_t k0, std::size_t k1, const mx_exps& mx);
+};
+
 namespace f64sums {
 
 inline constexpr std::size_t kc = 128;  // k per packed piece of x2 (24 KB of doubles: L1)
@@ -173,11 +198,8 @@ inline std::size_t tasks(const exec_context& ctx, std::size_t m, std::size_t k, 
 
 /// x2's codes of strips [s0, s1) into out, strip by strip, k rows of 24 codes each (code 0, +0 in
 /// every float format, past n). x2 is (k, n), or (n, k) when x2t.
-template <class T2>
-void copy_strips(std::span<const T2> x2, std::size_t k, std::size_t n, bool x2t, std::size_t s0,
-                 std::size_t s1, std::uint8_t* out) {
-  static_assert(sizeof(T2) == 1 && std::is_trivially_copyable_v<T2>, "one byte per code");
-  const std::uint8_t* src = reinterpret_cast<const std::uint8_t*>(x2.data());
+inline void copy_strips(const std::uint8_t* src, std::size_t k, std::size_t n, bool x2t, std::size_t s0,
+                        std::size_t s1, std::uint8_t* out) {
   for (std::size_t st = s0; st < s1; ++st) {
     const std::size_t n0 = st * f64mm::nr, cnt = std::min(f64mm::nr, n - n0);
     std::uint8_t* dst = out + st * k * f64mm::nr;
@@ -234,20 +256,17 @@ inline std::size_t float_sums_bytes(const exec_context& ctx, std::size_t m, std:
 /// one block, step() per block in ascending order and last() (finish()) for epi_blocks (a and b
 /// null in epi_blocks: unit scales). Scratch: float_sums_bytes from ar. Returns false on the
 /// scalar backend (the reference runs).
-/// Tasks take strips of 24 columns: every output is computed by one task.
-template <class T1, class T2, class Epi>
-bool accumulate_f64(const exec_context& ctx, std::span<const T1> x1, std::span<const T2> x2, std::size_t m,
-                    std::size_t k, std::size_t n, bool x2t, std::size_t kb, const Epi& epi, arena& ar,
-                    const mx_exps& mx = {}) {
+/// Tasks take strips of 24 columns: every output is computed by one task. The formats are erased
+/// (f64_operands): one instantiation per epilogue.
+template <class Epi>
+bool accumulate_f64(const exec_context& ctx, const f64_operands& op, std::size_t m, std::size_t k,
+                    std::size_t n, bool x2t, std::size_t kb, const Epi& epi, arena& ar, const mx_exps& mx) {
   using f64mm::mr;
   using f64mm::nr;
-  if (active_backend() == backend::scalar || m == 0 || n == 0 || k == 0) return false;
-  count(true);
   if (kb == 0 || kb > k) kb = k;
   const std::size_t nb = (k + kb - 1) / kb, strips = (n + nr - 1) / nr;
-  const auto& t1 = code_table<T1>::get();
-  const auto& t2 = code_table<T2>::get();
-  const bool check = !float_sums_static<T1, T2>(kb);
+  const code_view t1 = op.t1, t2 = op.t2;
+  const bool check = op.check;
   const auto& pow2 = e8m0_values();
 #if defined(LOWBIT_X86_64)
   const bool v512 = use_avx512();
@@ -274,16 +293,16 @@ bool accumulate_f64(const exec_context& ctx, std::span<const T1> x1, std::span<c
           for (std::size_t kk = 0; kk < k; ++kk) at[kk * mr + r] = 0.0;
           continue;
         }
-        const T1* row = x1.data() + i * k;
-        for (std::size_t kk = 0; kk < k; ++kk) at[kk * mr + r] = t1.v[t1.index(row[kk])];
+        const std::uint8_t* row = op.x1 + i * k;
+        for (std::size_t kk = 0; kk < k; ++kk) at[kk * mr + r] = t1.v[row[kk]];
       }
       if (check)
         for (std::size_t j = 0; j < nb; ++j) {
-          int h = -code_table<T1>::none, l = code_table<T1>::none;
+          int h = -code_none, l = code_none;
           for (std::size_t r = 0; r < mr && i0 + t * mr + r < m; ++r) {
-            const T1* row = x1.data() + (i0 + t * mr + r) * k;
+            const std::uint8_t* row = op.x1 + (i0 + t * mr + r) * k;
             for (std::size_t kk = j * kb; kk < std::min(k, (j + 1) * kb); ++kk) {
-              const std::size_t c = t1.index(row[kk]);
+              const std::size_t c = row[kk];
               h = std::max<int>(h, t1.hi[c]), l = std::min<int>(l, t1.lo[c]);
             }
           }
@@ -299,14 +318,15 @@ bool accumulate_f64(const exec_context& ctx, std::span<const T1> x1, std::span<c
       } w{ta.take<double>(f64sums::kc * nr), ta.take<double>(tiles_max * mr * nr),
           ta.take<float>(tiles_max * mr * nr), ta.take<float>(mr * nr)};
       const auto [s_first, s_last] = task_range(task, tasks, strips);
-      if (i0 == 0) f64sums::copy_strips(x2, k, n, x2t, s_first, s_last, bcodes);  // the same in every chunk
+      if (i0 == 0)
+        f64sums::copy_strips(op.x2, k, n, x2t, s_first, s_last, bcodes);  // the same in every chunk
       for (std::size_t st = s_first; st < s_last; ++st) {
         const std::size_t n0 = st * nr, cnt = std::min(nr, n - n0);
         if constexpr (Epi::blocked) std::fill(w.tot, w.tot + tiles * mr * nr, 0.0f);
         for (std::size_t j = 0; j < nb; ++j) {
           const std::size_t k0 = j * kb, k1 = std::min(k, k0 + kb);
           const bool one_piece = k1 - k0 <= f64sums::kc;  // each tile's block ends with its piece
-          int bh = -code_table<T2>::none, bl = code_table<T2>::none;
+          int bh = -code_none, bl = code_none;
           // tile t's block sums (in w.s) rounded once, checked, and handed to the epilogue
           const auto finish_tile = [&](std::size_t t) {
             const std::size_t ib = i0 + t * mr, rows = std::min(mr, m - ib);
@@ -333,8 +353,7 @@ bool accumulate_f64(const exec_context& ctx, std::span<const T1> x1, std::span<c
               if (h + lg - l > 53)  // not provably exact: the reference's sums for this tile
                 for (std::size_t r = 0; r < rows; ++r)
                   for (std::size_t c = 0; c < cnt; ++c)
-                    w.p[r * nr + c] =
-                        exact_block_sum(x1.data(), x2.data(), k, n, x2t, ib + r, n0 + c, j, k0, k1, mx);
+                    w.p[r * nr + c] = op.block_sum(op.x1, op.x2, k, n, x2t, ib + r, n0 + c, j, k0, k1, mx);
             }
             if constexpr (Epi::blocked) {
               float* tot = w.tot + t * mr * nr;
@@ -386,6 +405,31 @@ bool accumulate_f64(const exec_context& ctx, std::span<const T1> x1, std::span<c
     });
   }
   return true;
+}
+
+/// accumulate_f64 on T1 x T2 codes (one byte each): x1 (m, k), x2 (k, n) or (n, k) when x2t.
+/// Returns false on the scalar backend (the reference runs).
+template <class T1, class T2, class Epi>
+bool accumulate_f64(const exec_context& ctx, std::span<const T1> x1, std::span<const T2> x2, std::size_t m,
+                    std::size_t k, std::size_t n, bool x2t, std::size_t kb, const Epi& epi, arena& ar,
+                    const mx_exps& mx = {}) {
+  static_assert(sizeof(T1) == 1 && sizeof(T2) == 1 && std::is_trivially_copyable_v<T1> &&
+                    std::is_trivially_copyable_v<T2>,
+                "one byte per code, the byte its table index");
+  if (active_backend() == backend::scalar || m == 0 || n == 0 || k == 0) return false;
+  count(true);
+  const f64_operands op{
+      reinterpret_cast<const std::uint8_t*>(x1.data()),
+      reinterpret_cast<const std::uint8_t*>(x2.data()),
+      view_of<T1>(),
+      view_of<T2>(),
+      !float_sums_static<T1, T2>(kb == 0 || kb > k ? k : kb),
+      [](const void* a, const void* b, std::size_t k_, std::size_t n_, bool t, std::size_t i, std::size_t nn,
+         std::size_t j, std::size_t k0, std::size_t k1, const mx_exps& e) {
+        return exact_block_sum(static_cast<const T1*>(a), static_cast<const T2*>(b), k_, n_, t, i, nn, j, k0,
+                               k1, e);
+      }};
+  return accumulate_f64(ctx, op, m, k, n, x2t, kb, epi, ar, mx);
 }
 
 }  // namespace lowbit::inline v0::detail
