@@ -38,6 +38,7 @@
 #include "detail/exact_sum.hpp"
 #include "detail/float_sums.hpp"
 #include "detail/fp.hpp"
+#include "detail/pack.hpp"
 #include "detail/x86/matmul_avx2.hpp"
 #include "detail/x86/matmul_bf16.hpp"
 #include "detail/x86/matmul_vnni.hpp"
@@ -785,6 +786,15 @@ class packed_weights {
     }
     return lazy_->bf16;
   }
+  /// The codes column by column (detail::nibble_columns) for the approx weight-only kernel at
+  /// small m, built on first use (4-bit codes only).
+  const detail::nibble_columns& columns() const requires detail::nibble_code<T2> {
+    std::call_once(lazy_->columns_once, [this] {
+      lazy_->columns.emplace(k_, n_,
+                             [&](std::size_t kk, std::size_t j) { return unsigned{code(kk, j).bits()}; });
+    });
+    return *lazy_->columns;
+  }
   /// Heap bytes this object holds now: the codes when kept, every panel set, and what was built
   /// on first use.
   std::size_t memory_bytes() const noexcept {
@@ -793,6 +803,7 @@ class packed_weights {
     if (vnni_) b += bytes(vnni_->data) + bytes(vnni_->colsum) + bytes(vnni_->colsum_k);
     if (avx2_) b += bytes(avx2_->data);
     if (lazy_->bf16) b += bytes(lazy_->bf16->data);
+    if (lazy_->columns) b += bytes(lazy_->columns->data);
     return b;
   }
 
@@ -886,9 +897,10 @@ class packed_weights {
       return 0;
   }
   struct lazy {  // built on first use, at most once, safe from concurrent calls
-    std::once_flag codes_once, bf16_once;
+    std::once_flag codes_once, bf16_once, columns_once;
     std::vector<T2> codes;
     std::optional<detail::bf16dp::packed_b> bf16;
+    std::optional<detail::nibble_columns> columns;
   };
 
   std::vector<T2> codes_;
@@ -1911,6 +1923,58 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
   matmul_weight_only<Out, In, T2>(default_exec(), x, w, m, s, bias, y);
 }
 
+namespace detail {
+#if defined(LOWBIT_X86_64)
+/// The approx weight-only sum at m <= 4 on 4-bit codes (wo::columns): yf (m, n) from the fp32 x
+/// (m, k) and the inter-rounded scale rows srows (np per row). False, having done nothing, where
+/// it does not apply (8-bit codes, m > 4, groups not a multiple of 32 k): the panel kernel runs.
+template <wo::inter I, class T2>
+bool weight_only_columns(const exec_context& ctx, const packed_weights<T2>& w, const matmul_dims& d,
+                         const scale_map& map, const float* srows, std::size_t np, const float* xs, float* xb,
+                         float* yf) {
+  if constexpr (!nibble_code<T2>) {
+    return false;
+  } else {
+    if (d.m > 4 || d.k == 0 || (map.grid.rows > 1 && map.br % 32 != 0)) return false;
+    const nibble_columns& cols = w.columns();
+    const std::size_t kp = cols.kp, bpg = map.grid.rows > 1 ? map.br / 32 : kp / 32;
+    // x rearranged per 32-k block: its 16 even k, then its 16 odd k (the nibbles' order)
+    std::fill(xb, xb + d.m * kp, 0.0f);
+    for (std::size_t i = 0; i < d.m; ++i)
+      for (std::size_t kk = 0; kk < d.k; ++kk)
+        xb[i * kp + kk / 32 * 32 + kk % 2 * 16 + kk % 32 / 2] = xs[i * d.k + kk];
+    float lut[16];
+    for (unsigned c = 0; c < 16; ++c)
+      lut[c] = static_cast<float>(int_value(T2::from_bits(static_cast<std::uint8_t>(c))));
+    // R rows x C columns at once: 2 R C accumulators in registers
+    const auto run = [&]<std::size_t R, std::size_t C>() {
+      parallel_items(ctx, ceil_div(d.n, 64), d.m * d.k * 64, min_task_macs, [&](std::size_t p) {
+        const std::size_t n1 = std::min(d.n, p * 64 + 64);
+        for (std::size_t n0 = p * 64; n0 < n1; n0 += C)
+          wo::columns<I, R, C>(cols.data.data() + n0 * (kp / 2), kp, d.k, std::min(C, n1 - n0), xb, kp, lut,
+                               srows + n0, np, bpg, yf + n0, d.n);
+      });
+    };
+    switch (d.m) {
+      case 1:
+        run.template operator()<1, 4>();
+        break;
+      case 2:
+        run.template operator()<2, 4>();
+        break;
+      case 3:
+        run.template operator()<3, 2>();
+        break;
+      default:
+        run.template operator()<4, 2>();
+        break;
+    }
+    return true;
+  }
+}
+#endif
+}  // namespace detail
+
 /// MODE weight-only with the approx tag and pre-packed int4 / int8 weights (per tensor, per
 /// channel or per group, no offset): W is rebuilt exactly as the reference rounds it; the sum over
 /// k is an fp32 FMA chain (detail/x86/weight_only_avx512.hpp), within k * 2^-24 * sum |x W| of
@@ -1938,11 +2002,13 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
     const std::size_t np = ceil_div(d.n, 64) * 64;  // padded row length
     detail::arena ar(detail::scratch(
         ctx, detail::slice_bytes<float>(map.grid.rows * np) + detail::slice_bytes<float>(x.size()) +
-                 detail::slice_bytes<float>(d.m * d.n) + detail::slice_bytes<const float*>(d.k)));
+                 detail::slice_bytes<float>(d.m * d.n) + detail::slice_bytes<const float*>(d.k) +
+                 detail::slice_bytes<float>(d.m * ceil_div(d.k, 32) * 32)));
     float* const srows = ar.take<float>(map.grid.rows * np);
     float* const xs = ar.take<float>(x.size());
     float* const yf = ar.take<float>(d.m * d.n);
-    const float** const row_of = ar.take<const float*>(d.k);  // the scale row of each k
+    const float** const row_of = ar.take<const float*>(d.k);         // the scale row of each k
+    float* const xb = ar.take<float>(d.m * ceil_div(d.k, 32) * 32);  // x for the columns kernel
     std::fill(srows, srows + map.grid.rows * np, 0.0f);
     for (std::size_t g = 0; g < map.grid.rows; ++g)
       for (std::size_t n = 0; n < d.n; ++n) srows[g * np + n] = s.scale[map(g * map.br, n)];
@@ -1955,12 +2021,15 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
     }
     for (std::size_t k = 0; k < d.k; ++k) row_of[k] = srows + (k / map.br) * np;
     const auto scale_row = [&](std::size_t k) { return row_of[k]; };
-    detail::parallel_items(ctx, ceil_div(d.n, 64), d.m * d.k * 64, detail::min_task_macs, [&](std::size_t p) {
-      const std::size_t n0 = p * 64, cnt = std::min<std::size_t>(64, d.n - n0);
-      for (std::size_t i = 0; i < d.m; ++i)
-        detail::wo::panel<I, detail::nibble_code<T2>>(w.vnni()->panel(p), w.vnni()->lut.data(), xs + i * d.k,
-                                                      d.k, n0, scale_row, yf + i * d.n, cnt);
-    });
+    if (!detail::weight_only_columns<I, T2>(ctx, w, d, map, srows, np, xs, xb, yf))
+      detail::parallel_items(
+          ctx, ceil_div(d.n, 64), d.m * d.k * 64, detail::min_task_macs, [&](std::size_t p) {
+            const std::size_t n0 = p * 64, cnt = std::min<std::size_t>(64, d.n - n0);
+            for (std::size_t i = 0; i < d.m; ++i)
+              detail::wo::panel<I, detail::nibble_code<T2>>(w.vnni()->panel(p), w.vnni()->lut.data(),
+                                                            xs + i * d.k, d.k, n0, scale_row, yf + i * d.n,
+                                                            cnt);
+          });
     if (!bias.empty())
       for (std::size_t i = 0; i < d.m * d.n; ++i) yf[i] = yf[i] + bias[i % d.n];
     detail::count(true);

@@ -487,7 +487,8 @@ void check_weight_only(granularity g) {
   struct mkn {
     std::size_t m, k, n;
   };
-  const mkn cases[] = {{1, 1, 1}, {1, 64, 64}, {1, 300, 70}, {3, 129, 130}, {5, 256, 63}, {9, 40, 200}};
+  const mkn cases[] = {{1, 1, 1},   {1, 64, 64},  {1, 300, 70}, {2, 200, 33},  {3, 129, 130},
+                       {4, 96, 17}, {5, 256, 63}, {9, 40, 200}, {1, 1000, 129}};
   unsigned seed = 500;
   for (const auto& c : cases) {
     const std::size_t m = c.m, k = c.k, n = c.n;
@@ -528,6 +529,74 @@ void check_weight_only(granularity g) {
 TEST(Fast, ApproxWeightOnlyInt4Bf16Group) {
   check_weight_only<bfloat16, int4>(granularity::group(32));
 }
+TEST(Fast, ApproxWeightOnlyInt4Fp16Group128) {
+  check_weight_only<float16, int4>(granularity::group(128));
+}
+TEST(Fast, ApproxWeightOnlyInt4Bf16Group64) {
+  check_weight_only<bfloat16, int4>(granularity::group(64));
+}
+TEST(Fast, ApproxWeightOnlyInt4Bf16Group48) {  // not a multiple of 32 k: the panel kernel
+  check_weight_only<bfloat16, int4>(granularity::group(48));
+}
+
+// With x one-hot (a single 1 at kk), the approx sum is the weight W[kk, n] itself: each rebuilt
+// weight must equal the reference's bit for bit, for every code, across a wide range of scales
+// (subnormal products, near-overflow ones, negative scales), for every small m and inter dtype.
+template <class In>
+void check_weight_only_one_hot(granularity g) {
+  const std::size_t k = 100, n = 37;
+  std::mt19937 rng(77);
+  std::vector<int4> w(k * n);
+  for (auto& v : w) v = int4::from_bits(static_cast<std::uint8_t>(rng() % 16));
+  const auto map = make_scale_map(g, operand::right, matrix_shape{k, n});
+  std::vector<float> s(map.size());
+  const float mags[] = {1e-39f, 3e-38f, 1.7e-5f, 0.0123f, 1.0f, 333.3f, 2.9e37f};
+  for (auto& v : s)
+    v = mags[rng() % 7] * (rng() % 2 ? -1.0f : 1.0f) * (1.0f + static_cast<float>(rng() % 97) / 97.0f);
+  const packed_weights<int4> pw(w, k, n);
+  for (const std::size_t m : {1u, 2u, 3u, 4u})
+    for (const std::size_t kk : {0u, 1u, 31u, 32u, 63u, 64u, 98u, 99u}) {
+      std::vector<In> x(m * k, In(0.0f));
+      for (std::size_t i = 0; i < m; ++i) x[i * k + kk] = In(1.0f);
+      std::vector<float> exact(m * n), fast(m * n);
+      matmul_weight_only<float, In, int4>(x, w, matmul_dims{m, k, n}, weight_scales{g, s}, {}, exact);
+      matmul_weight_only<float, In, int4>(approx, x, pw, m, weight_scales{g, s}, {}, fast);
+      for (std::size_t i = 0; i < m * n; ++i)
+        ASSERT_EQ(std::bit_cast<std::uint32_t>(fast[i]), std::bit_cast<std::uint32_t>(exact[i]))
+            << "m " << m << " k " << kk << " n " << i % n << ": " << fast[i] << " vs " << exact[i];
+    }
+}
+
+TEST(Fast, ApproxWeightOnlyRebuildsEveryWeightExactly) {
+  check_weight_only_one_hot<bfloat16>(granularity::group(32));
+  check_weight_only_one_hot<bfloat16>(granularity::channel());
+  check_weight_only_one_hot<float16>(granularity::group(64));
+  check_weight_only_one_hot<float>(granularity::group(32));
+}
+
+// An Inf scale in the last group of a column whose k ends inside a 32-k block: the reference sums
+// only real weights (+Inf here); the codes past k (0 * Inf = NaN if read) must not count.
+TEST(Fast, ApproxWeightOnlyInfScaleInTheTail) {
+  const std::size_t k = 100, n = 5;
+  std::vector<int4> w(k * n, int4::from_bits(1));
+  std::vector<float> s((k + 31) / 32 * n, 0.5f);
+  s[3 * n + 2] = std::numeric_limits<float>::infinity();  // group 3 (k 96..99), column 2
+  s[1 * n + 4] = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<bfloat16> x(k, bfloat16(1.0f));
+  std::vector<float> exact(n), fast(n);
+  const weight_scales ws{granularity::group(32), s};
+  matmul_weight_only<float, bfloat16, int4>(x, w, matmul_dims{1, k, n}, ws, {}, exact);
+  matmul_weight_only<float, bfloat16, int4>(approx, x, packed_weights<int4>(w, k, n), 1, ws, {}, fast);
+  EXPECT_EQ(exact[2], std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(exact[4]));
+  for (std::size_t j = 0; j < n; ++j) {
+    EXPECT_EQ(std::isnan(fast[j]), std::isnan(exact[j])) << j;
+    if (!std::isnan(exact[j])) {
+      EXPECT_EQ(fast[j], exact[j]) << j;
+    }
+  }
+}
+
 TEST(Fast, ApproxWeightOnlyInt8Fp16Channel) {
   check_weight_only<float16, std::int8_t>(granularity::channel());
 }

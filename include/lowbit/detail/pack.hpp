@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <vector>
 
 namespace lowbit::inline v0::detail {
 
@@ -21,5 +23,21 @@ void pack_rows(T* u, std::size_t m, std::size_t k, std::size_t group, T pad, Get
     for (std::size_t kk = k; kk < kp; ++kk) u[i * kp + kk] = pad;
   }
 }
+
+/// 4-bit weight codes column by column, for the small-m weight-only kernel (wo::columns): column
+/// j's k codes contiguous from data[j * kp / 2], two per byte with even k in the low nibble
+/// (CANN's int4 order along k), each column padded with code 0 to kp, a multiple of 32.
+struct nibble_columns {
+  std::size_t kp = 0;
+  std::vector<std::uint8_t> data;
+
+  template <class Code>
+  nibble_columns(std::size_t k, std::size_t n, Code&& code)
+      : kp((k + 31) / 32 * 32), data(n * ((k + 31) / 32 * 16), 0) {
+    for (std::size_t j = 0; j < n; ++j)
+      for (std::size_t kk = 0; kk < k; ++kk)
+        data[j * (kp / 2) + kk / 2] |= static_cast<std::uint8_t>((code(kk, j) & 0xfu) << (4 * (kk % 2)));
+  }
+};
 
 }  // namespace lowbit::inline v0::detail

@@ -9,6 +9,7 @@
 #include "target.hpp"
 
 #if defined(LOWBIT_X86_64)
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -90,6 +91,72 @@ LOWBIT_TARGET_AVX512_BF16 inline void panel(const std::int8_t* __restrict pb, co
     _mm512_mask_storeu_ps(y + n0 + 16 * j,
                           left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1), acc[j]);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The approx path at small m (GEMV) on 4-bit codes (issue 11): the columns layout
+// (detail::nibble_columns) puts 32 k of one column in 16 bytes, so one column's weights fill a
+// vector along k, and within a group they all share one scale: the 16 possible W = I(I(w) *
+// I(s)) of that column and group are computed once into a vector (the table), and each weight is
+// one permute of it, exact as above. Two vectors of partial sums per column (even and odd k),
+// each an fp32 FMA chain in ascending k, added in a fixed order at the end: within
+// k * 2^-24 * sum |x W| of the reference's sum like the panel kernel, deterministic.
+
+/// The sum of v's 16 lanes in a fixed order (halves added pairwise), the same under any compiler.
+LOWBIT_TARGET_AVX512 inline float sum_lanes(__m512 v) noexcept {
+  const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),
+                                 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  const __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  const __m128 p = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  return _mm_cvtss_f32(_mm_add_ss(p, _mm_shuffle_ps(p, p, 1)));
+}
+
+/// y[r * ldy + j] for rows r < R and the cnt (<= C) columns j of the codes (nibble_columns: kp codes
+/// per column, col0 the first), k valid codes each. x: R rows of kp fp32 values (ldx apart),
+/// each 32-k block stored as its 16 even k then its 16 odd k, zero past k. lut: the fp32 values
+/// of the 16 codes. Block b belongs to scale row b / bpg of srows (np inter-rounded scales per
+/// row, column j's at srows[j]). The codes past k are masked out (their W may be NaN when
+/// the scale is NaN or Inf; the reference never reads them).
+template <inter I, std::size_t R, std::size_t C>
+LOWBIT_TARGET_AVX512 inline void columns(const std::uint8_t* col0, std::size_t kp, std::size_t k,
+                                         std::size_t cnt, const float* x, std::size_t ldx, const float* lut,
+                                         const float* srows, std::size_t np, std::size_t bpg, float* y,
+                                         std::size_t ldy) noexcept {
+  const std::size_t nb = kp / 32, t = k - 32 * (nb - 1);  // blocks; valid k in the last (1..32)
+  const __m512 lutf = _mm512_loadu_ps(lut);
+  const auto lanes = [](std::size_t c) {
+    return c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << c) - 1);
+  };
+  const __mmask16 me = lanes((t + 1) / 2), mo = lanes(t / 2);
+  const std::uint8_t* col[C];
+  for (std::size_t j = 0; j < C; ++j) col[j] = col0 + (j < cnt ? j : 0) * (kp / 2);
+  __m512 acc[R][C][2];
+  for (auto& r : acc)
+    for (auto& c : r) c[0] = c[1] = _mm512_setzero_ps();
+  for (std::size_t b0 = 0; b0 < nb; b0 += bpg) {
+    __m512 tab[C];
+    for (std::size_t j = 0; j < C; ++j)
+      tab[j] = round_inter_exact<I>(
+          _mm512_mul_ps(lutf, _mm512_set1_ps(srows[(b0 / bpg) * np + (j < cnt ? j : 0)])));
+    for (std::size_t b = b0; b < std::min(nb, b0 + bpg); ++b) {
+      const bool last = b + 1 == nb;
+      for (std::size_t j = 0; j < C; ++j) {
+        const __m512i v =
+            _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col[j] + b * 16)));
+        // vpermps reads the low 4 bits of each index: the low nibble as is, the high one shifted
+        const __m512 we = _mm512_maskz_permutexvar_ps(last ? me : __mmask16(0xffff), v, tab[j]);
+        const __m512 wo =
+            _mm512_maskz_permutexvar_ps(last ? mo : __mmask16(0xffff), _mm512_srli_epi32(v, 4), tab[j]);
+        for (std::size_t r = 0; r < R; ++r) {
+          acc[r][j][0] = _mm512_fmadd_ps(_mm512_loadu_ps(x + r * ldx + b * 32), we, acc[r][j][0]);
+          acc[r][j][1] = _mm512_fmadd_ps(_mm512_loadu_ps(x + r * ldx + b * 32 + 16), wo, acc[r][j][1]);
+        }
+      }
+    }
+  }
+  for (std::size_t r = 0; r < R; ++r)
+    for (std::size_t j = 0; j < cnt; ++j)
+      y[r * ldy + j] = sum_lanes(_mm512_add_ps(acc[r][j][0], acc[r][j][1]));
 }
 
 // ---------------------------------------------------------------------------------------------
