@@ -603,3 +603,53 @@ TEST(Fast, ApproxWeightOnlyInt8Fp16Channel) {
 TEST(Fast, ApproxWeightOnlyInt4Fp32Tensor) {
   check_weight_only<float, int4>(granularity::tensor());
 }
+
+#if defined(LOWBIT_X86_64)
+// The AVX-512 quantize divides by one scale through a double reciprocal (detail::divide_by_recip):
+// the quotient must be the fp32 division's bit for bit. Random bit patterns over every exponent
+// (x and the scale: zeros, subnormals, Inf, NaN included), then quotients built to lie as close
+// as the formats allow to a midpoint between two floats (x = RN(m * s), m a 25-bit midpoint).
+LOWBIT_TARGET_AVX512 void divide_by_recip_16(const float* x, double rd, float* q) {
+  _mm512_storeu_ps(q, detail::avx512::divide_by_recip(_mm512_loadu_ps(x), _mm512_set1_pd(rd)));
+}
+
+TEST(Fast, DivideByReciprocalIsTheDivision) {
+  if (!detail::use_avx512()) GTEST_SKIP() << "no AVX-512";
+  std::mt19937 rng(2026);
+  const auto check = [](const float* x, float s) {
+    float q[16];
+    divide_by_recip_16(x, 1.0 / static_cast<double>(s), q);
+    for (int i = 0; i < 16; ++i) {
+      const float want = x[i] / s;
+      if (std::isnan(want)) {
+        ASSERT_TRUE(std::isnan(q[i])) << x[i] << " / " << s;
+      } else {
+        ASSERT_EQ(std::bit_cast<std::uint32_t>(q[i]), std::bit_cast<std::uint32_t>(want))
+            << std::hexfloat << x[i] << " / " << s << ": " << q[i] << " vs " << want;
+      }
+    }
+  };
+  const auto bits = [&] { return std::bit_cast<float>(static_cast<std::uint32_t>(rng())); };
+  float x[16];
+  for (int it = 0; it < 400000; ++it) {
+    const float s = bits();
+    if (s == 0.0f) continue;  // the zero-scale rule runs the division
+    for (auto& v : x) v = bits();
+    if (it % 2 == 0 && std::isfinite(s))  // quotients near 1, where the codes are decided
+      for (auto& v : x)
+        v = std::ldexp(1.0f + static_cast<float>(rng() % 100000) / 99999.0f,
+                       std::ilogb(s) + int(rng() % 16) - 8);
+    check(x, s);
+  }
+  for (int it = 0; it < 400000; ++it) {  // x / s as near as can be to a midpoint m between floats
+    const float s =
+        std::ldexp(1.0f + static_cast<float>(rng() % (1u << 23)) * 0x1p-23f, int(rng() % 200) - 100);
+    for (auto& v : x) {
+      const double m = std::ldexp(static_cast<double>((rng() % (1u << 23)) * 2 + 1 + (1u << 24)),
+                                  int(rng() % 300) - 200 - 24);  // 25 significant bits, the last one set
+      v = static_cast<float>(m * static_cast<double>(s)) * (rng() % 2 ? -1.0f : 1.0f);
+    }
+    check(x, s);
+  }
+}
+#endif
