@@ -605,7 +605,7 @@ TEST(Fast, ApproxWeightOnlyInt4Fp32Tensor) {
 }
 
 #if defined(LOWBIT_X86_64)
-// The AVX-512 quantize divides by one scale through a double reciprocal (detail::divide_by_recip):
+// The AVX-512 and AVX2 quantize divide by one scale through a double reciprocal (divide_by_recip):
 // the quotient must be the fp32 division's bit for bit. Random bit patterns over every exponent
 // (x and the scale: zeros, subnormals, Inf, NaN included), then quotients built to lie as close
 // as the formats allow to a midpoint between two floats (x = RN(m * s), m a 25-bit midpoint).
@@ -613,19 +613,28 @@ LOWBIT_TARGET_AVX512 void divide_by_recip_16(const float* x, double rd, float* q
   _mm512_storeu_ps(q, detail::avx512::divide_by_recip(_mm512_loadu_ps(x), _mm512_set1_pd(rd)));
 }
 
+LOWBIT_TARGET_AVX2 void divide_by_recip_8x2(const float* x, double rd, float* q) {
+  for (int h = 0; h < 2; ++h)
+    _mm256_storeu_ps(q + 8 * h,
+                     detail::avx2::divide_by_recip(_mm256_loadu_ps(x + 8 * h), _mm256_set1_pd(rd)));
+}
+
 TEST(Fast, DivideByReciprocalIsTheDivision) {
-  if (!detail::use_avx512()) GTEST_SKIP() << "no AVX-512";
+  if (!detail::use_avx2() && !detail::use_avx512()) GTEST_SKIP() << "no AVX2";
+  const bool v512 = detail::use_avx512();
   std::mt19937 rng(2026);
-  const auto check = [](const float* x, float s) {
-    float q[16];
-    divide_by_recip_16(x, 1.0 / static_cast<double>(s), q);
-    for (int i = 0; i < 16; ++i) {
-      const float want = x[i] / s;
+  const auto check = [v512](const float* x, float s) {
+    float q[32];
+    if (v512) divide_by_recip_16(x, 1.0 / static_cast<double>(s), q);
+    divide_by_recip_8x2(x, 1.0 / static_cast<double>(s), q + 16);  // the AVX2 kernels' form
+    for (int i = v512 ? 0 : 16; i < 32; ++i) {
+      const float want = x[i % 16] / s;
       if (std::isnan(want)) {
-        ASSERT_TRUE(std::isnan(q[i])) << x[i] << " / " << s;
+        ASSERT_TRUE(std::isnan(q[i])) << x[i % 16] << " / " << s;
       } else {
         ASSERT_EQ(std::bit_cast<std::uint32_t>(q[i]), std::bit_cast<std::uint32_t>(want))
-            << std::hexfloat << x[i] << " / " << s << ": " << q[i] << " vs " << want;
+            << std::hexfloat << x[i % 16] << " / " << s << ": " << q[i] << " vs " << want << " (lane " << i
+            << ")";
       }
     }
   };

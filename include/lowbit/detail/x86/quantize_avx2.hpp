@@ -7,6 +7,7 @@
 // through an 8-lane buffer padded with zeros.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -86,6 +87,14 @@ LOWBIT_TARGET_AVX2 inline __m256 divide_by_scale(__m256 x, __m256 s) noexcept {
   return _mm256_blendv_ps(t, _mm256_setzero_ps(), _mm256_and_ps(zero_scale, finite));
 }
 
+/// x / scale for one nonzero scale on multiplies, as avx512::divide_by_recip (why it is exact):
+/// x times rd = 1 / scale in double, rounded once to fp32.
+LOWBIT_TARGET_AVX2 inline __m256 divide_by_recip(__m256 x, __m256d rd) noexcept {
+  const __m128 lo = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(x)), rd));
+  const __m128 hi = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)), rd));
+  return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+}
+
 /// Integer codes with rint: NaN -> 0, clamp to [lo, hi], round to nearest even; 8 int32 lanes.
 LOWBIT_TARGET_AVX2 inline __m256i to_int_rint(__m256 t, float lo, float hi) noexcept {
   const __m256 nan = _mm256_cmp_ps(t, t, _CMP_UNORD_Q);
@@ -155,16 +164,26 @@ LOWBIT_TARGET_AVX2 inline void quantize_row(isa, const float* __restrict x, cons
 template <code_kind K>
 LOWBIT_TARGET_AVX2 inline void quantize_segment(isa, const float* __restrict x, float scale,
                                                 std::uint8_t* __restrict out, std::size_t n) noexcept {
-  const __m256 s = _mm256_set1_ps(scale);
+  if (scale == 0.0f) {  // the zero-scale rule
+    const __m256 s = _mm256_set1_ps(scale);
+    for (std::size_t i = 0; i < n; i += 8) {
+      alignas(32) float xb[8] = {};
+      std::memcpy(xb, x + i, std::min<std::size_t>(8, n - i) * sizeof(float));
+      const std::uint64_t c = codes8<K>(divide_by_scale(_mm256_load_ps(xb), s));
+      std::memcpy(out + i, &c, std::min<std::size_t>(8, n - i));
+    }
+    return;
+  }
+  const __m256d rd = _mm256_set1_pd(1.0 / static_cast<double>(scale));
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const std::uint64_t c = codes8<K>(divide_by_scale(_mm256_loadu_ps(x + i), s));
+    const std::uint64_t c = codes8<K>(divide_by_recip(_mm256_loadu_ps(x + i), rd));
     std::memcpy(out + i, &c, 8);
   }
   if (i < n) {
     alignas(32) float xb[8] = {};
     std::memcpy(xb, x + i, (n - i) * sizeof(float));
-    const std::uint64_t c = codes8<K>(divide_by_scale(_mm256_load_ps(xb), s));
+    const std::uint64_t c = codes8<K>(divide_by_recip(_mm256_load_ps(xb), rd));
     std::memcpy(out + i, &c, n - i);
   }
 }
