@@ -605,12 +605,13 @@ TEST(Fast, ApproxWeightOnlyInt4Fp32Tensor) {
 }
 
 #if defined(LOWBIT_X86_64)
-// The AVX-512 and AVX2 quantize divide by one scale through a double reciprocal (divide_by_recip):
+// The AVX-512 and AVX2 quantize divide by one scale through a double reciprocal (divide_by_recip;
+// AVX-512: a multiply by the inverse of a power of two):
 // the quotient must be the fp32 division's bit for bit. Random bit patterns over every exponent
 // (x and the scale: zeros, subnormals, Inf, NaN included), then quotients built to lie as close
 // as the formats allow to a midpoint between two floats (x = RN(m * s), m a 25-bit midpoint).
-LOWBIT_TARGET_AVX512 void divide_by_recip_16(const float* x, double rd, float* q) {
-  _mm512_storeu_ps(q, detail::avx512::divide_by_recip(_mm512_loadu_ps(x), _mm512_set1_pd(rd)));
+LOWBIT_TARGET_AVX512 void divide_segment_16(const float* x, float s, float* q) {
+  _mm512_storeu_ps(q, detail::avx512::divide_segment(_mm512_loadu_ps(x), detail::avx512::make_divisor(s)));
 }
 
 LOWBIT_TARGET_AVX2 void divide_by_recip_8x2(const float* x, double rd, float* q) {
@@ -625,7 +626,7 @@ TEST(Fast, DivideByReciprocalIsTheDivision) {
   std::mt19937 rng(2026);
   const auto check = [v512](const float* x, float s) {
     float q[32];
-    if (v512) divide_by_recip_16(x, 1.0 / static_cast<double>(s), q);
+    if (v512) divide_segment_16(x, s, q);  // divide_by_recip, or a multiply for powers of two
     divide_by_recip_8x2(x, 1.0 / static_cast<double>(s), q + 16);  // the AVX2 kernels' form
     for (int i = v512 ? 0 : 16; i < 32; ++i) {
       const float want = x[i % 16] / s;
@@ -641,7 +642,9 @@ TEST(Fast, DivideByReciprocalIsTheDivision) {
   const auto bits = [&] { return std::bit_cast<float>(static_cast<std::uint32_t>(rng())); };
   float x[16];
   for (int it = 0; it < 400000; ++it) {
-    const float s = bits();
+    float s = bits();
+    if (it % 8 == 1)  // powers of two, normal and subnormal
+      s = std::ldexp(rng() % 2 ? -1.0f : 1.0f, int(rng() % 277) - 149);
     if (s == 0.0f) continue;  // the zero-scale rule runs the division
     for (auto& v : x) v = bits();
     if (it % 2 == 0 && std::isfinite(s))  // quotients near 1, where the codes are decided

@@ -14,6 +14,7 @@ enum class code_kind { int8, int4, e4m3 };
 
 #if defined(LOWBIT_X86_64)
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -121,10 +122,29 @@ LOWBIT_TARGET_AVX512 inline __m512 divide_by_recip(__m512 x, __m512d rd) noexcep
                                              _mm256_castps_pd(_mm512_cvtpd_ps(hi)), 1));
 }
 
-/// x / s for one scale s of a segment: divide_by_recip (rd = 1 / s in double) unless s is zero
-/// (divide_by_scale's zero-scale rule).
-LOWBIT_TARGET_AVX512 inline __m512 divide_segment(__m512 x, __m512 s, __m512d rd, bool zero) noexcept {
-  return zero ? divide_by_scale(x, s) : divide_by_recip(x, rd);
+/// How a segment divides by its one scale s: zero (divide_by_scale's zero-scale rule), a power
+/// of two whose inverse is a normal float (x * (1 / s) in fp32: the same real number as x / s,
+/// rounded once), else divide_by_recip.
+struct segment_divisor {
+  enum { zero, pow2, recip } how;
+  __m512 s, inv;
+  __m512d rd;
+};
+LOWBIT_TARGET_AVX512 inline segment_divisor make_divisor(float scale) noexcept {
+  const auto b = std::bit_cast<std::uint32_t>(scale);
+  const std::uint32_t e = (b >> 23) & 0xffu;
+  const bool pow2 = (b & 0x7fffffu) == 0 && e >= 1 && e <= 253;
+  const float inv = std::bit_cast<float>((b & 0x80000000u) | ((254u - e) << 23));
+  return {scale == 0.0f ? segment_divisor::zero
+          : pow2        ? segment_divisor::pow2
+                        : segment_divisor::recip,
+          _mm512_set1_ps(scale), _mm512_set1_ps(pow2 ? inv : 0.0f),
+          _mm512_set1_pd(scale == 0.0f ? 0.0 : 1.0 / static_cast<double>(scale))};
+}
+LOWBIT_TARGET_AVX512 inline __m512 divide_segment(__m512 x, const segment_divisor& d) noexcept {
+  if (d.how == segment_divisor::recip) return divide_by_recip(x, d.rd);
+  if (d.how == segment_divisor::pow2) return _mm512_mul_ps(x, d.inv);
+  return divide_by_scale(x, d.s);
 }
 
 /// Integer cast with rint: clamp to [lo, hi], NaN -> 0, round to nearest even; 16 int32 lanes.
@@ -219,21 +239,18 @@ LOWBIT_TARGET_AVX512 inline void quantize_row(isa, const float* __restrict x, co
 template <code_kind K>
 LOWBIT_TARGET_AVX512 inline void quantize_segment(isa, const float* __restrict x, float scale,
                                                   std::uint8_t* __restrict out, std::size_t n) noexcept {
-  const __m512 s = _mm512_set1_ps(scale);
-  const bool zero = scale == 0.0f;
-  const __m512d rd = _mm512_set1_pd(zero ? 0.0 : 1.0 / static_cast<double>(scale));
+  const segment_divisor d = make_divisor(scale);
   std::size_t i = 0;
   if constexpr (K == code_kind::int8)
     for (; i + 64 <= n; i += 64) {
-      const __m512 q[4] = {divide_segment(_mm512_loadu_ps(x + i), s, rd, zero),
-                           divide_segment(_mm512_loadu_ps(x + i + 16), s, rd, zero),
-                           divide_segment(_mm512_loadu_ps(x + i + 32), s, rd, zero),
-                           divide_segment(_mm512_loadu_ps(x + i + 48), s, rd, zero)};
+      const __m512 q[4] = {
+          divide_segment(_mm512_loadu_ps(x + i), d), divide_segment(_mm512_loadu_ps(x + i + 16), d),
+          divide_segment(_mm512_loadu_ps(x + i + 32), d), divide_segment(_mm512_loadu_ps(x + i + 48), d)};
       store_int8_x64(q, out + i);
     }
   for (; i < n; i += 16) {
     const __mmask16 t = tail_mask(n - i);
-    store_codes<K>(divide_segment(_mm512_maskz_loadu_ps(t, x + i), s, rd, zero), out + i, t);
+    store_codes<K>(divide_segment(_mm512_maskz_loadu_ps(t, x + i), d), out + i, t);
   }
 }
 
@@ -244,21 +261,20 @@ template <code_kind K>
 LOWBIT_TARGET_AVX512 inline void quantize_segment_asym(isa, const float* __restrict x, float scale,
                                                        float offset, std::uint8_t* __restrict out,
                                                        std::size_t n) noexcept {
-  const __m512 s = _mm512_set1_ps(scale), o = _mm512_set1_ps(offset);
-  const bool zero = scale == 0.0f;
-  const __m512d rd = _mm512_set1_pd(zero ? 0.0 : 1.0 / static_cast<double>(scale));
+  const segment_divisor d = make_divisor(scale);
+  const __m512 o = _mm512_set1_ps(offset);
   std::size_t i = 0;
   if constexpr (K == code_kind::int8)
     for (; i + 64 <= n; i += 64) {
-      const __m512 q[4] = {_mm512_add_ps(divide_segment(_mm512_loadu_ps(x + i), s, rd, zero), o),
-                           _mm512_add_ps(divide_segment(_mm512_loadu_ps(x + i + 16), s, rd, zero), o),
-                           _mm512_add_ps(divide_segment(_mm512_loadu_ps(x + i + 32), s, rd, zero), o),
-                           _mm512_add_ps(divide_segment(_mm512_loadu_ps(x + i + 48), s, rd, zero), o)};
+      const __m512 q[4] = {_mm512_add_ps(divide_segment(_mm512_loadu_ps(x + i), d), o),
+                           _mm512_add_ps(divide_segment(_mm512_loadu_ps(x + i + 16), d), o),
+                           _mm512_add_ps(divide_segment(_mm512_loadu_ps(x + i + 32), d), o),
+                           _mm512_add_ps(divide_segment(_mm512_loadu_ps(x + i + 48), d), o)};
       store_int8_x64(q, out + i);
     }
   for (; i < n; i += 16) {
     const __mmask16 t = tail_mask(n - i);
-    store_codes<K>(_mm512_add_ps(divide_segment(_mm512_maskz_loadu_ps(t, x + i), s, rd, zero), o), out + i, t);
+    store_codes<K>(_mm512_add_ps(divide_segment(_mm512_maskz_loadu_ps(t, x + i), d), o), out + i, t);
   }
 }
 
