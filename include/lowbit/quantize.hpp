@@ -326,6 +326,14 @@ bool quantize_fast(const exec_context& ctx, std::span<const In> x, matrix_shape 
         xr = x.data() + b0 * cols;
       }
       const auto row = [&](std::size_t r) { return xr + (r - b0) * cols; };
+      // the row after r of fp32 x while r is quantized: its reads from memory overlap this row's
+      // work (1 thread, 4096 x 4096 per token: 4.3-4.8 ms -> 3.1-3.3 ms). Not for bf16 / fp16
+      // input, which measured slower with it.
+      const auto prefetch = [&](std::size_t r, std::size_t c0) -> const char* {
+        if constexpr (std::is_same_v<In, float>)
+          if (r + 1 < rows) return reinterpret_cast<const char*>(x.data() + (r + 1) * cols + c0);
+        return nullptr;
+      };
 #if defined(LOWBIT_X86_64)
       if constexpr (std::is_same_v<decltype(isa), avx512::isa>)
         if (p.asymmetric) {  // finite max and min per block (colmax holds the minima), then asym_scale
@@ -353,7 +361,7 @@ bool quantize_fast(const exec_context& ctx, std::span<const In> x, matrix_shape 
               const std::size_t c0 = j * map.bc;
               quantize_segment_asym<kind>(isa, row(r) + c0, out.scales[band * gc + j],
                                           out.offsets[band * gc + j], codes + r * cols + c0,
-                                          std::min(map.bc, cols - c0));
+                                          std::min(map.bc, cols - c0), prefetch(r, c0), sizeof(In));
             }
           return;
         }
@@ -382,7 +390,7 @@ bool quantize_fast(const exec_context& ctx, std::span<const In> x, matrix_shape 
           for (std::size_t j = 0; j < gc; ++j) {
             const std::size_t c0 = j * map.bc;
             quantize_segment<kind>(isa, row(r) + c0, out.scales[band * gc + j], codes + r * cols + c0,
-                                   std::min(map.bc, cols - c0));
+                                   std::min(map.bc, cols - c0), prefetch(r, c0), sizeof(In));
           }
         return;
       }

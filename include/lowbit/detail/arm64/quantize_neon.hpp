@@ -137,12 +137,22 @@ inline void quantize_row(isa, const float* __restrict x, const float* __restrict
 /// out[i] = cast(x[i] / scale) (one scale for the whole segment).
 template <code_kind K>
 inline void quantize_segment(isa, const float* __restrict x, float scale, std::uint8_t* __restrict out,
-                             std::size_t n) noexcept {
+                             std::size_t n, const char* pf = nullptr, unsigned pf_bytes = 4) noexcept {
   const float32x4_t s = vdupq_n_f32(scale);
   std::size_t i = 0;
-  for (; i + 8 <= n; i += 8)
+  for (; i + 8 <= n; i += 8) {
+    if (pf && i % 64 == 0) {  // the next row's part (as avx512::prefetch_next, written out)
+      const char* base = pf + i * pf_bytes;
+      __builtin_prefetch(base);
+      __builtin_prefetch(base + 64);
+      if (pf_bytes == 4) {
+        __builtin_prefetch(base + 128);
+        __builtin_prefetch(base + 192);
+      }
+    }
     vst1_u8(out + i,
             codes8<K>(divide_by_scale(vld1q_f32(x + i), s), divide_by_scale(vld1q_f32(x + i + 4), s)));
+  }
   if (i < n) {
     alignas(16) float xb[8] = {};
     alignas(8) std::uint8_t cb[8];

@@ -163,7 +163,8 @@ LOWBIT_TARGET_AVX2 inline void quantize_row(isa, const float* __restrict x, cons
 /// out[i] = cast(x[i] / scale) (one scale for the whole segment).
 template <code_kind K>
 LOWBIT_TARGET_AVX2 inline void quantize_segment(isa, const float* __restrict x, float scale,
-                                                std::uint8_t* __restrict out, std::size_t n) noexcept {
+                                                std::uint8_t* __restrict out, std::size_t n,
+                                                const char* pf = nullptr, unsigned pf_bytes = 4) noexcept {
   if (scale == 0.0f) {  // the zero-scale rule
     const __m256 s = _mm256_set1_ps(scale);
     for (std::size_t i = 0; i < n; i += 8) {
@@ -177,6 +178,7 @@ LOWBIT_TARGET_AVX2 inline void quantize_segment(isa, const float* __restrict x, 
   const __m256d rd = _mm256_set1_pd(1.0 / static_cast<double>(scale));
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
+    if (i % 64 == 0) avx512::prefetch_next(pf, pf_bytes, i);
     const std::uint64_t c = codes8<K>(divide_by_recip(_mm256_loadu_ps(x + i), rd));
     std::memcpy(out + i, &c, 8);
   }
