@@ -1768,6 +1768,20 @@ struct epi_weight_only {
 
 namespace detail {
 
+/// The weight-only scales as rows: srows[g * np + n] = the scale of scale row g (k in [g br,
+/// (g + 1) br)) and column n < n_cols, zero for n in [n_cols, np): one row per scale row of map.
+inline void weight_scale_rows(const scale_map& map, std::span<const float> scale, std::size_t n_cols,
+                              std::size_t np, float* srows) {
+  for (std::size_t g = 0; g < map.grid.rows; ++g) {
+    float* const row = srows + g * np;
+    if (!map.transposed && map.bc == 1)  // (k / group, n) scales: the row as stored
+      std::copy_n(scale.data() + g * n_cols, n_cols, row);
+    else
+      for (std::size_t n = 0; n < n_cols; ++n) row[n] = scale[map(g * map.br, n)];
+    std::fill(row + n_cols, row + np, 0.0f);
+  }
+}
+
 /// The weight-only reference; st: x2's scales (and offsets) are (n, ceil(k/gs))
 /// (scale_order::n_major).
 template <float_output Out, class In, matmul_code T2>
@@ -1862,11 +1876,9 @@ bool weight_only_exact([[maybe_unused]] const exec_context& ctx, [[maybe_unused]
   const float** const row_of = ar.take<const float*>(d.k);
   double* const xd = ar.take<double>(d.m * d.k);
   std::byte* const task_mem = reinterpret_cast<std::byte*>(ar.take<std::byte>(tasks * per_task));
-  for (std::size_t g = 0; g < map.grid.rows; ++g)
-    for (std::size_t n = 0; n < np; ++n) {
-      const float sv = n < d.n ? s.scale[map(g * map.br, n)] : 0.0f;
-      srows[g * np + n] = std::is_same_v<In, float> ? sv : static_cast<float>(In(sv));
-    }
+  weight_scale_rows(map, s.scale, d.n, np, srows);
+  if constexpr (!std::is_same_v<In, float>)
+    for (std::size_t i = 0; i < map.grid.rows * np; ++i) srows[i] = static_cast<float>(In(srows[i]));
   for (std::size_t k = 0; k < d.k; ++k) row_of[k] = srows + (k / map.br) * np;
   for (std::size_t i = 0; i < d.m * d.k; ++i) xd[i] = static_cast<double>(static_cast<float>(x[i]));
   const epi_weight_only<Out, In> epi{bias, y.data(), d.n};
@@ -2009,9 +2021,7 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
     float* const yf = ar.take<float>(d.m * d.n);
     const float** const row_of = ar.take<const float*>(d.k);         // the scale row of each k
     float* const xb = ar.take<float>(d.m * ceil_div(d.k, 32) * 32);  // x for the columns kernel
-    std::fill(srows, srows + map.grid.rows * np, 0.0f);
-    for (std::size_t g = 0; g < map.grid.rows; ++g)
-      for (std::size_t n = 0; n < d.n; ++n) srows[g * np + n] = s.scale[map(g * map.br, n)];
+    detail::weight_scale_rows(map, s.scale, d.n, np, srows);
     detail::wo::round_inter_array<I>(srows, map.grid.rows * np);
     for (std::size_t i = 0; i < x.size(); ++i) {
       if constexpr (std::is_same_v<In, bfloat16>)

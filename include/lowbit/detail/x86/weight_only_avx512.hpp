@@ -140,6 +140,13 @@ LOWBIT_TARGET_AVX512 inline void columns(const std::uint8_t* col0, std::size_t k
           _mm512_mul_ps(lutf, _mm512_set1_ps(srows[(b0 / bpg) * np + (j < cnt ? j : 0)])));
     for (std::size_t b = b0; b < std::min(nb, b0 + bpg); ++b) {
       const bool last = b + 1 == nb;
+      if (b % 4 == 0) {  // the next C columns' line at this k: their reads overlap this work
+        const std::uint8_t* next = col0 + C * (kp / 2) + b * 16;  // (written out: see prefetch_next)
+        __builtin_prefetch(next);
+        if constexpr (C > 1) __builtin_prefetch(next + kp / 2);
+        if constexpr (C > 2) __builtin_prefetch(next + 2 * (kp / 2));
+        if constexpr (C > 3) __builtin_prefetch(next + 3 * (kp / 2));
+      }
       for (std::size_t j = 0; j < C; ++j) {
         const __m512i v =
             _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col[j] + b * 16)));
