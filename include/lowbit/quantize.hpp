@@ -703,8 +703,12 @@ namespace detail {
 /// cannot change the one e4m3 rounding): quantize_mx_ref's ldexp in double and one rounding.
 template <class T, class Isa>
 [[gnu::always_inline]] inline bool mx_row(Isa isa, const float* x, std::size_t cols, mx_scale_rule rule,
-                                          std::uint8_t* codes, std::uint8_t* scales) {
+                                          std::uint8_t* codes, std::uint8_t* scales, const float* next) {
   for (std::size_t c0 = 0, j = 0; c0 < cols; c0 += 32, ++j) {
+    if (next) {  // the next row's block meanwhile (see avx512::prefetch_next)
+      __builtin_prefetch(next + c0);
+      __builtin_prefetch(next + c0 + 16);
+    }
     const std::size_t len = cols - c0 < 32 ? cols - c0 : 32;
     bool bad = false;
     const float amax = block_amax32(isa, x + c0, len, bad);
@@ -723,14 +727,14 @@ template <class T, class Isa>
 #if defined(LOWBIT_X86_64)
 template <class T>
 LOWBIT_TARGET_AVX512 inline bool mx_row_avx512(const float* x, std::size_t cols, mx_scale_rule rule,
-                                               std::uint8_t* codes, std::uint8_t* scales) {
-  return mx_row<T>(avx512::isa{}, x, cols, rule, codes, scales);
+                                               const float* next, std::uint8_t* codes, std::uint8_t* scales) {
+  return mx_row<T>(avx512::isa{}, x, cols, rule, codes, scales, next);
 }
 #elif defined(LOWBIT_ARM64)
 template <class T>
-inline bool mx_row_neon(const float* x, std::size_t cols, mx_scale_rule rule, std::uint8_t* codes,
-                        std::uint8_t* scales) {
-  return mx_row<T>(neon::isa{}, x, cols, rule, codes, scales);
+inline bool mx_row_neon(const float* x, std::size_t cols, mx_scale_rule rule, const float* next,
+                        std::uint8_t* codes, std::uint8_t* scales) {
+  return mx_row<T>(neon::isa{}, x, cols, rule, codes, scales, next);
 }
 #endif
 
@@ -759,7 +763,8 @@ bool quantize_mx_fast(const exec_context& ctx, std::span<const In> x, matrix_sha
     run_tasks(ctx, tasks, [&](std::size_t t) {
       const auto [first, last] = task_range(t, tasks, rows);
       for (std::size_t r = first; r < last; ++r)
-        if (!row(x.data() + r * cols, cols, p.rule, codes + r * cols, scales + r * q.map.grid.cols))
+        if (!row(x.data() + r * cols, cols, p.rule, r + 1 < rows ? x.data() + (r + 1) * cols : nullptr,
+                 codes + r * cols, scales + r * q.map.grid.cols))
           fallback.store(true, std::memory_order_relaxed);
     });
     return !fallback.load();
