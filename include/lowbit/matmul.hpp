@@ -1989,8 +1989,11 @@ bool weight_only_columns(const exec_context& ctx, const packed_weights<T2>& w, c
 
 /// MODE weight-only with the approx tag and pre-packed int4 / int8 weights (per tensor, per
 /// channel or per group, no offset): W is rebuilt exactly as the reference rounds it; the sum over
-/// k is an fp32 FMA chain (detail/x86/weight_only_avx512.hpp), within k * 2^-24 * sum |x W| of
-/// the reference's. Exact (the reference) where the path does not apply.
+/// k is fp32 FMA chains (detail/x86/weight_only_avx512.hpp: one chain in ascending k per column,
+/// or at m <= 4 with int4 32 chains per column added in a fixed order), within k * 2^-24 *
+/// sum |x W| of the reference's, the same for any thread count. At m <= 4 with int4 the first
+/// call lays the codes out a second time (packed_weights::columns). Exact (the reference) where
+/// the path does not apply.
 template <float_output Out, class In, integer_code T2>
 requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
          std::is_same_v<In, float16>) void matmul_weight_only(const exec_context& ctx, approx_t,
