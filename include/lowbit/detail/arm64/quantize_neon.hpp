@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 
+#include "../prefetch.hpp"
 #include "../x86/quantize_avx512.hpp"  // code_kind
 
 #if defined(LOWBIT_ARM64)
@@ -141,15 +142,7 @@ inline void quantize_segment(isa, const float* __restrict x, float scale, std::u
   const float32x4_t s = vdupq_n_f32(scale);
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    if (pf && i % 64 == 0) {  // the next row's part (as avx512::prefetch_next, written out)
-      const char* base = pf + i * pf_bytes;
-      __builtin_prefetch(base);
-      __builtin_prefetch(base + 64);
-      if (pf_bytes == 4) {
-        __builtin_prefetch(base + 128);
-        __builtin_prefetch(base + 192);
-      }
-    }
+    if (i % 64 == 0) prefetch_next(pf, pf_bytes, i);  // the next row
     vst1_u8(out + i,
             codes8<K>(divide_by_scale(vld1q_f32(x + i), s), divide_by_scale(vld1q_f32(x + i + 4), s)));
   }

@@ -178,7 +178,7 @@ LOWBIT_TARGET_AVX2 inline void quantize_segment(isa, const float* __restrict x, 
   const __m256d rd = _mm256_set1_pd(1.0 / static_cast<double>(scale));
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    if (i % 64 == 0) avx512::prefetch_next(pf, pf_bytes, i);
+    if (i % 64 == 0) prefetch_next(pf, pf_bytes, i);
     const std::uint64_t c = codes8<K>(divide_by_recip(_mm256_loadu_ps(x + i), rd));
     std::memcpy(out + i, &c, 8);
   }

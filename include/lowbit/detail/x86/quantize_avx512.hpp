@@ -5,6 +5,7 @@
 // the default MXCSR: round to nearest, no FTZ/DAZ, which lowbit never changes).
 #pragma once
 
+#include "../prefetch.hpp"
 #include "target.hpp"
 
 namespace lowbit::inline v0::detail {
@@ -232,21 +233,6 @@ LOWBIT_TARGET_AVX512 inline void quantize_row(isa, const float* __restrict x, co
     const __mmask16 t = tail_mask(n - i);
     const __m512 s = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), t, scale + i);
     store_codes<K>(divide_by_scale(_mm512_maskz_loadu_ps(t, x + i), s), out + i, t);
-  }
-}
-
-/// Prefetches the part of the next row that matches elements [i, i + 64) of this segment: pf (may
-/// be null) is the next row's segment, pf_bytes bytes per element (4: fp32, 2: bf16 / fp16). The
-/// reads from memory of the next row then overlap this row's work instead of following it.
-/// (Written out: GCC 12 drops __builtin_prefetch in a loop over the lines.)
-inline void prefetch_next(const char* pf, unsigned pf_bytes, std::size_t i) noexcept {
-  if (!pf) return;
-  const char* base = pf + i * pf_bytes;
-  __builtin_prefetch(base);
-  __builtin_prefetch(base + 64);
-  if (pf_bytes == 4) {
-    __builtin_prefetch(base + 128);
-    __builtin_prefetch(base + 192);
   }
 }
 
