@@ -25,8 +25,10 @@ cmake --build "$root/build" -j"$jobs"
 ctest --test-dir "$root/build" -j"$jobs" --output-on-failure
 
 echo "== ASan + UBSan build and tests"
-cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=Release -DLOWBIT_SANITIZE=address,undefined \
-      -DLOWBIT_BUILD_BENCHMARKS=OFF -DLOWBIT_WERROR=ON >/dev/null
+# -O1, the sanitizers' usual level: the same tests, built in 10 minutes instead of 15 at -O3 (the
+# CLI's matmul TU alone: 216 s against 362 s of CPU)
+cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" \
+      -DLOWBIT_SANITIZE=address,undefined -DLOWBIT_BUILD_BENCHMARKS=OFF -DLOWBIT_WERROR=ON >/dev/null
 cmake --build "$root/build-asan" -j"$jobs"
 ctest --test-dir "$root/build-asan" -j"$jobs" --output-on-failure
 
