@@ -181,6 +181,78 @@ TEST(Fast, QuantizeSmoothedMatchesReference) {
       }
 }
 
+TEST(Fast, QuantizeInt4PackedMatchesReference) {
+  // int4 codes straight into two-per-byte storage (the kernels' int4x2 codes) and int32 words:
+  // the reference's codes packed by pack_nibbles / pack_int32, its scales and offsets; every
+  // granularity, both operands, tails of a vector and a byte pair, fp32 / bf16 / smoothed input.
+  // Odd block widths (group 7, block 3 x 5) take the reference; even ones must run a kernel.
+  unsigned seed = 150;
+  const matrix_shape even[] = {{1, 2},  {3, 2},    {2, 16},  {4, 18},   {5, 34},
+                               {8, 64}, {17, 130}, {9, 136}, {128, 96}, {1, 4096}};
+  for (auto shape : even)
+    for (auto side : {operand::left, operand::right})
+      for (auto g :
+           {granularity::tensor(), side == operand::left ? granularity::token() : granularity::channel(),
+            granularity::group(2), granularity::group(7), granularity::group(32), granularity::group(128),
+            granularity::block(3, 5), granularity::block(4, 18), granularity::block(128, 128)})
+        for (int variant = 0; variant < 5; ++variant) {  // plain, min scale, asym, bf16, smooth
+          const auto xf = data(shape.size(), seed++, variant != 1);
+          std::vector<bfloat16> xb(xf.size());
+          for (std::size_t i = 0; i < xf.size(); ++i) xb[i] = bfloat16(xf[i]);
+          std::vector<float> smooth(variant == 4 ? (side == operand::left ? shape.cols : shape.rows) : 0);
+          for (std::size_t i = 0; i < smooth.size(); ++i) smooth[i] = i % 7 == 2 ? 0.0f : 0.5f + float(i % 3);
+          const quantize_params p{.gran = g,
+                                  .side = side,
+                                  .asymmetric = variant == 2,
+                                  .smooth = smooth,
+                                  .min_scale = variant == 1 ? 3.0f : 0.0f};
+          quantized<int4> ref;
+          ref.values.resize(shape.size());
+          ref.map = make_scale_map(g, side, shape);
+          ref.scales.resize(ref.map.size());
+          ref.offsets.resize(p.asymmetric ? ref.map.size() : 0);
+          if (variant == 3)
+            detail::quantize_ref_into<int4, bfloat16>(xb, shape, p, ref.span());
+          else
+            detail::quantize_ref_into<int4, float>(xf, shape, p, ref.span());
+          const std::vector<std::uint8_t> codes = bytes(ref.values);
+          std::vector<std::uint8_t> want(shape.size() / 2);
+          pack_nibbles(codes, want);
+          std::vector<std::uint8_t> packed(shape.size() / 2, 0xa5);
+          std::vector<float> scales(ref.scales.size()), offsets(ref.offsets.size());
+          reset_dispatch_counts();
+          if (variant == 3)
+            quantize_into<int4, bfloat16>(xb, shape, p, packed, scales, offsets);
+          else
+            quantize_into<int4, float>(xf, shape, p, packed, scales, offsets);
+          const std::size_t bc = ref.map.bc;
+          if (active_backend() != backend::scalar && !p.asymmetric && (bc % 2 == 0 || bc >= shape.cols)) {
+            EXPECT_EQ(dispatch_counts().fast, 1u) << to_string(g) << " " << shape.rows << "x" << shape.cols;
+          }
+          const auto where = [&] {
+            return to_string(g) + " " + std::to_string(shape.rows) + "x" + std::to_string(shape.cols) +
+                   " variant " + std::to_string(variant) + " " + backend_name();
+          };
+          ASSERT_EQ(packed, want) << where();
+          const auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
+            return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](float u, float v) {
+              return std::bit_cast<std::uint32_t>(u) == std::bit_cast<std::uint32_t>(v);
+            });
+          };
+          ASSERT_TRUE(same_bits(scales, ref.scales)) << where();
+          ASSERT_TRUE(same_bits(offsets, ref.offsets)) << where();
+          if (shape.cols % 8 == 0) {  // int32 words, eight codes each
+            std::vector<std::int32_t> words(shape.size() / 8, 0x5a5a5a5a), want_words(shape.size() / 8);
+            pack_int32(codes, want_words);
+            if (variant == 3)
+              quantize_into<int4, bfloat16>(xb, shape, p, words, scales, offsets);
+            else
+              quantize_into<int4, float>(xf, shape, p, words, scales, offsets);
+            ASSERT_EQ(words, want_words) << where();
+          }
+        }
+}
+
 TEST(Fast, E4m3ConversionEveryFloatEdge) {
   // every f32 row of the golden grid is covered by the table tests; here: all e4m3 midpoints
   // and their neighbours through the vector conversion (tensor scale 1 => t = x / 1).
@@ -250,6 +322,45 @@ TEST(Fast, MxExtremeBlocksMatchReference) {
   // the same call.
   check_mx_extremes<float4_e2m1fn>(252, 253);
   check_mx_extremes<float8_e4m3fn>(119 + 127, 120 + 127);
+}
+
+TEST(Fast, MxSixteenBlocksAtOnceMatchReference) {
+  // Rows of 16 blocks and more (the avx512 kernel's 16-block step, then single blocks): every
+  // block kind in every lane position: near FLT_MAX, subnormal, around 2^-126, ordinary, all
+  // zero (both signs), one NaN, one +-Inf, a single nonzero element; both rules, both formats.
+  const std::size_t cols = 32 * 16 * 2 + 40;  // two 16-block steps, a block and a partial one
+  const matrix_shape shape{9, cols};
+  std::vector<float> x(shape.size());
+  std::mt19937 rng(77);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (std::size_t r = 0; r < shape.rows; ++r)
+    for (std::size_t c = 0; c < cols; ++c) {
+      const std::size_t kind = (c / 32 + r) % 9, i = c % 32;
+      float& v = x[r * cols + c];
+      v = kind == 0   ? 3.4e38f * u(rng)
+          : kind == 1 ? 1e-45f * float(rng() % 64) * (i % 2 ? -1.0f : 1.0f)
+          : kind == 2 ? 0x1p-126f * u(rng) * 2.0f
+          : kind == 3 ? u(rng) * 100.0f
+          : kind == 4 ? (i % 3 ? 0.0f : -0.0f)
+          : kind == 5 ? (i == 7 ? NAN : u(rng))
+          : kind == 6 ? (i == 31 ? (r % 2 ? -INFINITY : INFINITY) : u(rng))
+          : kind == 7 ? (i == 13 ? 6.0f : 0.0f)
+                      : u(rng) * 1e-20f;
+    }
+  const auto check = [&](auto tag) {
+    using T = decltype(tag);
+    for (auto rule : {mx_scale_rule::ocp, mx_scale_rule::ceil}) {
+      reset_dispatch_counts();
+      const auto fast = quantize_mx<T, float>(x, shape, {.rule = rule});
+      const bool kernel = active_backend() == backend::avx512 || active_backend() == backend::neon;
+      EXPECT_EQ(dispatch_counts().fast, kernel ? 1u : 0u) << backend_name();
+      const auto ref = detail::quantize_mx_ref<T, float>(x, shape, {.rule = rule});
+      ASSERT_EQ(bytes(fast.scales), bytes(ref.scales)) << backend_name();
+      ASSERT_EQ(bytes(fast.values), bytes(ref.values)) << backend_name();
+    }
+  };
+  check(float4_e2m1fn{});
+  check(float8_e4m3fn{});
 }
 
 TEST(Fast, DequantizeInt8MatchesReference) {

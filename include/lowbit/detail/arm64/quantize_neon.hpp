@@ -98,14 +98,15 @@ inline uint32x4_t to_e4m3_rint_sat(float32x4_t t) noexcept {
   return vandq_u32(code, number);  // NaN -> +0
 }
 
-/// Rounds 8 quotients (two vectors) to codes of K and returns their 8 bytes (int4: low nibble).
+/// Rounds 8 quotients (two vectors) to codes of K and returns their 8 bytes (int4, int4x2: the
+/// low nibble).
 template <code_kind K>
 inline uint8x8_t codes8(float32x4_t q0, float32x4_t q1) noexcept {
   uint32x4_t v0, v1;
   if constexpr (K == code_kind::int8) {
     v0 = vreinterpretq_u32_s32(to_int_rint(q0, -128.0f, 127.0f));
     v1 = vreinterpretq_u32_s32(to_int_rint(q1, -128.0f, 127.0f));
-  } else if constexpr (K == code_kind::int4) {
+  } else if constexpr (K == code_kind::int4 || K == code_kind::int4x2) {
     v0 = vandq_u32(vreinterpretq_u32_s32(to_int_rint(q0, -8.0f, 7.0f)), vdupq_n_u32(0xf));
     v1 = vandq_u32(vreinterpretq_u32_s32(to_int_rint(q1, -8.0f, 7.0f)), vdupq_n_u32(0xf));
   } else {
@@ -116,22 +117,29 @@ inline uint8x8_t codes8(float32x4_t q0, float32x4_t q1) noexcept {
   return vmovn_u16(vcombine_u16(vmovn_u32(v0), vmovn_u32(v1)));
 }
 
+/// The 8 bytes of v as one 64-bit value (byte 0 lowest), for store8.
+inline std::uint64_t bytes_of(uint8x8_t v) noexcept {
+  return vget_lane_u64(vreinterpret_u64_u8(v), 0);
+}
+
 /// out[i] = cast(x[i] / scale[i]) (per-element scales; blocks narrower than a vector).
 template <code_kind K>
 inline void quantize_row(isa, const float* __restrict x, const float* __restrict scale,
                          std::uint8_t* __restrict out, std::size_t n) noexcept {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8)
-    vst1_u8(out + i, codes8<K>(divide_by_scale(vld1q_f32(x + i), vld1q_f32(scale + i)),
-                               divide_by_scale(vld1q_f32(x + i + 4), vld1q_f32(scale + i + 4))));
+    store8<K>(out, i,
+              bytes_of(codes8<K>(divide_by_scale(vld1q_f32(x + i), vld1q_f32(scale + i)),
+                                 divide_by_scale(vld1q_f32(x + i + 4), vld1q_f32(scale + i + 4)))),
+              8);
   if (i < n) {  // tail: zero-padded lanes, scale 1
     alignas(16) float xb[8] = {}, sb[8] = {1, 1, 1, 1, 1, 1, 1, 1};
-    alignas(8) std::uint8_t cb[8];
     std::memcpy(xb, x + i, (n - i) * sizeof(float));
     std::memcpy(sb, scale + i, (n - i) * sizeof(float));
-    vst1_u8(cb, codes8<K>(divide_by_scale(vld1q_f32(xb), vld1q_f32(sb)),
-                          divide_by_scale(vld1q_f32(xb + 4), vld1q_f32(sb + 4))));
-    std::memcpy(out + i, cb, n - i);
+    store8<K>(out, i,
+              bytes_of(codes8<K>(divide_by_scale(vld1q_f32(xb), vld1q_f32(sb)),
+                                 divide_by_scale(vld1q_f32(xb + 4), vld1q_f32(sb + 4)))),
+              n - i);
   }
 }
 
@@ -143,15 +151,17 @@ inline void quantize_segment(isa, const float* __restrict x, float scale, std::u
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     if (i % 64 == 0) prefetch_next(pf, pf_bytes, i);  // the next row
-    vst1_u8(out + i,
-            codes8<K>(divide_by_scale(vld1q_f32(x + i), s), divide_by_scale(vld1q_f32(x + i + 4), s)));
+    store8<K>(
+        out, i,
+        bytes_of(codes8<K>(divide_by_scale(vld1q_f32(x + i), s), divide_by_scale(vld1q_f32(x + i + 4), s))),
+        8);
   }
   if (i < n) {
     alignas(16) float xb[8] = {};
-    alignas(8) std::uint8_t cb[8];
     std::memcpy(xb, x + i, (n - i) * sizeof(float));
-    vst1_u8(cb, codes8<K>(divide_by_scale(vld1q_f32(xb), s), divide_by_scale(vld1q_f32(xb + 4), s)));
-    std::memcpy(out + i, cb, n - i);
+    store8<K>(out, i,
+              bytes_of(codes8<K>(divide_by_scale(vld1q_f32(xb), s), divide_by_scale(vld1q_f32(xb + 4), s))),
+              n - i);
   }
 }
 

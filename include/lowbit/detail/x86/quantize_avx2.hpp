@@ -124,13 +124,13 @@ LOWBIT_TARGET_AVX2 inline __m256i to_e4m3_rint_sat(__m256 t) noexcept {
   return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(code), _mm256_setzero_ps(), nan));
 }
 
-/// Rounds 8 quotients to codes of K and returns their 8 bytes (int4: the low nibble).
+/// Rounds 8 quotients to codes of K and returns their 8 bytes (int4, int4x2: the low nibble).
 template <code_kind K>
 LOWBIT_TARGET_AVX2 inline std::uint64_t codes8(__m256 q) noexcept {
   __m256i v;
   if constexpr (K == code_kind::int8)
     v = to_int_rint(q, -128.0f, 127.0f);
-  else if constexpr (K == code_kind::int4)
+  else if constexpr (K == code_kind::int4 || K == code_kind::int4x2)
     v = _mm256_and_si256(to_int_rint(q, -8.0f, 7.0f), _mm256_set1_epi32(0xf));
   else
     v = to_e4m3_rint_sat(q);
@@ -148,15 +148,13 @@ LOWBIT_TARGET_AVX2 inline void quantize_row(isa, const float* __restrict x, cons
                                             std::uint8_t* __restrict out, std::size_t n) noexcept {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const std::uint64_t c = codes8<K>(divide_by_scale(_mm256_loadu_ps(x + i), _mm256_loadu_ps(scale + i)));
-    std::memcpy(out + i, &c, 8);
+    store8<K>(out, i, codes8<K>(divide_by_scale(_mm256_loadu_ps(x + i), _mm256_loadu_ps(scale + i))), 8);
   }
   if (i < n) {  // tail: zero-padded lanes, scale 1
     alignas(32) float xb[8] = {}, sb[8] = {1, 1, 1, 1, 1, 1, 1, 1};
     std::memcpy(xb, x + i, (n - i) * sizeof(float));
     std::memcpy(sb, scale + i, (n - i) * sizeof(float));
-    const std::uint64_t c = codes8<K>(divide_by_scale(_mm256_load_ps(xb), _mm256_load_ps(sb)));
-    std::memcpy(out + i, &c, n - i);
+    store8<K>(out, i, codes8<K>(divide_by_scale(_mm256_load_ps(xb), _mm256_load_ps(sb))), n - i);
   }
 }
 
@@ -170,8 +168,7 @@ LOWBIT_TARGET_AVX2 inline void quantize_segment(isa, const float* __restrict x, 
     for (std::size_t i = 0; i < n; i += 8) {
       alignas(32) float xb[8] = {};
       std::memcpy(xb, x + i, std::min<std::size_t>(8, n - i) * sizeof(float));
-      const std::uint64_t c = codes8<K>(divide_by_scale(_mm256_load_ps(xb), s));
-      std::memcpy(out + i, &c, std::min<std::size_t>(8, n - i));
+      store8<K>(out, i, codes8<K>(divide_by_scale(_mm256_load_ps(xb), s)), std::min<std::size_t>(8, n - i));
     }
     return;
   }
@@ -179,14 +176,12 @@ LOWBIT_TARGET_AVX2 inline void quantize_segment(isa, const float* __restrict x, 
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     if (i % 64 == 0) prefetch_next(pf, pf_bytes, i);
-    const std::uint64_t c = codes8<K>(divide_by_recip(_mm256_loadu_ps(x + i), rd));
-    std::memcpy(out + i, &c, 8);
+    store8<K>(out, i, codes8<K>(divide_by_recip(_mm256_loadu_ps(x + i), rd)), 8);
   }
   if (i < n) {
     alignas(32) float xb[8] = {};
     std::memcpy(xb, x + i, (n - i) * sizeof(float));
-    const std::uint64_t c = codes8<K>(divide_by_recip(_mm256_load_ps(xb), rd));
-    std::memcpy(out + i, &c, n - i);
+    store8<K>(out, i, codes8<K>(divide_by_recip(_mm256_load_ps(xb), rd)), n - i);
   }
 }
 
