@@ -292,7 +292,7 @@ LOWBIT_TARGET_AVX512 inline void quantize_segment(isa, const float* __restrict x
     if constexpr (K == code_kind::int8)
       store_int8_x64(q, out + i);
     else
-      for (int j = 0; j < 4; ++j) store_codes<K>(q[j], code_at<K>(out, i + 16 * j), 0xffff);
+      for (std::size_t j = 0; j < 4; ++j) store_codes<K>(q[j], code_at<K>(out, i + 16 * j), 0xffff);
   }
   if (i < n) prefetch_next(pf, pf_bytes, i);
   for (; i < n; i += 16) {
@@ -321,7 +321,7 @@ LOWBIT_TARGET_AVX512 inline void quantize_segment_asym(isa, const float* __restr
     if constexpr (K == code_kind::int8)
       store_int8_x64(q, out + i);
     else
-      for (int j = 0; j < 4; ++j) store_codes<K>(q[j], code_at<K>(out, i + 16 * j), 0xffff);
+      for (std::size_t j = 0; j < 4; ++j) store_codes<K>(q[j], code_at<K>(out, i + 16 * j), 0xffff);
   }
   if (i < n) prefetch_next(pf, pf_bytes, i);
   for (; i < n; i += 16) {
