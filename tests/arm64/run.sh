@@ -64,46 +64,59 @@ tests=(
   "presets_test|presets/presets_test.cpp"
   "exec_test|exec/exec_test.cpp"
 )
-cli_sources=$(ls "$src"/examples/cli/*.cpp)
+# Every translation unit is a job of its own (a g++ given several sources compiles them one
+# after the other), the longest first (the tool's matmul.cpp), then the links.
 gcc_flags="-std=c++20 -O2 -fopenmp -Wall -Wextra -Werror -I$src/include -I$src/tests"
-mkdir -p "$work/armv8-a" "$work/armv8.2-a+dotprod"
-for t in "${tests[@]}"; do
-  name=${t%%|*} files=""
-  for f in ${t#*|}; do files="$files $src/tests/$f"; done
-  throttle
-  # -ffp-contract=off for the tests only: their oracles write the golden's formulas as plain
-  # a * b + c; the library's own immunity is what the conformance and tool builds check
-  # shellcheck disable=SC2086
-  "$cxx" $gcc_flags -march=armv8-a -ffp-contract=off -I"$gt/include" \
-    -DLOWBIT_GOLDEN_DIR="\"$work/golden/lowbit-types\"" $files "$work/libgtest.a" -lpthread \
-    -o "$work/armv8-a/$name" &
-  pids+=($!)
-done
-for march in armv8.2-a+dotprod armv8-a; do
-  throttle
-  # shellcheck disable=SC2086
-  "$cxx" $gcc_flags -march=$march "$src/tests/flags/conformance.cpp" -o "$work/$march/conformance" &
-  pids+=($!)
-  throttle
-  # shellcheck disable=SC2086
-  "$cxx" $gcc_flags -march=$march $cli_sources -o "$work/$march/lowbit" &
-  pids+=($!)
-done
+# -ffp-contract=off for the tests only: their oracles write the golden's formulas as plain a * b + c;
+# the library's own immunity is what the conformance and tool builds check
+test_flags=(-march=armv8-a -ffp-contract=off "-I$gt/include" "-DLOWBIT_GOLDEN_DIR=\"$work/golden/lowbit-types\"")
 # Clang: a different compiler, contraction on, no -fopenmp (the serial build of the headers)
-mkdir -p "$work/clang"
 clang_flags="--target=aarch64-linux-gnu -std=c++20 -O3 -march=armv8-a -ffp-contract=fast -Wall -Wextra -Werror"
 clang_flags="$clang_flags -I$src/include"
-throttle
-# shellcheck disable=SC2086
-clang++ $clang_flags "$src/tests/flags/conformance.cpp" -o "$work/clang/conformance" &
-pids+=($!)
-throttle
-# shellcheck disable=SC2086
-clang++ $clang_flags $cli_sources -o "$work/clang/lowbit" &
-pids+=($!)
-throttle
-g++ -std=c++20 -O2 -march=x86-64 -I"$src/include" "$src/tests/flags/conformance.cpp" -o "$work/conformance-x86" &
-pids+=($!)
+cli_sources=("$src/examples/cli/matmul.cpp")
+for f in "$src"/examples/cli/*.cpp; do [ "$f" = "${cli_sources[0]}" ] || cli_sources+=("$f"); done
+# toolchain name | compiler | flags
+tools=("armv8.2-a+dotprod|$cxx|$gcc_flags -march=armv8.2-a+dotprod" "armv8-a|$cxx|$gcc_flags -march=armv8-a"
+       "clang|clang++|$clang_flags")
+job() {  # COMMAND...: one compile or link job, at most LOWBIT_JOBS at a time
+  throttle
+  "$@" &
+  pids+=($!)
+}
+obj() { echo "$work/obj/$1/$(basename "${2%.cpp}").o"; }  # TOOLCHAIN SOURCE
+for d in armv8-a armv8.2-a+dotprod clang tests; do mkdir -p "$work/obj/$d" "$work/$d"; done
+for f in "${cli_sources[@]}"; do
+  for t in "${tools[@]}"; do
+    IFS='|' read -r name comp flags <<<"$t"
+    # shellcheck disable=SC2086
+    job "$comp" $flags -c "$f" -o "$(obj "$name" "$f")"
+  done
+done
+for t in "${tests[@]}"; do
+  for f in ${t#*|}; do
+    # shellcheck disable=SC2086
+    job "$cxx" $gcc_flags "${test_flags[@]}" -c "$src/tests/$f" -o "$(obj tests "$f")"
+  done
+done
+for t in "${tools[@]}"; do
+  IFS='|' read -r name comp flags <<<"$t"
+  # shellcheck disable=SC2086
+  job "$comp" $flags "$src/tests/flags/conformance.cpp" -o "$work/$name/conformance"
+done
+job g++ -std=c++20 -O2 -march=x86-64 -I"$src/include" "$src/tests/flags/conformance.cpp" -o "$work/conformance-x86"
+finish_builds
+for t in "${tools[@]}"; do
+  IFS='|' read -r name comp flags <<<"$t"
+  objs=()
+  for f in "${cli_sources[@]}"; do objs+=("$(obj "$name" "$f")"); done
+  # shellcheck disable=SC2086
+  job "$comp" $flags "${objs[@]}" -o "$work/$name/lowbit"
+done
+for t in "${tests[@]}"; do
+  name=${t%%|*} objs=()
+  for f in ${t#*|}; do objs+=("$(obj tests "$f")"); done
+  job "$cxx" -fopenmp "${objs[@]}" "$work/libgtest.a" -lpthread -o "$work/armv8-a/$name"
+done
 finish_builds
 LOWBIT_BACKEND=scalar "$work/conformance-x86" >"$work/reference.txt" 2>/dev/null
 echo "arm64: built in $(($(date +%s) - start)) s"
