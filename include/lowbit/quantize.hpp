@@ -274,9 +274,9 @@ inline std::size_t quantize_tasks(const exec_context& c, const scale_map& map) n
   return task_count(c, map.grid.rows, std::min(map.br, map.data.rows) * map.data.cols, min_task_elements);
 }
 
-///
-/// packed (int4 only, else null): the codes go there two per byte (code_kind::int4x2) instead of
-/// out.values; shape.cols is even. Blocks of odd width narrower than a row are left to the caller.
+/// quantize_fast: the path above for quantize_any. packed (int4 only, else null): the codes go
+/// there two per byte (code_kind::int4x2) instead of out.values; shape.cols is even. Blocks of odd
+/// width narrower than a row are left to the caller (false).
 template <low_bit_type T, class In>
 bool quantize_fast(const exec_context& ctx, std::span<const In> x, matrix_shape shape,
                    const quantize_params& p, const scale_map& map, const convert_policy& pol,
