@@ -1937,27 +1937,67 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
 
 namespace detail {
 #if defined(LOWBIT_X86_64)
-/// The approx weight-only sum at m <= 4 on 4-bit codes (wo::columns): yf (m, n) from the fp32 x
-/// (m, k) and the inter-rounded scale rows srows (np per row). False, having done nothing, where
-/// it does not apply (8-bit codes, m > 4, groups not a multiple of 32 k): the panel kernel runs.
+/// The approx weight-only sum at m <= 4 on 4-bit codes: yf (m, n) from the fp32 x (m, k) and the
+/// inter-rounded scale rows srows (np per row); wo::columns_bf16 (vdpbf16ps) for bf16 x where
+/// its guard holds, else wo::columns (fp32 FMA). False, having done nothing, where neither
+/// applies (8-bit codes, m > 4, groups not a multiple of 32 k): the panel kernel runs.
 template <wo::inter I, class T2>
 bool weight_only_columns(const exec_context& ctx, const packed_weights<T2>& w, const matmul_dims& d,
                          const scale_map& map, const float* srows, std::size_t np, const float* xs, float* xb,
-                         float* yf) {
+                         std::uint16_t* xw, float* yf) {
   if constexpr (!nibble_code<T2>) {
     return false;
   } else {
     if (d.m > 4 || d.k == 0 || (map.grid.rows > 1 && map.br % 32 != 0)) return false;
     const nibble_columns& cols = w.columns();
     const std::size_t kp = cols.kp, bpg = map.grid.rows > 1 ? map.br / 32 : kp / 32;
+    float lut[16];
+    for (unsigned c = 0; c < 16; ++c)
+      lut[c] = static_cast<float>(int_value(T2::from_bits(static_cast<std::uint8_t>(c))));
+    if constexpr (I == wo::inter::bf16) {
+      // bf16 x: vdpbf16ps (wo::columns_bf16) where its guard holds: 64-k chunks within one group,
+      // no nonzero x or scale below 2^-126 and no product of them below 2^-100
+      const double xmin = wo::min_nonzero_abs(xs, d.m * d.k),
+                   smin = wo::min_nonzero_abs(srows, map.grid.rows * np);
+      if ((map.grid.rows == 1 || map.br % 64 == 0) && xmin >= 0x1p-126 && smin >= 0x1p-126 &&
+          xmin * smin >= 0x1p-100) {
+        const std::size_t kc = ceil_div(d.k, 64) * 64, cpg = map.grid.rows > 1 ? map.br / 64 : kc / 64;
+        // x as bf16 bits per 64-k chunk: its 32 even k, then its 32 odd k (the nibbles' order)
+        std::fill(xw, xw + d.m * kc, std::uint16_t{0});
+        for (std::size_t i = 0; i < d.m; ++i)
+          for (std::size_t kk = 0; kk < d.k; ++kk)
+            xw[i * kc + kk / 64 * 64 + kk % 2 * 32 + kk % 64 / 2] =
+                static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(xs[i * d.k + kk]) >> 16);
+        const auto run = [&]<std::size_t R, std::size_t C>() {
+          parallel_items(ctx, ceil_div(d.n, 64), d.m * d.k * 64, min_task_macs, [&](std::size_t p) {
+            const std::size_t n1 = std::min(d.n, p * 64 + 64);
+            for (std::size_t n0 = p * 64; n0 < n1; n0 += C)
+              wo::columns_bf16<R, C>(cols.data.data() + n0 * (kp / 2), kp, d.k, std::min(C, n1 - n0), xw, kc,
+                                     lut, srows + n0, np, cpg, yf + n0, d.n);
+          });
+        };
+        switch (d.m) {
+          case 1:
+            run.template operator()<1, 8>();
+            break;
+          case 2:
+            run.template operator()<2, 4>();
+            break;
+          case 3:
+            run.template operator()<3, 2>();
+            break;
+          default:
+            run.template operator()<4, 2>();
+            break;
+        }
+        return true;
+      }
+    }
     // x rearranged per 32-k block: its 16 even k, then its 16 odd k (the nibbles' order)
     std::fill(xb, xb + d.m * kp, 0.0f);
     for (std::size_t i = 0; i < d.m; ++i)
       for (std::size_t kk = 0; kk < d.k; ++kk)
         xb[i * kp + kk / 32 * 32 + kk % 2 * 16 + kk % 32 / 2] = xs[i * d.k + kk];
-    float lut[16];
-    for (unsigned c = 0; c < 16; ++c)
-      lut[c] = static_cast<float>(int_value(T2::from_bits(static_cast<std::uint8_t>(c))));
     // R rows x C columns at once: 2 R C accumulators in registers
     const auto run = [&]<std::size_t R, std::size_t C>() {
       parallel_items(ctx, ceil_div(d.n, 64), d.m * d.k * 64, min_task_macs, [&](std::size_t p) {
@@ -1990,8 +2030,9 @@ bool weight_only_columns(const exec_context& ctx, const packed_weights<T2>& w, c
 /// MODE weight-only with the approx tag and pre-packed int4 / int8 weights (per tensor, per
 /// channel or per group, no offset): W is rebuilt exactly as the reference rounds it; the sum over
 /// k is fp32 FMA chains (detail/x86/weight_only_avx512.hpp: one chain in ascending k per column,
-/// or at m <= 4 with int4 32 chains per column added in a fixed order), within k * 2^-24 *
-/// sum |x W| of the reference's, the same for any thread count. At m <= 4 with int4 the first
+/// or at m <= 4 with int4 32 chains per column added in a fixed order; with bf16 x and groups of
+/// a multiple of 64 k, vdpbf16ps where no subnormal can arise), within k * 2^-24 * sum |x W| of
+/// the reference's, the same for any thread count. At m <= 4 with int4 the first
 /// call lays the codes out a second time (packed_weights::columns). Exact (the reference) where
 /// the path does not apply.
 template <float_output Out, class In, integer_code T2>
@@ -2018,12 +2059,14 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
     detail::arena ar(detail::scratch(
         ctx, detail::slice_bytes<float>(map.grid.rows * np) + detail::slice_bytes<float>(x.size()) +
                  detail::slice_bytes<float>(d.m * d.n) + detail::slice_bytes<const float*>(d.k) +
-                 detail::slice_bytes<float>(d.m * ceil_div(d.k, 32) * 32)));
+                 detail::slice_bytes<float>(d.m * ceil_div(d.k, 32) * 32) +
+                 detail::slice_bytes<std::uint16_t>(d.m * ceil_div(d.k, 64) * 64)));
     float* const srows = ar.take<float>(map.grid.rows * np);
     float* const xs = ar.take<float>(x.size());
     float* const yf = ar.take<float>(d.m * d.n);
     const float** const row_of = ar.take<const float*>(d.k);         // the scale row of each k
     float* const xb = ar.take<float>(d.m * ceil_div(d.k, 32) * 32);  // x for the columns kernel
+    std::uint16_t* const xw = ar.take<std::uint16_t>(d.m * ceil_div(d.k, 64) * 64);  // for columns_bf16
     detail::weight_scale_rows(map, s.scale, d.n, np, srows);
     detail::wo::round_inter_array<I>(srows, map.grid.rows * np);
     for (std::size_t i = 0; i < x.size(); ++i) {
@@ -2034,7 +2077,7 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
     }
     for (std::size_t k = 0; k < d.k; ++k) row_of[k] = srows + (k / map.br) * np;
     const auto scale_row = [&](std::size_t k) { return row_of[k]; };
-    if (!detail::weight_only_columns<I, T2>(ctx, w, d, map, srows, np, xs, xb, yf))
+    if (!detail::weight_only_columns<I, T2>(ctx, w, d, map, srows, np, xs, xb, xw, yf))
       detail::parallel_items(
           ctx, ceil_div(d.n, 64), d.m * d.k * 64, detail::min_task_macs, [&](std::size_t p) {
             const std::size_t n0 = p * 64, cnt = std::min<std::size_t>(64, d.n - n0);

@@ -649,26 +649,34 @@ TEST(Fast, ApproxWeightOnlyInt4Bf16Group64) {
 TEST(Fast, ApproxWeightOnlyInt4Bf16Group48) {  // not a multiple of 32 k: the panel kernel
   check_weight_only<bfloat16, int4>(granularity::group(48));
 }
+TEST(Fast, ApproxWeightOnlyInt4Bf16Group128AndChannel) {  // the vdpbf16ps kernel
+  check_weight_only<bfloat16, int4>(granularity::group(128));
+  check_weight_only<bfloat16, int4>(granularity::channel());
+  check_weight_only<bfloat16, int4>(granularity::tensor());
+}
 
 // With x one-hot (a single 1 at kk), the approx sum is the weight W[kk, n] itself: each rebuilt
 // weight must equal the reference's bit for bit, for every code, across a wide range of scales
 // (subnormal products, near-overflow ones, negative scales), for every small m and inter dtype.
+constexpr float default_mags[] = {1e-39f, 3e-38f, 1.7e-5f, 0.0123f, 1.0f, 333.3f, 2.9e37f};
 template <class In>
-void check_weight_only_one_hot(granularity g) {
-  const std::size_t k = 100, n = 37;
+void check_weight_only_one_hot(granularity g, std::span<const float> mags = default_mags, float one = 1.0f,
+                               std::size_t k = 100) {
+  const std::size_t n = 37;
   std::mt19937 rng(77);
   std::vector<int4> w(k * n);
   for (auto& v : w) v = int4::from_bits(static_cast<std::uint8_t>(rng() % 16));
   const auto map = make_scale_map(g, operand::right, matrix_shape{k, n});
   std::vector<float> s(map.size());
-  const float mags[] = {1e-39f, 3e-38f, 1.7e-5f, 0.0123f, 1.0f, 333.3f, 2.9e37f};
   for (auto& v : s)
-    v = mags[rng() % 7] * (rng() % 2 ? -1.0f : 1.0f) * (1.0f + static_cast<float>(rng() % 97) / 97.0f);
+    v = mags[rng() % mags.size()] * (rng() % 2 ? -1.0f : 1.0f) *
+        (1.0f + static_cast<float>(rng() % 97) / 97.0f);
   const packed_weights<int4> pw(w, k, n);
   for (const std::size_t m : {1u, 2u, 3u, 4u})
-    for (const std::size_t kk : {0u, 1u, 31u, 32u, 63u, 64u, 98u, 99u}) {
+    for (const std::size_t kk : {std::size_t{0}, std::size_t{1}, std::size_t{31}, std::size_t{32},
+                                 std::size_t{63}, std::size_t{64}, k / 2 + 1, k - 2, k - 1}) {
       std::vector<In> x(m * k, In(0.0f));
-      for (std::size_t i = 0; i < m; ++i) x[i * k + kk] = In(1.0f);
+      for (std::size_t i = 0; i < m; ++i) x[i * k + kk] = In(one);
       std::vector<float> exact(m * n), fast(m * n);
       matmul_weight_only<float, In, int4>(x, w, matmul_dims{m, k, n}, weight_scales{g, s}, {}, exact);
       matmul_weight_only<float, In, int4>(approx, x, pw, m, weight_scales{g, s}, {}, fast);
@@ -685,17 +693,43 @@ TEST(Fast, ApproxWeightOnlyRebuildsEveryWeightExactly) {
   check_weight_only_one_hot<float>(granularity::group(32));
 }
 
+// bf16 x at m <= 4 with groups of 64 k multiples, per channel or per tensor: the vdpbf16ps kernel
+// (wo::columns_bf16), whose guard needs no subnormal x, scale or product: scales from 2^-126 up
+// to near overflow (W = Inf for the largest), k with an odd number of 32-k blocks (a half chunk
+// last) and an even one, every k position of the first, a middle and the last chunk.
+TEST(Fast, ApproxWeightOnlyBf16DotRebuildsEveryWeightExactly) {
+  constexpr float normal[] = {0x1p-126f, 3e-38f, 1.7e-5f, 0.0123f, 1.0f, 333.3f, 2.9e37f};
+  for (const std::size_t k : {100u, 70u, 128u, 250u}) {
+    check_weight_only_one_hot<bfloat16>(granularity::group(64), normal, 1.0f, k);
+    check_weight_only_one_hot<bfloat16>(granularity::channel(), normal, 1.0f, k);
+    check_weight_only_one_hot<bfloat16>(granularity::tensor(), normal, -3.0f, k);
+  }
+  check_weight_only_one_hot<bfloat16>(granularity::group(128), normal, 1.0f, 300);
+}
+
+// Where the guard fails the fp32 kernel runs and the weights are still exact: a subnormal scale,
+// a subnormal x, a product below 2^-100 (x = 2^-120 with scales near 2^-14: exact in fp32, but
+// flushed to zero by vdpbf16ps if it ran).
+TEST(Fast, ApproxWeightOnlyBf16DotGuardFallsBack) {
+  constexpr float subnormal_scale[] = {1e-39f, 0.5f};
+  constexpr float small[] = {0x1p-14f};
+  check_weight_only_one_hot<bfloat16>(granularity::group(64), subnormal_scale, 1.0f, 130);
+  check_weight_only_one_hot<bfloat16>(granularity::channel(), small, 0x1p-130f, 130);
+  check_weight_only_one_hot<bfloat16>(granularity::channel(), small, 0x1p-120f, 130);
+}
+
 // An Inf scale in the last group of a column whose k ends inside a 32-k block: the reference sums
 // only real weights (+Inf here); the codes past k (0 * Inf = NaN if read) must not count.
-TEST(Fast, ApproxWeightOnlyInfScaleInTheTail) {
+// Also with groups of 64 k (the vdpbf16ps kernel: its last chunk holds 36 k).
+void check_inf_scale_in_the_tail(std::size_t group) {
   const std::size_t k = 100, n = 5;
   std::vector<int4> w(k * n, int4::from_bits(1));
-  std::vector<float> s((k + 31) / 32 * n, 0.5f);
-  s[3 * n + 2] = std::numeric_limits<float>::infinity();  // group 3 (k 96..99), column 2
-  s[1 * n + 4] = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> s((k + group - 1) / group * n, 0.5f);
+  s[(k - 1) / group * n + 2] = std::numeric_limits<float>::infinity();  // the last group, column 2
+  s[n + 4] = std::numeric_limits<float>::quiet_NaN();
   const std::vector<bfloat16> x(k, bfloat16(1.0f));
   std::vector<float> exact(n), fast(n);
-  const weight_scales ws{granularity::group(32), s};
+  const weight_scales ws{granularity::group(group), s};
   matmul_weight_only<float, bfloat16, int4>(x, w, matmul_dims{1, k, n}, ws, {}, exact);
   matmul_weight_only<float, bfloat16, int4>(approx, x, packed_weights<int4>(w, k, n), 1, ws, {}, fast);
   EXPECT_EQ(exact[2], std::numeric_limits<float>::infinity());
@@ -706,6 +740,10 @@ TEST(Fast, ApproxWeightOnlyInfScaleInTheTail) {
       EXPECT_EQ(fast[j], exact[j]) << j;
     }
   }
+}
+TEST(Fast, ApproxWeightOnlyInfScaleInTheTail) {
+  check_inf_scale_in_the_tail(32);
+  check_inf_scale_in_the_tail(64);
 }
 
 TEST(Fast, ApproxWeightOnlyInt8Fp16Channel) {

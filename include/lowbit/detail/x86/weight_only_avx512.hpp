@@ -117,6 +117,8 @@ LOWBIT_TARGET_AVX512 inline float sum_lanes(__m512 v) noexcept {
 /// of the 16 codes. Block b belongs to scale row b / bpg of srows (np inter-rounded scales per
 /// row, column j's at srows[j]). The codes past k are masked out (their W may be NaN when
 /// the scale is NaN or Inf; the reference never reads them).
+/// Every loop over rows and columns is unrolled by pragma, so that the 2 R C accumulators and the
+/// C tables stay in registers under -O2 as under -O3 (GCC -O2 kept them on the stack: 3x slower).
 template <inter I, std::size_t R, std::size_t C>
 LOWBIT_TARGET_AVX512 inline void columns(const std::uint8_t* col0, std::size_t kp, std::size_t k,
                                          std::size_t cnt, const float* x, std::size_t ldx, const float* lut,
@@ -127,43 +129,156 @@ LOWBIT_TARGET_AVX512 inline void columns(const std::uint8_t* col0, std::size_t k
   const auto lanes = [](std::size_t c) {
     return c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << c) - 1);
   };
-  const __mmask16 me = lanes((t + 1) / 2), mo = lanes(t / 2);
+  const __mmask16 last_e = lanes((t + 1) / 2), last_o = lanes(t / 2);
   const std::uint8_t* col[C];
+#pragma GCC unroll 8
   for (std::size_t j = 0; j < C; ++j) col[j] = col0 + (j < cnt ? j : 0) * (kp / 2);
   __m512 acc[R][C][2];
-  for (auto& r : acc)
-    for (auto& c : r) c[0] = c[1] = _mm512_setzero_ps();
-  for (std::size_t b0 = 0; b0 < nb; b0 += bpg) {
+#pragma GCC unroll 8
+  for (std::size_t r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (std::size_t j = 0; j < C; ++j) acc[r][j][0] = acc[r][j][1] = _mm512_setzero_ps();
+  const float* srow = srows;
+  for (std::size_t b0 = 0; b0 < nb; b0 += bpg, srow += np) {
     __m512 tab[C];
+#pragma GCC unroll 8
     for (std::size_t j = 0; j < C; ++j)
-      tab[j] = round_inter_exact<I>(
-          _mm512_mul_ps(lutf, _mm512_set1_ps(srows[(b0 / bpg) * np + (j < cnt ? j : 0)])));
-    for (std::size_t b = b0; b < std::min(nb, b0 + bpg); ++b) {
-      const bool last = b + 1 == nb;
+      tab[j] = round_inter_exact<I>(_mm512_mul_ps(lutf, _mm512_set1_ps(srow[j < cnt ? j : 0])));
+    const std::size_t b1 = std::min(nb, b0 + bpg);
+    for (std::size_t b = b0; b < b1; ++b) {
+      const __mmask16 me = b + 1 == nb ? last_e : __mmask16(0xffff);
+      const __mmask16 mo = b + 1 == nb ? last_o : __mmask16(0xffff);
       if (b % 4 == 0) {  // the next C columns' line at this k: their reads overlap this work
-        const std::uint8_t* next = col0 + C * (kp / 2) + b * 16;  // (written out: see prefetch_next)
-        __builtin_prefetch(next);
-        if constexpr (C > 1) __builtin_prefetch(next + kp / 2);
-        if constexpr (C > 2) __builtin_prefetch(next + 2 * (kp / 2));
-        if constexpr (C > 3) __builtin_prefetch(next + 3 * (kp / 2));
+        const std::uint8_t* next = col0 + C * (kp / 2) + b * 16;
+#pragma GCC unroll 8
+        for (std::size_t j = 0; j < C; ++j) __builtin_prefetch(next + j * (kp / 2));
       }
+      __m512 xe[R], xo[R];
+#pragma GCC unroll 8
+      for (std::size_t r = 0; r < R; ++r) {
+        xe[r] = _mm512_loadu_ps(x + r * ldx + b * 32);
+        xo[r] = _mm512_loadu_ps(x + r * ldx + b * 32 + 16);
+      }
+#pragma GCC unroll 8
       for (std::size_t j = 0; j < C; ++j) {
         const __m512i v =
             _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col[j] + b * 16)));
         // vpermps reads the low 4 bits of each index: the low nibble as is, the high one shifted
-        const __m512 we = _mm512_maskz_permutexvar_ps(last ? me : __mmask16(0xffff), v, tab[j]);
-        const __m512 wo =
-            _mm512_maskz_permutexvar_ps(last ? mo : __mmask16(0xffff), _mm512_srli_epi32(v, 4), tab[j]);
+        const __m512 we = _mm512_maskz_permutexvar_ps(me, v, tab[j]);
+        const __m512 wo = _mm512_maskz_permutexvar_ps(mo, _mm512_srli_epi32(v, 4), tab[j]);
+#pragma GCC unroll 8
         for (std::size_t r = 0; r < R; ++r) {
-          acc[r][j][0] = _mm512_fmadd_ps(_mm512_loadu_ps(x + r * ldx + b * 32), we, acc[r][j][0]);
-          acc[r][j][1] = _mm512_fmadd_ps(_mm512_loadu_ps(x + r * ldx + b * 32 + 16), wo, acc[r][j][1]);
+          acc[r][j][0] = _mm512_fmadd_ps(xe[r], we, acc[r][j][0]);
+          acc[r][j][1] = _mm512_fmadd_ps(xo[r], wo, acc[r][j][1]);
         }
       }
     }
   }
+#pragma GCC unroll 8
   for (std::size_t r = 0; r < R; ++r)
-    for (std::size_t j = 0; j < cnt; ++j)
-      y[r * ldy + j] = sum_lanes(_mm512_add_ps(acc[r][j][0], acc[r][j][1]));
+#pragma GCC unroll 8
+    for (std::size_t j = 0; j < C; ++j)
+      if (j < cnt) y[r * ldy + j] = sum_lanes(_mm512_add_ps(acc[r][j][0], acc[r][j][1]));
+}
+
+/// The smallest nonzero |v[i]| of n floats (+Inf when there is none; NaN is skipped). For the
+/// guard of columns_bf16.
+LOWBIT_TARGET_AVX512 inline float min_nonzero_abs(const float* v, std::size_t n) noexcept {
+  const __m512 inf = _mm512_set1_ps(__builtin_inff());
+  __m512 lo = inf;
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 t = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(t, v + i));
+    // zero and NaN lanes (and those past n) leave lo as it is
+    lo = _mm512_mask_min_ps(lo, _mm512_cmp_ps_mask(a, _mm512_setzero_ps(), _CMP_GT_OQ), lo, a);
+  }
+  return _mm512_reduce_min_ps(lo);
+}
+
+// The approx GEMV on AVX-512 BF16 with bf16 x (issue 11): the same column-by-column codes, 64 k
+// (32 bytes) of a column at a time. Each byte widened to a 16-bit lane; its low and high nibble
+// (even and odd k) index the column's group table of 16 bf16 W (vpermw), and vdpbf16ps
+// multiplies them by x's even and odd k, two products into each fp32 lane. The table is
+// vcvtneps2bf16 of lut * s: RNE like round_inter_exact, but denormal inputs read as zero and
+// vdpbf16ps flushes denormal inputs and results, so the caller runs this kernel only when no
+// nonzero x, W or product can be subnormal (min |x| * min |s| >= 2^-100: then every product is a
+// multiple of 2^-116 and every nonzero partial sum at least that); otherwise `columns`. Each
+// column's sum: two fp32 accumulators (even, odd k) in ascending k, lanes added in a fixed order:
+// within k * 2^-24 * sum |x W| of the reference's, deterministic for any thread count (the two
+// products of a lane may be rounded once or twice, as the CPU does it: within the same bound).
+
+/// y[r * ldy + j] for rows r < R and the cnt (<= C) columns j of the codes (nibble_columns: kp
+/// codes per column, col0 the first), k valid codes each. xw: R rows (ldx apart) of bf16 x bits,
+/// each 64-k chunk stored as its 32 even k then its 32 odd k, zero past k. Chunk c belongs to
+/// scale row c / cpg of srows (np inter-rounded scales per row, column j's at srows[j]). The
+/// codes past k are masked out (their W may be NaN when the scale is NaN or Inf).
+template <std::size_t R, std::size_t C>
+LOWBIT_TARGET_AVX512_BF16 inline void columns_bf16(const std::uint8_t* col0, std::size_t kp, std::size_t k,
+                                                   std::size_t cnt, const std::uint16_t* xw, std::size_t ldx,
+                                                   const float* lut, const float* srows, std::size_t np,
+                                                   std::size_t cpg, float* y, std::size_t ldy) noexcept {
+  const std::size_t bytes = kp / 2, nc = (bytes + 31) / 32;  // code bytes per column; chunks
+  const std::size_t kr = k - 64 * (nc - 1);                  // valid k in the last chunk (1..64)
+  const auto lanes32 = [](std::size_t c) {
+    return c >= 32 ? __mmask32(0xffffffffu) : static_cast<__mmask32>((1u << c) - 1);
+  };
+  const __mmask32 last_bytes = lanes32(bytes - 32 * (nc - 1)), last_e = lanes32((kr + 1) / 2),
+                  last_o = lanes32(kr / 2), all = 0xffffffffu;
+  const __m512 lutf = _mm512_loadu_ps(lut);
+  const __m512i low4 = _mm512_set1_epi16(0xf);
+  const std::uint8_t* col[C];
+#pragma GCC unroll 8
+  for (std::size_t j = 0; j < C; ++j) col[j] = col0 + (j < cnt ? j : 0) * bytes;
+  __m512 acc[R][C][2];
+#pragma GCC unroll 8
+  for (std::size_t r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (std::size_t j = 0; j < C; ++j) acc[r][j][0] = acc[r][j][1] = _mm512_setzero_ps();
+  const float* srow = srows;
+  for (std::size_t c0 = 0; c0 < nc; c0 += cpg, srow += np) {
+    __m512i tab[C];  // words 0..15: the bf16 W of each code
+#pragma GCC unroll 8
+    for (std::size_t j = 0; j < C; ++j)
+      tab[j] = _mm512_castsi256_si512(reinterpret_cast<__m256i>(
+          _mm512_cvtneps_pbh(_mm512_mul_ps(lutf, _mm512_set1_ps(srow[j < cnt ? j : 0])))));
+    // one chunk c of every column; the last one (Last) with its bytes and k masked
+    const auto chunk = [&](std::size_t c, __mmask32 mb, __mmask32 me, __mmask32 mo) LOWBIT_TARGET_AVX512_BF16
+        __attribute__((always_inline)) {
+      if (c % 2 == 0) {  // the next C columns' line at this k: their reads overlap this work
+        const std::uint8_t* next = col0 + C * bytes + c * 32;
+#pragma GCC unroll 8
+        for (std::size_t j = 0; j < C; ++j) __builtin_prefetch(next + j * bytes);
+      }
+      __m512bh xe[R], xo[R];
+#pragma GCC unroll 8
+      for (std::size_t r = 0; r < R; ++r) {
+        xe[r] = reinterpret_cast<__m512bh>(_mm512_loadu_si512(xw + r * ldx + c * 64));
+        xo[r] = reinterpret_cast<__m512bh>(_mm512_loadu_si512(xw + r * ldx + c * 64 + 32));
+      }
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j < C; ++j) {
+        const __m512i v = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(mb, col[j] + c * 32));
+        // vpermw reads the low 5 bits of each index: the low nibble masked, the high one shifted
+        const __m512bh we =
+            reinterpret_cast<__m512bh>(_mm512_maskz_permutexvar_epi16(me, _mm512_and_si512(v, low4), tab[j]));
+        const __m512bh wo =
+            reinterpret_cast<__m512bh>(_mm512_maskz_permutexvar_epi16(mo, _mm512_srli_epi16(v, 4), tab[j]));
+#pragma GCC unroll 8
+        for (std::size_t r = 0; r < R; ++r) {
+          acc[r][j][0] = _mm512_dpbf16_ps(acc[r][j][0], xe[r], we);
+          acc[r][j][1] = _mm512_dpbf16_ps(acc[r][j][1], xo[r], wo);
+        }
+      }
+    };
+    const std::size_t c1 = std::min(nc, c0 + cpg);  // this group's chunks: [c0, c1)
+    for (std::size_t c = c0; c < (c1 == nc ? nc - 1 : c1); ++c) chunk(c, all, all, all);
+    if (c1 == nc) chunk(nc - 1, last_bytes, last_e, last_o);
+  }
+#pragma GCC unroll 8
+  for (std::size_t r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (std::size_t j = 0; j < C; ++j)
+      if (j < cnt) y[r * ldy + j] = sum_lanes(_mm512_add_ps(acc[r][j][0], acc[r][j][1]));
 }
 
 // ---------------------------------------------------------------------------------------------
