@@ -1937,91 +1937,109 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
 
 namespace detail {
 #if defined(LOWBIT_X86_64)
-/// The approx weight-only sum at m <= 4 on 4-bit codes: yf (m, n) from the fp32 x (m, k) and the
-/// inter-rounded scale rows srows (np per row); wo::columns_bf16 (vdpbf16ps) for bf16 x where
-/// its guard holds, else wo::columns (fp32 FMA). False, having done nothing, where neither
-/// applies (8-bit codes, m > 4, groups not a multiple of 32 k): the panel kernel runs.
+/// Whether weight_only_columns applies: 4-bit codes, m <= 4, k > 0, one scale row or groups of a
+/// multiple of 32 k. Otherwise the panel kernel (wo::panel) runs.
+template <class T2>
+bool columns_apply(const matmul_dims& d, const scale_map& map) noexcept {
+  return nibble_code<T2> && d.m <= 4 && d.k > 0 && (map.grid.rows == 1 || map.br % 32 == 0);
+}
+/// weight_only_columns' tasks (each a run of 64-column panels) and scratch bytes.
+inline std::size_t columns_tasks(const exec_context& ctx, const matmul_dims& d) noexcept {
+  return task_count(ctx, ceil_div(d.n, 64), d.m * d.k * 64, min_task_macs);
+}
+inline std::size_t columns_scratch(const exec_context& ctx, const matmul_dims& d,
+                                   const scale_map& map) noexcept {
+  return slice_bytes<float>(d.m * ceil_div(d.k, 32) * 32) +
+         slice_bytes<std::uint16_t>(d.m * ceil_div(d.k, 64) * 64) +
+         columns_tasks(ctx, d) * slice_bytes<float>(map.grid.rows * 64);
+}
+
+/// The approx weight-only sum at m <= 4 on 4-bit codes (where columns_apply): yf (m, n) from the
+/// fp32 x (m, k), panel by panel of 64 columns. Each task builds its panels' scale rows itself
+/// (rounded to the inter dtype), so that the scales are read in parallel and stay in the core
+/// that uses them. A panel runs wo::columns_bf16 (vdpbf16ps) for bf16 x where the guard holds for
+/// x and that panel's scales, else wo::columns (fp32 FMA): the choice depends on the panel only,
+/// so the result is the same for any thread count. ar: columns_scratch bytes.
 template <wo::inter I, class T2>
-bool weight_only_columns(const exec_context& ctx, const packed_weights<T2>& w, const matmul_dims& d,
-                         const scale_map& map, const float* srows, std::size_t np, const float* xs, float* xb,
-                         std::uint16_t* xw, float* yf) {
-  if constexpr (!nibble_code<T2>) {
-    return false;
-  } else {
-    if (d.m > 4 || d.k == 0 || (map.grid.rows > 1 && map.br % 32 != 0)) return false;
+void weight_only_columns(const exec_context& ctx, const packed_weights<T2>& w, const matmul_dims& d,
+                         const scale_map& map, std::span<const float> scale, const float* xs, arena& ar,
+                         float* yf) {
+  if constexpr (nibble_code<T2>) {
     const nibble_columns& cols = w.columns();
-    const std::size_t kp = cols.kp, bpg = map.grid.rows > 1 ? map.br / 32 : kp / 32;
+    const std::size_t kp = cols.kp, kc = ceil_div(d.k, 64) * 64, rows = map.grid.rows;
+    const std::size_t bpg = rows > 1 ? map.br / 32 : kp / 32, cpg = rows > 1 ? map.br / 64 : kc / 64;
+    float* const xb = ar.take<float>(d.m * kp);
+    std::uint16_t* const xw = ar.take<std::uint16_t>(d.m * kc);
+    const std::size_t tasks = columns_tasks(ctx, d);
+    float* const srows = ar.take<float>(tasks * rows * 64);
     float lut[16];
     for (unsigned c = 0; c < 16; ++c)
       lut[c] = static_cast<float>(int_value(T2::from_bits(static_cast<std::uint8_t>(c))));
-    if constexpr (I == wo::inter::bf16) {
-      // bf16 x: vdpbf16ps (wo::columns_bf16) where its guard holds: 64-k chunks within one group,
-      // no nonzero x or scale below 2^-126 and no product of them below 2^-100
-      const double xmin = wo::min_nonzero_abs(xs, d.m * d.k),
-                   smin = wo::min_nonzero_abs(srows, map.grid.rows * np);
-      if ((map.grid.rows == 1 || map.br % 64 == 0) && xmin >= 0x1p-126 && smin >= 0x1p-126 &&
-          xmin * smin >= 0x1p-100) {
-        const std::size_t kc = ceil_div(d.k, 64) * 64, cpg = map.grid.rows > 1 ? map.br / 64 : kc / 64;
-        // x as bf16 bits per 64-k chunk: its 32 even k, then its 32 odd k (the nibbles' order)
-        std::fill(xw, xw + d.m * kc, std::uint16_t{0});
-        for (std::size_t i = 0; i < d.m; ++i)
-          for (std::size_t kk = 0; kk < d.k; ++kk)
-            xw[i * kc + kk / 64 * 64 + kk % 2 * 32 + kk % 64 / 2] =
-                static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(xs[i * d.k + kk]) >> 16);
-        const auto run = [&]<std::size_t R, std::size_t C>() {
-          parallel_items(ctx, ceil_div(d.n, 64), d.m * d.k * 64, min_task_macs, [&](std::size_t p) {
-            const std::size_t n1 = std::min(d.n, p * 64 + 64);
-            for (std::size_t n0 = p * 64; n0 < n1; n0 += C)
-              wo::columns_bf16<R, C>(cols.data.data() + n0 * (kp / 2), kp, d.k, std::min(C, n1 - n0), xw, kc,
-                                     lut, srows + n0, np, cpg, yf + n0, d.n);
-          });
-        };
-        switch (d.m) {
-          case 1:
-            run.template operator()<1, 8>();
-            break;
-          case 2:
-            run.template operator()<2, 4>();
-            break;
-          case 3:
-            run.template operator()<3, 2>();
-            break;
-          default:
-            run.template operator()<4, 2>();
-            break;
-        }
-        return true;
-      }
-    }
-    // x rearranged per 32-k block: its 16 even k, then its 16 odd k (the nibbles' order)
+    // x for wo::columns: per 32-k block its 16 even k, then its 16 odd k (the nibbles' order)
     std::fill(xb, xb + d.m * kp, 0.0f);
     for (std::size_t i = 0; i < d.m; ++i)
       for (std::size_t kk = 0; kk < d.k; ++kk)
         xb[i * kp + kk / 32 * 32 + kk % 2 * 16 + kk % 32 / 2] = xs[i * d.k + kk];
-    // R rows x C columns at once: 2 R C accumulators in registers
-    const auto run = [&]<std::size_t R, std::size_t C>() {
-      parallel_items(ctx, ceil_div(d.n, 64), d.m * d.k * 64, min_task_macs, [&](std::size_t p) {
-        const std::size_t n1 = std::min(d.n, p * 64 + 64);
-        for (std::size_t n0 = p * 64; n0 < n1; n0 += C)
-          wo::columns<I, R, C>(cols.data.data() + n0 * (kp / 2), kp, d.k, std::min(C, n1 - n0), xb, kp, lut,
-                               srows + n0, np, bpg, yf + n0, d.n);
+    // bf16 x for wo::columns_bf16 (its bits): per 64-k chunk its 32 even k, then its 32 odd k.
+    // Its guard: 64-k chunks within one group, no nonzero x or scale below 2^-126 and no product
+    // of them below 2^-100 (x here, the scales per panel).
+    bool dot = false;
+    double xmin = 0;
+    if constexpr (I == wo::inter::bf16) {
+      xmin = wo::min_nonzero_abs(xs, d.m * d.k);
+      dot = (rows == 1 || map.br % 64 == 0) && xmin >= 0x1p-126;
+      std::fill(xw, xw + d.m * kc, std::uint16_t{0});
+      for (std::size_t i = 0; i < d.m; ++i)
+        for (std::size_t kk = 0; kk < d.k; ++kk)
+          xw[i * kc + kk / 64 * 64 + kk % 2 * 32 + kk % 64 / 2] =
+              static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(xs[i * d.k + kk]) >> 16);
+    }
+    // R rows x C columns at once (Cb for columns_bf16, Cf for columns): 2 R C accumulators
+    const auto run = [&]<std::size_t R, std::size_t Cb, std::size_t Cf>() {
+      run_tasks(ctx, tasks, [&](std::size_t t) {
+        float* const sr = srows + t * rows * 64;  // the panel's scale rows, 64 columns each
+        const auto [p0, p1] = task_range(t, tasks, ceil_div(d.n, 64));
+        for (std::size_t p = p0; p < p1; ++p) {
+          const std::size_t base = p * 64, n1 = std::min(d.n, base + 64);
+          for (std::size_t g = 0; g < rows; ++g) {
+            float* const row = sr + g * 64;
+            if (!map.transposed && map.bc == 1)  // (k / group, n) scales: the row as stored
+              std::copy_n(scale.data() + g * d.n + base, n1 - base, row);
+            else
+              for (std::size_t n = base; n < n1; ++n) row[n - base] = scale[map(g * map.br, n)];
+            std::fill(row + (n1 - base), row + 64, 0.0f);
+          }
+          wo::round_inter_array<I>(sr, rows * 64);
+          bool dp = false;
+          if constexpr (I == wo::inter::bf16) {
+            const double smin = wo::min_nonzero_abs(sr, rows * 64);
+            dp = dot && smin >= 0x1p-126 && xmin * smin >= 0x1p-100;
+          }
+          if (dp)
+            for (std::size_t n0 = base; n0 < n1; n0 += Cb)
+              wo::columns_bf16<R, Cb>(cols.at(n0), d.k, std::min(Cb, n1 - n0), xw, kc, lut, sr + (n0 - base),
+                                      64, cpg, yf + n0, d.n);
+          else
+            for (std::size_t n0 = base; n0 < n1; n0 += Cf)
+              wo::columns<I, R, Cf>(cols.at(n0), kp, d.k, std::min(Cf, n1 - n0), xb, kp, lut,
+                                    sr + (n0 - base), 64, bpg, yf + n0, d.n);
+        }
       });
     };
     switch (d.m) {
       case 1:
-        run.template operator()<1, 4>();
+        run.template operator()<1, 8, 4>();
         break;
       case 2:
-        run.template operator()<2, 4>();
+        run.template operator()<2, 4, 4>();
         break;
       case 3:
-        run.template operator()<3, 2>();
+        run.template operator()<3, 2, 2>();
         break;
       default:
-        run.template operator()<4, 2>();
+        run.template operator()<4, 2, 2>();
         break;
     }
-    return true;
   }
 }
 #endif
@@ -2053,31 +2071,33 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
     constexpr auto I = std::is_same_v<In, bfloat16>  ? detail::wo::inter::bf16
                        : std::is_same_v<In, float16> ? detail::wo::inter::f16
                                                      : detail::wo::inter::f32;
-    // scratch: one row of n scales per scale row of the map, rounded to the inter dtype; x in
-    // fp32; the fp32 outputs
+    // scratch: x in fp32, the fp32 outputs, then the columns kernels' (x rearranged, scale rows
+    // per task) or the panel kernel's (one row of n scales per scale row of the map, rounded to
+    // the inter dtype, and the scale row of each k)
+    const bool columns = detail::columns_apply<T2>(d, map);
     const std::size_t np = ceil_div(d.n, 64) * 64;  // padded row length
-    detail::arena ar(detail::scratch(
-        ctx, detail::slice_bytes<float>(map.grid.rows * np) + detail::slice_bytes<float>(x.size()) +
-                 detail::slice_bytes<float>(d.m * d.n) + detail::slice_bytes<const float*>(d.k) +
-                 detail::slice_bytes<float>(d.m * ceil_div(d.k, 32) * 32) +
-                 detail::slice_bytes<std::uint16_t>(d.m * ceil_div(d.k, 64) * 64)));
-    float* const srows = ar.take<float>(map.grid.rows * np);
+    detail::arena ar(detail::scratch(ctx, detail::slice_bytes<float>(x.size()) +
+                                              detail::slice_bytes<float>(d.m * d.n) +
+                                              (columns ? detail::columns_scratch(ctx, d, map)
+                                                       : detail::slice_bytes<float>(map.grid.rows * np) +
+                                                             detail::slice_bytes<const float*>(d.k))));
     float* const xs = ar.take<float>(x.size());
     float* const yf = ar.take<float>(d.m * d.n);
-    const float** const row_of = ar.take<const float*>(d.k);         // the scale row of each k
-    float* const xb = ar.take<float>(d.m * ceil_div(d.k, 32) * 32);  // x for the columns kernel
-    std::uint16_t* const xw = ar.take<std::uint16_t>(d.m * ceil_div(d.k, 64) * 64);  // for columns_bf16
-    detail::weight_scale_rows(map, s.scale, d.n, np, srows);
-    detail::wo::round_inter_array<I>(srows, map.grid.rows * np);
     for (std::size_t i = 0; i < x.size(); ++i) {
       if constexpr (std::is_same_v<In, bfloat16>)
         xs[i] = std::bit_cast<float>(std::uint32_t{x[i].bits()} << 16);
       else
         xs[i] = static_cast<float>(x[i]);
     }
-    for (std::size_t k = 0; k < d.k; ++k) row_of[k] = srows + (k / map.br) * np;
-    const auto scale_row = [&](std::size_t k) { return row_of[k]; };
-    if (!detail::weight_only_columns<I, T2>(ctx, w, d, map, srows, np, xs, xb, xw, yf))
+    if (columns) {
+      detail::weight_only_columns<I, T2>(ctx, w, d, map, s.scale, xs, ar, yf);
+    } else {
+      float* const srows = ar.take<float>(map.grid.rows * np);
+      const float** const row_of = ar.take<const float*>(d.k);  // the scale row of each k
+      detail::weight_scale_rows(map, s.scale, d.n, np, srows);
+      detail::wo::round_inter_array<I>(srows, map.grid.rows * np);
+      for (std::size_t k = 0; k < d.k; ++k) row_of[k] = srows + (k / map.br) * np;
+      const auto scale_row = [&](std::size_t k) { return row_of[k]; };
       detail::parallel_items(
           ctx, ceil_div(d.n, 64), d.m * d.k * 64, detail::min_task_macs, [&](std::size_t p) {
             const std::size_t n0 = p * 64, cnt = std::min<std::size_t>(64, d.n - n0);
@@ -2086,6 +2106,7 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
                                                             xs + i * d.k, d.k, n0, scale_row, yf + i * d.n,
                                                             cnt);
           });
+    }
     if (!bias.empty())
       for (std::size_t i = 0; i < d.m * d.n; ++i) yf[i] = yf[i] + bias[i % d.n];
     detail::count(true);

@@ -24,19 +24,34 @@ void pack_rows(T* u, std::size_t m, std::size_t k, std::size_t group, T pad, Get
   }
 }
 
-/// 4-bit weight codes column by column, for the small-m weight-only kernel (wo::columns): column
-/// j's k codes contiguous from data[j * kp / 2], two per byte with even k in the low nibble
-/// (CANN's int4 order along k), each column padded with code 0 to kp, a multiple of 32.
+/// 4-bit weight codes column by column, for the small-m weight-only kernels (wo::columns,
+/// wo::columns_bf16): two per byte with even k in the low nibble (CANN's int4 order along k),
+/// each column padded with code 0 to kp (a multiple of 32) and its bytes to whole chunks of 32
+/// (64 k). Columns go in groups of `lanes`, the group's chunks interleaved: chunk c of column j
+/// at at(j) + c * chunk_stride, so that a kernel reading the 8 columns of a group chunk by chunk
+/// reads one sequential stream (8 streams 2 KB apart kept the DRAM pages busier: the two-thread
+/// GEMV took as long as the one-thread one). n is padded to whole groups with code 0.
 struct nibble_columns {
-  std::size_t kp = 0;
+  static constexpr std::size_t lanes = 8, chunk = 32, chunk_stride = lanes * chunk;
+  std::size_t kp = 0, chunks = 0;  // codes and 32-byte chunks per column
   std::vector<std::uint8_t> data;
 
   template <class Code>
   nibble_columns(std::size_t k, std::size_t n, Code&& code)
-      : kp((k + 31) / 32 * 32), data(n * ((k + 31) / 32 * 16), 0) {
+      : kp((k + 31) / 32 * 32),
+        chunks((k + 63) / 64),
+        data((n + lanes - 1) / lanes * chunks * chunk_stride, 0) {
     for (std::size_t j = 0; j < n; ++j)
       for (std::size_t kk = 0; kk < k; ++kk)
-        data[j * (kp / 2) + kk / 2] |= static_cast<std::uint8_t>((code(kk, j) & 0xfu) << (4 * (kk % 2)));
+        at(j)[kk / 64 * chunk_stride + kk % 64 / 2] |=
+            static_cast<std::uint8_t>((code(kk, j) & 0xfu) << (4 * (kk % 2)));
+  }
+  /// Chunk 0 of column j.
+  std::uint8_t* at(std::size_t j) noexcept {
+    return data.data() + j / lanes * chunks * chunk_stride + j % lanes * chunk;
+  }
+  const std::uint8_t* at(std::size_t j) const noexcept {
+    return data.data() + j / lanes * chunks * chunk_stride + j % lanes * chunk;
   }
 };
 
