@@ -29,8 +29,8 @@ void pack_rows(T* u, std::size_t m, std::size_t k, std::size_t group, T pad, Get
 /// each column padded with code 0 to kp (a multiple of 32) and its bytes to whole chunks of 32
 /// (64 k). Columns go in groups of `lanes`, the group's chunks interleaved: chunk c of column j
 /// at at(j) + c * chunk_stride, so that a kernel reading the 8 columns of a group chunk by chunk
-/// reads one sequential stream (8 streams 2 KB apart kept the DRAM pages busier: the two-thread
-/// GEMV took as long as the one-thread one). n is padded to whole groups with code 0.
+/// reads one sequential stream, which it prefetches far ahead (wo::prefetch_ahead). n is padded
+/// to whole groups with code 0.
 struct nibble_columns {
   static constexpr std::size_t lanes = 8, chunk = 32, chunk_stride = lanes * chunk;
   std::size_t kp = 0, chunks = 0;  // codes and 32-byte chunks per column
