@@ -22,7 +22,8 @@ enum class dequant_form : std::uint8_t {
 
 namespace detail {
 
-/// The scalar reference of dequantize_into.
+/// The scalar reference of dequantize_into: (v - offset) * scale (antiquant: v + offset), each
+/// rounded to fp32, v the code's exact value; every NaN out is the canonical one.
 template <class T, class S>
 void dequantize_ref_into(std::span<const T> q, const scale_map& map, std::span<const S> scales,
                          std::span<const float> offsets, std::span<float> out,
@@ -37,7 +38,7 @@ void dequantize_ref_into(std::span<const T> q, const scale_map& map, std::span<c
       const std::size_t i = r * map.data.cols + c, s = map(r, c);
       float v = static_cast<float>(q[i]);
       if (!offsets.empty()) v = form == dequant_form::antiquant ? v + offsets[s] : v - offsets[s];
-      out[i] = v * static_cast<float>(scales[s]);
+      out[i] = canonical_nan(v * static_cast<float>(scales[s]));
     }
 }
 
@@ -83,8 +84,16 @@ void dequantize_into(const exec_context& ctx, std::span<const T> q, const scale_
         for (std::size_t c = 0; c < 256; ++c)
           table[c] = static_cast<float>(T::from_bits(static_cast<std::uint8_t>(c)));
       const auto* codes = reinterpret_cast<const std::uint8_t*>(q.data());
-      constexpr bool codes16 = std::is_same_v<T, int4> || std::is_same_v<T, float4_e2m1fn> ||
-                               std::is_same_v<T, float4_e1m2fn>;  // 4-bit codes: bits < 16
+      constexpr auto dk =
+          std::is_same_v<T, int4> || std::is_same_v<T, float4_e2m1fn> || std::is_same_v<T, float4_e1m2fn>
+              ? detail::table_decode::nibble  // 4-bit codes: bits < 16
+          : std::is_same_v<T, float8_e4m3fn> ? detail::table_decode::e4m3
+          : std::is_same_v<T, float8_e5m2>   ? detail::table_decode::e5m2
+                                             : detail::table_decode::gather;
+      // where a vector never straddles two blocks (bc a multiple of 16), the per-column scale
+      // row is one value per block (the kernels broadcast it): an MX row's 128 values instead of
+      // 4096 rebuilt for every row
+      const std::size_t sbc = map.bc % 16 == 0 ? map.bc : 0;
       std::array<float, 256> pow2{};  // e8m0 scales: 2^(e - 127) exactly, NaN for 0xff
       if constexpr (std::is_same_v<S, float8_e8m0fnu>)
         for (std::size_t e = 0; e < 256; ++e)
@@ -102,19 +111,20 @@ void dequantize_into(const exec_context& ctx, std::span<const T> q, const scale_
               sc = scales[s];
             else
               sc = pow2[scales[s].bits()];
-            for (const std::size_t c1 = std::min(c + map.bc, cols); c < c1; ++c) {
+            const float o = co ? (form == dequant_form::antiquant ? -offsets[s] : offsets[s])
+                               : 0.0f;  // q + o == q - (-o)
+            for (const std::size_t c1 = sbc ? c + 1 : std::min(c + map.bc, cols); c < c1; ++c) {
               cs[c] = sc;
-              if (co)
-                co[c] = form == dequant_form::antiquant ? -offsets[s] : offsets[s];  // q + o == q - (-o)
+              if (co) co[c] = o;
             }
           }
         }
         const auto run = [&](auto isa) {
           if constexpr (int8)
-            dequantize_row_int(isa, q.data() + r * cols, cs, co, out.data() + r * cols, cols);
+            dequantize_row_int(isa, q.data() + r * cols, cs, co, out.data() + r * cols, cols, sbc);
           else
-            dequantize_row_table(isa, codes + r * cols, table.data(), cs, co, out.data() + r * cols, cols,
-                                 codes16);
+            dequantize_row_table(isa, codes + r * cols, table.data(), cs, co, out.data() + r * cols, cols, dk,
+                                 sbc);
         };
 #if defined(LOWBIT_X86_64)
         if (detail::use_avx512())

@@ -386,12 +386,14 @@ TEST(Fast, DequantizeInt8MatchesReference) {
 }
 
 /// Every bit pattern of a one-byte code type dequantized with fp32 or e8m0 scales (incl. NaN,
-/// 2^-127 and 2^127), with and without offsets, against the reference: the table path.
+/// 2^-127 and 2^127), with and without offsets, against the reference: the table path (and the
+/// e4m3 / e5m2 decode by arithmetic). Blocks 16 and 48 columns wide (and per tensor with whole
+/// vectors) take the kernels' one scale per block; the others a scale per column.
 template <class T, class S>
 void check_dequantize_codes(unsigned seed) {
   for (auto shape : shapes)
-    for (auto g :
-         {granularity::tensor(), granularity::channel(), granularity::group(32), granularity::block(3, 5)}) {
+    for (auto g : {granularity::tensor(), granularity::channel(), granularity::group(32),
+                   granularity::block(3, 5), granularity::block(2, 16), granularity::block(1, 48)}) {
       std::mt19937 rng(seed++);
       std::vector<T> q(shape.size());
       for (auto& v : q) {
@@ -429,7 +431,28 @@ void check_dequantize_codes(unsigned seed) {
     }
 }
 
+// The 256 codes in order, each in every lane of a 16-wide vector and in the scalar tails, scale 1
+// and no offset: each value exactly the reference's (NaN payloads too).
+template <class T>
+void check_dequantize_all_codes() {
+  const matrix_shape shape{3, 256 * 16 + 7};
+  std::vector<T> q(shape.size());
+  for (std::size_t i = 0; i < q.size(); ++i)
+    q[i] = T::from_bits(static_cast<std::uint8_t>(i / 16 + i % 16 * 17));
+  for (auto g : {granularity::tensor(), granularity::channel(), granularity::block(1, 16)}) {
+    const auto map = make_scale_map(g, operand::right, shape);
+    const std::vector<float> s(map.size(), 1.0f);
+    std::vector<float> fast(shape.size()), ref(shape.size());
+    dequantize_into<T, float>(q, map, s, {}, fast);
+    detail::dequantize_ref_into<T, float>(q, map, s, {}, ref);
+    ASSERT_EQ(std::memcmp(fast.data(), ref.data(), fast.size() * 4), 0) << to_string(g);
+  }
+}
+
 TEST(Fast, DequantizeEveryOneByteCodeMatchesReference) {
+  check_dequantize_all_codes<float8_e4m3fn>();
+  check_dequantize_all_codes<float8_e5m2>();
+  check_dequantize_all_codes<hifloat8>();
   check_dequantize_codes<float8_e4m3fn, float>(70);
   check_dequantize_codes<float8_e5m2, float>(71);
   check_dequantize_codes<hifloat8, float>(72);

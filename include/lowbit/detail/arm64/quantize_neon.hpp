@@ -168,36 +168,48 @@ inline void quantize_segment(isa, const float* __restrict x, float scale, std::u
 /// out[i] = (float(q[i]) - offset[i]) * scale[i] (offset may be null); q as signed bytes. A
 /// Any one-byte code: v = table[q[i]] (its exact fp32 value), then out = (v - offset) * scale as
 /// dequantize_row_int, one fp32 operation each (NEON has no gather: a scalar loop).
+/// With sbc, scale and offset hold one value per sbc elements (as the avx512 kernels).
 inline void dequantize_row_table(isa, const std::uint8_t* __restrict q, const float* __restrict table,
                                  const float* __restrict scale, const float* __restrict offset,
-                                 float* __restrict out, std::size_t n, bool) noexcept {
+                                 float* __restrict out, std::size_t n, table_decode,
+                                 std::size_t sbc = 0) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t c = sbc ? i / sbc : i;
     float v = table[q[i]];
-    if (offset) v = v - offset[i];
-    out[i] = v * scale[i];
+    if (offset) v = v - offset[c];
+    out[i] = detail::canonical_nan(v * scale[c]);
   }
 }
 
 /// subtraction then a product: nothing a compiler could fuse into FMA.
 inline void dequantize_row_int(isa, const std::int8_t* __restrict q, const float* __restrict scale,
-                               const float* __restrict offset, float* __restrict out,
-                               std::size_t n) noexcept {
+                               const float* __restrict offset, float* __restrict out, std::size_t n,
+                               std::size_t sbc = 0) noexcept {
+  // elements i .. i + 3: one block's value broadcast with sbc (a multiple of 16), else s[i ..]
+  const auto vals = [sbc](const float* s, std::size_t i) {
+    return sbc ? vdupq_n_f32(s[i / sbc]) : vld1q_f32(s + i);
+  };
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const int16x8_t w = vmovl_s8(vld1_s8(q + i));
     float32x4_t v0 = vcvtq_f32_s32(vmovl_s16(vget_low_s16(w))),
                 v1 = vcvtq_f32_s32(vmovl_s16(vget_high_s16(w)));
     if (offset) {
-      v0 = vsubq_f32(v0, vld1q_f32(offset + i));
-      v1 = vsubq_f32(v1, vld1q_f32(offset + i + 4));
+      v0 = vsubq_f32(v0, vals(offset, i));
+      v1 = vsubq_f32(v1, vals(offset, i + 4));
     }
-    vst1q_f32(out + i, vmulq_f32(v0, vld1q_f32(scale + i)));
-    vst1q_f32(out + i + 4, vmulq_f32(v1, vld1q_f32(scale + i + 4)));
+    // NaN lanes: the canonical quiet NaN (detail::canonical_nan)
+    const auto canon = [](float32x4_t y) {
+      return vbslq_f32(vceqq_f32(y, y), y, vreinterpretq_f32_u32(vdupq_n_u32(0x7fc00000u)));
+    };
+    vst1q_f32(out + i, canon(vmulq_f32(v0, vals(scale, i))));
+    vst1q_f32(out + i + 4, canon(vmulq_f32(v1, vals(scale, i + 4))));
   }
   for (; i < n; ++i) {  // tail: the reference's two operations
+    const std::size_t c = sbc ? i / sbc : i;
     float v = static_cast<float>(q[i]);
-    if (offset) v = v - offset[i];
-    out[i] = v * scale[i];
+    if (offset) v = v - offset[c];
+    out[i] = detail::canonical_nan(v * scale[c]);
   }
 }
 

@@ -185,40 +185,58 @@ LOWBIT_TARGET_AVX2 inline void quantize_segment(isa, const float* __restrict x, 
   }
 }
 
+/// v with its NaN lanes the canonical quiet NaN 0x7fc00000 (detail::canonical_nan).
+LOWBIT_TARGET_AVX2 inline __m256 canonical_nan(__m256 v) noexcept {
+  return _mm256_blendv_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fc00000)),
+                          _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+
+/// The scale (or offset) of elements i .. i + 7: s[i / sbc] broadcast when sbc (a multiple of 16:
+/// one block's value for all 8), else s[i ..].
+LOWBIT_TARGET_AVX2 inline __m256 row_values(const float* s, std::size_t i, std::size_t sbc) noexcept {
+  return sbc ? _mm256_broadcast_ss(s + i / sbc) : _mm256_loadu_ps(s + i);
+}
+
 /// Any one-byte code: v = table[q[i]] (its exact fp32 value), then out = (v - offset) * scale as
 /// dequantize_row_int, one fp32 operation each.
 LOWBIT_TARGET_AVX2 inline void dequantize_row_table(isa, const std::uint8_t* __restrict q,
                                                     const float* __restrict table,
                                                     const float* __restrict scale,
                                                     const float* __restrict offset, float* __restrict out,
-                                                    std::size_t n, bool) noexcept {
+                                                    std::size_t n, table_decode,
+                                                    std::size_t sbc = 0) noexcept {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i)));
     __m256 v = _mm256_i32gather_ps(table, idx, 4);
-    if (offset) v = _mm256_sub_ps(v, _mm256_loadu_ps(offset + i));
-    _mm256_storeu_ps(out + i, _mm256_mul_ps(v, _mm256_loadu_ps(scale + i)));
+    if (offset) v = _mm256_sub_ps(v, row_values(offset, i, sbc));
+    _mm256_storeu_ps(out + i, canonical_nan(_mm256_mul_ps(v, row_values(scale, i, sbc))));
   }
-  for (; i < n; ++i) out[i] = (offset ? table[q[i]] - offset[i] : table[q[i]]) * scale[i];
+  for (; i < n; ++i) {
+    const std::size_t c = sbc ? i / sbc : i;
+    out[i] = detail::canonical_nan((offset ? table[q[i]] - offset[c] : table[q[i]]) * scale[c]);
+  }
 }
 
-/// out[i] = (float(q[i]) - offset[i]) * scale[i] (offset may be null); q as signed bytes.
+/// out[i] = (float(q[i]) - offset[i]) * scale[i] (offset may be null); q as signed bytes. With
+/// sbc, scale and offset hold one value per sbc elements (row_values).
 LOWBIT_TARGET_AVX2 inline void dequantize_row_int(isa, const std::int8_t* __restrict q,
                                                   const float* __restrict scale,
                                                   const float* __restrict offset, float* __restrict out,
-                                                  std::size_t n) noexcept {
+                                                  std::size_t n, std::size_t sbc = 0) noexcept {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     std::int64_t b;
     std::memcpy(&b, q + i, 8);
     __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(b)));
-    if (offset) v = _mm256_sub_ps(v, _mm256_loadu_ps(offset + i));
-    _mm256_storeu_ps(out + i, _mm256_mul_ps(v, _mm256_loadu_ps(scale + i)));
+    if (offset) v = _mm256_sub_ps(v, row_values(offset, i, sbc));
+    _mm256_storeu_ps(out + i, canonical_nan(_mm256_mul_ps(v, row_values(scale, i, sbc))));
   }
   for (; i < n; ++i) {  // tail: the reference's two operations
+    const std::size_t c = sbc ? i / sbc : i;
     float v = static_cast<float>(q[i]);
-    if (offset) v = v - offset[i];
-    out[i] = v * scale[i];
+    if (offset) v = v - offset[c];
+    out[i] = detail::canonical_nan(v * scale[c]);
   }
 }
 

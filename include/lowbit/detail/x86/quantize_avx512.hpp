@@ -8,6 +8,7 @@
 #include "../prefetch.hpp"
 #include "target.hpp"
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -17,6 +18,20 @@ namespace lowbit::inline v0::detail {
 /// codes two per byte, element 2i in the low nibble: CANN's packed layout, spec §1.1; a kernel's
 /// out is the byte of its element 0, which must be even, and its n is even) or fp8 e4m3fn.
 enum class code_kind { int8, int4, int4x2, e4m3 };
+
+/// v, or the canonical quiet NaN (+, 0x7fc00000) when v is a NaN: which NaN an operation on two
+/// NaNs returns depends on the operand order the compiler chose (x86 returns the first), so only
+/// a canonical NaN is the same bits under every build (as the matmul outputs, README "Bits
+/// independent of the build"). Every dequantized NaN goes through it (or its vector forms).
+inline float canonical_nan(float v) noexcept {
+  return v != v ? std::bit_cast<float>(0x7fc00000u) : v;
+}
+
+/// How the dequantize kernels get a one-byte code's exact fp32 value: from the table of its 256
+/// bit patterns (gather), one register of 16 (nibble: 4-bit codes), or by arithmetic on the bits
+/// (e4m3 / e5m2: as fp16 bits, converted exactly; NaN codes still from the table, for its bits).
+/// The avx2 and neon kernels always read the table.
+enum class table_decode { gather, nibble, e4m3, e5m2 };
 
 /// Where element i of a kernel's output goes: byte i, or byte i / 2 for int4x2.
 template <code_kind K>
@@ -331,38 +346,106 @@ LOWBIT_TARGET_AVX512 inline void quantize_segment_asym(isa, const float* __restr
   }
 }
 
-/// out[i] = (float(q[i]) - offset[i]) * scale[i] (offset may be null); q as signed bytes.
-LOWBIT_TARGET_AVX512 inline void dequantize_row_int(isa, const std::int8_t* __restrict q,
-                                                    const float* __restrict scale,
-                                                    const float* __restrict offset, float* __restrict out,
-                                                    std::size_t n) noexcept {
-  for (std::size_t i = 0; i < n; i += 16) {
-    const __mmask16 t = tail_mask(n - i);
-    __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(t, q + i)));
-    if (offset) v = _mm512_sub_ps(v, _mm512_maskz_loadu_ps(t, offset + i));
-    const __m512 y = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(t, scale + i));
+/// v with its NaN lanes the canonical quiet NaN 0x7fc00000 (detail::canonical_nan).
+LOWBIT_TARGET_AVX512 inline __m512 canonical_nan(__m512 v) noexcept {
+  return _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q),
+                            _mm512_castsi512_ps(_mm512_set1_epi32(0x7fc00000)));
+}
+
+/// The exact fp32 values of 16 one-byte codes idx (table_decode; table: all 256, t16: the first 16).
+/// e4m3fn bits s eeee mmm are the fp16 bits s 0eeee mmm0000000 of its value times 2^-8 (the
+/// subnormals too), e5m2 bits the fp16's high byte; vcvtph2ps is exact and so is the product by
+/// 2^8. The NaN codes (e4m3fn: x111 1111, e5m2: x111 11mm with mm != 0) read the table.
+LOWBIT_TARGET_AVX512 inline __m512 decode_codes(table_decode dk, __m512i idx, __m512 t16,
+                                                const float* table) noexcept {
+  const __m512i low7 = _mm512_and_si512(idx, _mm512_set1_epi32(0x7f));
+  __m512 v;
+  __mmask16 nan;
+  switch (dk) {
+    case table_decode::nibble:
+      return _mm512_permutexvar_ps(idx, t16);
+    case table_decode::e4m3: {
+      const __m512i h = _mm512_or_si512(_mm512_slli_epi32(low7, 7),
+                                        _mm512_slli_epi32(_mm512_and_si512(idx, _mm512_set1_epi32(0x80)), 8));
+      v = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(h)), _mm512_set1_ps(256.0f));
+      nan = _mm512_cmpeq_epi32_mask(low7, _mm512_set1_epi32(0x7f));
+      break;
+    }
+    case table_decode::e5m2:
+      v = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_slli_epi32(idx, 8)));
+      nan = _mm512_cmpgt_epi32_mask(low7, _mm512_set1_epi32(0x7c));
+      break;
+    default:
+      return _mm512_i32gather_ps(idx, table, 4);
+  }
+  return nan ? _mm512_mask_i32gather_ps(v, nan, idx, table, 4) : v;
+}
+
+/// The 16 codes of element i as fp32: int8 (Table false: signed bytes, converted) or any one-byte
+/// code (decode_codes).
+template <bool Table>
+LOWBIT_TARGET_AVX512 inline __m512 code_values(const std::uint8_t* q, std::size_t i, __mmask16 t,
+                                               table_decode dk, __m512 t16, const float* table) noexcept {
+  const __m128i b = _mm_maskz_loadu_epi8(t, q + i);
+  if constexpr (Table)
+    return decode_codes(dk, _mm512_cvtepu8_epi32(b), t16, table);
+  else
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b));
+}
+
+/// out[i] = (v[i] - offset[i]) * scale[i] (offset may be null), one fp32 operation each, every NaN
+/// the canonical one; v: the codes' exact values (code_values). With sbc (a multiple of 16),
+/// scale and offset hold one value per run of sbc elements, broadcast to its vectors.
+template <bool Table>
+LOWBIT_TARGET_AVX512 inline void dequantize_row(const std::uint8_t* __restrict q, table_decode dk,
+                                                const float* __restrict table, const float* __restrict scale,
+                                                const float* __restrict offset, float* __restrict out,
+                                                std::size_t n, std::size_t sbc) noexcept {
+  const __m512 t16 = Table ? _mm512_loadu_ps(table) : _mm512_setzero_ps();  // nibble codes: one register
+  const auto store = [&](std::size_t i, __mmask16 t, __m512 y) LOWBIT_TARGET_AVX512 {
     if (t == 0xffff)
       _mm512_storeu_ps(out + i, y);  // plain store for full vectors (see store_codes)
     else
       _mm512_mask_storeu_ps(out + i, t, y);
+  };
+  if (sbc) {
+    for (std::size_t i0 = 0, b = 0; i0 < n; i0 += sbc, ++b) {  // run b of sbc elements
+      const __m512 s = _mm512_set1_ps(scale[b]), o = offset ? _mm512_set1_ps(offset[b]) : _mm512_setzero_ps();
+      for (std::size_t i = i0; i < std::min(n, i0 + sbc); i += 16) {
+        const __mmask16 t = tail_mask(n - i);
+        __m512 v = code_values<Table>(q, i, t, dk, t16, table);
+        if (offset) v = _mm512_sub_ps(v, o);
+        store(i, t, canonical_nan(_mm512_mul_ps(v, s)));
+      }
+    }
+    return;
+  }
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 t = tail_mask(n - i);
+    __m512 v = code_values<Table>(q, i, t, dk, t16, table);
+    if (offset) v = _mm512_sub_ps(v, _mm512_maskz_loadu_ps(t, offset + i));
+    store(i, t, canonical_nan(_mm512_mul_ps(v, _mm512_maskz_loadu_ps(t, scale + i))));
   }
 }
 
-/// Any one-byte code: v = table[q[i]] (its exact fp32 value; codes16: every code < 16), then
-/// out = (v - offset) * scale as dequantize_row_int, one fp32 operation each.
+/// out[i] = (float(q[i]) - offset[i]) * scale[i] (dequantize_row); q as signed bytes.
+LOWBIT_TARGET_AVX512 inline void dequantize_row_int(isa, const std::int8_t* __restrict q,
+                                                    const float* __restrict scale,
+                                                    const float* __restrict offset, float* __restrict out,
+                                                    std::size_t n, std::size_t sbc = 0) noexcept {
+  dequantize_row<false>(reinterpret_cast<const std::uint8_t*>(q), table_decode::gather, nullptr, scale,
+                        offset, out, n, sbc);
+}
+
+/// Any one-byte code: out[i] = (table[q[i]] - offset[i]) * scale[i] (dequantize_row, the value
+/// by decode_codes).
 LOWBIT_TARGET_AVX512 inline void dequantize_row_table(isa, const std::uint8_t* __restrict q,
                                                       const float* __restrict table,
                                                       const float* __restrict scale,
                                                       const float* __restrict offset, float* __restrict out,
-                                                      std::size_t n, bool codes16) noexcept {
-  const __m512 t16 = _mm512_loadu_ps(table);  // codes16 (4-bit codes): the table in one register
-  for (std::size_t i = 0; i < n; i += 16) {
-    const __mmask16 t = tail_mask(n - i);
-    const __m512i idx = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(t, q + i));
-    __m512 v = codes16 ? _mm512_permutexvar_ps(idx, t16) : _mm512_i32gather_ps(idx, table, 4);
-    if (offset) v = _mm512_sub_ps(v, _mm512_maskz_loadu_ps(t, offset + i));
-    _mm512_mask_storeu_ps(out + i, t, _mm512_mul_ps(v, _mm512_maskz_loadu_ps(t, scale + i)));
-  }
+                                                      std::size_t n, table_decode dk,
+                                                      std::size_t sbc = 0) noexcept {
+  dequantize_row<true>(q, dk, table, scale, offset, out, n, sbc);
 }
 
 /// max |x| over a block of len <= 32 floats; bad = the block holds NaN or +-Inf.
