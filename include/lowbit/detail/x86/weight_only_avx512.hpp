@@ -242,7 +242,7 @@ LOWBIT_TARGET_AVX512_BF16 inline void columns_bf16(const std::uint8_t* col0, std
     for (std::size_t j = 0; j < C; ++j)
       tab[j] = _mm512_castsi256_si512(reinterpret_cast<__m256i>(
           _mm512_cvtneps_pbh(_mm512_mul_ps(lutf, _mm512_set1_ps(srow[j])))));  // padded: j < 8
-    // one chunk c of every column; the last one (Last) with its bytes and k masked
+    // chunk c of the C columns; the last one with the k past the end masked (me, mo)
     const auto chunk = [&](std::size_t c, __mmask32 me, __mmask32 mo) LOWBIT_TARGET_AVX512_BF16
         __attribute__((always_inline)) {
       const std::uint8_t* codes = col0 + c * nibble_columns::chunk_stride;  // column 0's
