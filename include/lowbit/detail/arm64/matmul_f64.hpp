@@ -19,16 +19,19 @@ namespace lowbit::inline v0::detail::neon {
 /// at 0 and is not read).
 inline void tile_f64(const double* __restrict a, const double* __restrict b, std::size_t len,
                      double* __restrict s, bool zero) {
-  constexpr std::size_t mr = f64mm::mr, nr = f64mm::nr;
-  for (std::size_t r0 = 0; r0 < mr; r0 += 4)
-    for (std::size_t c0 = 0; c0 < nr; c0 += 8) {
-      float64x2_t acc[4][4];
+  // (not mr / nr: those name the int8 tile in this namespace; -Wshadow)
+  constexpr std::size_t rows = f64mm::mr, cols = f64mm::nr;
+  for (std::size_t r0 = 0; r0 < rows; r0 += 4)
+    for (std::size_t c0 = 0; c0 < cols; c0 += 8) {
+      float64x2_t acc[4][4];  // the loops over it unrolled by pragma: GCC -O2 kept it on the stack
+#pragma GCC unroll 4
       for (std::size_t r = 0; r < 4; ++r)
+#pragma GCC unroll 4
         for (std::size_t c = 0; c < 4; ++c)
-          acc[r][c] = zero ? vdupq_n_f64(0.0) : vld1q_f64(s + (r0 + r) * nr + c0 + 2 * c);
+          acc[r][c] = zero ? vdupq_n_f64(0.0) : vld1q_f64(s + (r0 + r) * cols + c0 + 2 * c);
       const double* ak = a + r0;
       const double* bk = b + c0;
-      for (std::size_t k = 0; k < len; ++k, ak += mr, bk += nr) {
+      for (std::size_t k = 0; k < len; ++k, ak += rows, bk += cols) {
         const float64x2_t a01 = vld1q_f64(ak), a23 = vld1q_f64(ak + 2);
         const float64x2_t b0 = vld1q_f64(bk), b1 = vld1q_f64(bk + 2), b2 = vld1q_f64(bk + 4),
                           b3 = vld1q_f64(bk + 6);
@@ -43,8 +46,10 @@ inline void tile_f64(const double* __restrict a, const double* __restrict b, std
         LOWBIT_F64_NEON_ROW(3, a23, 1)
 #undef LOWBIT_F64_NEON_ROW
       }
+#pragma GCC unroll 4
       for (std::size_t r = 0; r < 4; ++r)
-        for (std::size_t c = 0; c < 4; ++c) vst1q_f64(s + (r0 + r) * nr + c0 + 2 * c, acc[r][c]);
+#pragma GCC unroll 4
+        for (std::size_t c = 0; c < 4; ++c) vst1q_f64(s + (r0 + r) * cols + c0 + 2 * c, acc[r][c]);
     }
 }
 #endif

@@ -77,7 +77,8 @@ inline int8x16_t load16(const std::int8_t* b, std::size_t q, std::size_t u, std:
 }
 
 /// acc[r][0..64) = exact sum over the groups of 4 k in [q0, q1) of x1[r, k] * x2[k, panel column],
-/// for MR rows; a rows have lda bytes, b is the panel (4-bit codes mapped by lut when Nib).
+/// for MR rows; a rows have lda bytes, b is the panel (4-bit codes mapped by lut when Nib). The
+/// loops over r and v are unrolled by pragma: GCC at -O2 kept c on the stack.
 template <std::size_t MR, bool Nib>
 LOWBIT_TARGET_DOTPROD inline void kernel(const std::int8_t* __restrict a, std::size_t lda,
                                          const std::int8_t* __restrict b, const std::int8_t* lut,
@@ -85,11 +86,14 @@ LOWBIT_TARGET_DOTPROD inline void kernel(const std::int8_t* __restrict a, std::s
   const int8x16_t lutv = vld1q_s8(lut);
   for (std::size_t quarter = 0; quarter < 4; ++quarter) {
     int32x4_t c[MR][4];
+#pragma GCC unroll 4
     for (std::size_t r = 0; r < MR; ++r)
+#pragma GCC unroll 4
       for (std::size_t v = 0; v < 4; ++v) c[r][v] = vdupq_n_s32(0);
     for (std::size_t q = q0; q < q1; ++q) {
       const int8x16_t b0 = load16<Nib>(b, q, quarter, 0, lutv), b1 = load16<Nib>(b, q, quarter, 1, lutv),
                       b2 = load16<Nib>(b, q, quarter, 2, lutv), b3 = load16<Nib>(b, q, quarter, 3, lutv);
+#pragma GCC unroll 4
       for (std::size_t r = 0; r < MR; ++r) {
         std::int32_t word;
         std::memcpy(&word, a + r * lda + 4 * q, 4);
@@ -100,7 +104,9 @@ LOWBIT_TARGET_DOTPROD inline void kernel(const std::int8_t* __restrict a, std::s
         c[r][3] = sdot(c[r][3], b3, av);
       }
     }
+#pragma GCC unroll 4
     for (std::size_t r = 0; r < MR; ++r)
+#pragma GCC unroll 4
       for (std::size_t v = 0; v < 4; ++v) vst1q_s32(acc[r] + quarter * 16 + v * 4, c[r][v]);
   }
 }

@@ -128,30 +128,31 @@ LOWBIT_TARGET_AVX2 inline void load_pair(const std::int8_t* b, std::size_t q, __
 }
 
 // acc[r][0..16) = exact sum over pairs [q0, q1) of x1[r, k] * x2[k, panel column] for MR rows:
-// one body, compiled once per dot variant with that variant's target attribute.
-#define LOWBIT_AVX2MM_KERNEL(NAME, TARGET, DOT)                                                    \
-  template <std::size_t MR, bool Nib>                                                              \
-  TARGET inline void NAME(const std::int16_t* __restrict a, std::size_t lda,                       \
-                          const std::int8_t* __restrict b, const std::int8_t* lut, std::size_t q0, \
-                          std::size_t q1, std::int32_t(*__restrict acc)[nr]) {                     \
-    const __m128i lutv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(lut));                   \
-    __m256i c[MR][2];                                                                              \
-    for (std::size_t r = 0; r < MR; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256();               \
-    for (std::size_t q = q0; q < q1; ++q) {                                                        \
-      __m256i b0, b1;                                                                              \
-      load_pair<Nib>(b, q, lutv, b0, b1);                                                          \
-      for (std::size_t r = 0; r < MR; ++r) {                                                       \
-        std::int32_t pair;                                                                         \
-        std::memcpy(&pair, a + r * lda + 2 * q, 4);                                                \
-        const __m256i av = _mm256_set1_epi32(pair);                                                \
-        c[r][0] = DOT(c[r][0], av, b0);                                                            \
-        c[r][1] = DOT(c[r][1], av, b1);                                                            \
-      }                                                                                            \
-    }                                                                                              \
-    for (std::size_t r = 0; r < MR; ++r) {                                                         \
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r]), c[r][0]);                            \
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r] + 8), c[r][1]);                        \
-    }                                                                                              \
+// one body, compiled once per dot variant with that variant's target attribute. The loops over r
+// are unrolled by pragma: GCC at -O2 kept c on the stack.
+#define LOWBIT_AVX2MM_KERNEL(NAME, TARGET, DOT)                                                              \
+  template <std::size_t MR, bool Nib>                                                                        \
+  TARGET inline void NAME(const std::int16_t* __restrict a, std::size_t lda,                                 \
+                          const std::int8_t* __restrict b, const std::int8_t* lut, std::size_t q0,           \
+                          std::size_t q1, std::int32_t(*__restrict acc)[nr]) {                               \
+    const __m128i lutv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(lut));                             \
+    __m256i c[MR][2];                                                                                        \
+    _Pragma("GCC unroll 8") for (std::size_t r = 0; r < MR; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256(); \
+    for (std::size_t q = q0; q < q1; ++q) {                                                                  \
+      __m256i b0, b1;                                                                                        \
+      load_pair<Nib>(b, q, lutv, b0, b1);                                                                    \
+      _Pragma("GCC unroll 8") for (std::size_t r = 0; r < MR; ++r) {                                         \
+        std::int32_t pair;                                                                                   \
+        std::memcpy(&pair, a + r * lda + 2 * q, 4);                                                          \
+        const __m256i av = _mm256_set1_epi32(pair);                                                          \
+        c[r][0] = DOT(c[r][0], av, b0);                                                                      \
+        c[r][1] = DOT(c[r][1], av, b1);                                                                      \
+      }                                                                                                      \
+    }                                                                                                        \
+    _Pragma("GCC unroll 8") for (std::size_t r = 0; r < MR; ++r) {                                           \
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r]), c[r][0]);                                      \
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc[r] + 8), c[r][1]);                                  \
+    }                                                                                                        \
   }
 LOWBIT_AVX2MM_KERNEL(kernel_madd, LOWBIT_TARGET_AVX2, dot_madd)
 LOWBIT_AVX2MM_KERNEL(kernel_avx_vnni, LOWBIT_TARGET_AVX_VNNI, dot_avx_vnni)

@@ -203,8 +203,9 @@ LOWBIT_TARGET_AVX512 inline __m512i to_int_rint(__m512 t, float lo, float hi) no
                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);  // RNE, embedded rounding
 }
 
-/// fp32 -> fp8 e4m3fn codes with the default policy {rint, saturate, NaN -> +0}.
-LOWBIT_TARGET_AVX512 inline __m128i to_e4m3_rint_sat(__m512 t) noexcept {
+/// fp32 -> fp8 e4m3fn codes with the default policy {rint, saturate, NaN -> +0}, one per int32
+/// lane (0 .. 255).
+LOWBIT_TARGET_AVX512 inline __m512i e4m3_codes_rint_sat(__m512 t) noexcept {
   const __m512i bits = _mm512_castps_si512(t);
   const __m512i sign = _mm512_and_si512(_mm512_srli_epi32(bits, 24), _mm512_set1_epi32(0x80));
   const __mmask16 nan = _mm512_cmp_ps_mask(t, t, _CMP_UNORD_Q);
@@ -220,8 +221,10 @@ LOWBIT_TARGET_AVX512 inline __m128i to_e4m3_rint_sat(__m512 t) noexcept {
       _mm512_sub_epi32(_mm512_castps_si512(_mm512_add_ps(a, magic)), _mm512_castps_si512(magic));
   const __mmask16 small = _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1p-6f), _CMP_LT_OQ);
   __m512i code = _mm512_or_si512(_mm512_mask_mov_epi32(normal, small, sub), sign);
-  code = _mm512_mask_mov_epi32(code, nan, _mm512_setzero_si512());
-  return _mm512_cvtepi32_epi8(code);
+  return _mm512_mask_mov_epi32(code, nan, _mm512_setzero_si512());
+}
+LOWBIT_TARGET_AVX512 inline __m128i to_e4m3_rint_sat(__m512 t) noexcept {
+  return _mm512_cvtepi32_epi8(e4m3_codes_rint_sat(t));
 }
 
 /// fp32 -> fp4 e2m1fn codes (rint, saturate) for |t| finite: the number of rounding boundaries
@@ -265,17 +268,29 @@ LOWBIT_TARGET_AVX512 inline void store_codes(__m512 q, std::uint8_t* __restrict 
   store_bytes(out, t, b);
 }
 
-/// 64 int8 codes from four vectors of quotients: NaN -> 0, +-Inf clamped, rounded to nearest
-/// even, then narrowed with saturating packs (vpackssdw / vpacksswb saturate to [-128, 127], the
-/// reference's clamp) and put back in order; one plain 64-byte store.
-LOWBIT_TARGET_AVX512 inline void store_int8_x64(const __m512 q[4], std::uint8_t* out) noexcept {
+/// 64 int8 or e4m3fn codes from four vectors of quotients, one plain 64-byte store. int8: NaN -> 0, +-Inf
+/// clamped, rounded to nearest even, then narrowed with signed saturating packs (vpackssdw / vpacksswb
+/// saturate to [-128, 127], the reference's clamp); e4m3: e4m3_codes_rint_sat, narrowed with
+/// unsigned packs (codes 0 .. 255 pass unchanged). Then put back in order.
+template <code_kind K>
+LOWBIT_TARGET_AVX512 inline void store_codes_x64(const __m512 q[4], std::uint8_t* out) noexcept {
+  static_assert(K == code_kind::int8 || K == code_kind::e4m3);
   __m512i v[4];
+#pragma GCC unroll 4  // GCC -O2 otherwise keeps v (and the caller's q) on the stack
   for (int j = 0; j < 4; ++j) {
-    __m512 t = _mm512_min_ps(_mm512_max_ps(q[j], _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f));
-    t = _mm512_mask_mov_ps(t, _mm512_cmp_ps_mask(q[j], q[j], _CMP_UNORD_Q), _mm512_setzero_ps());
-    v[j] = _mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    if constexpr (K == code_kind::int8) {
+      __m512 t = _mm512_min_ps(_mm512_max_ps(q[j], _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f));
+      t = _mm512_mask_mov_ps(t, _mm512_cmp_ps_mask(q[j], q[j], _CMP_UNORD_Q), _mm512_setzero_ps());
+      v[j] = _mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    } else {
+      v[j] = e4m3_codes_rint_sat(q[j]);
+    }
   }
-  const __m512i w = _mm512_packs_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3]));
+  __m512i w;
+  if constexpr (K == code_kind::int8)
+    w = _mm512_packs_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3]));
+  else
+    w = _mm512_packus_epi16(_mm512_packus_epi32(v[0], v[1]), _mm512_packus_epi32(v[2], v[3]));
   // packs interleave per 128-bit lane: dwords of lane l hold [v0 l, v1 l, v2 l, v3 l]
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   _mm512_storeu_si512(out, _mm512_permutexvar_epi32(order, w));
@@ -304,9 +319,10 @@ LOWBIT_TARGET_AVX512 inline void quantize_segment(isa, const float* __restrict x
     const __m512 q[4] = {
         divide_segment(_mm512_loadu_ps(x + i), d), divide_segment(_mm512_loadu_ps(x + i + 16), d),
         divide_segment(_mm512_loadu_ps(x + i + 32), d), divide_segment(_mm512_loadu_ps(x + i + 48), d)};
-    if constexpr (K == code_kind::int8)
-      store_int8_x64(q, out + i);
+    if constexpr (K == code_kind::int8 || K == code_kind::e4m3)
+      store_codes_x64<K>(q, out + i);
     else
+#pragma GCC unroll 4
       for (std::size_t j = 0; j < 4; ++j) store_codes<K>(q[j], code_at<K>(out, i + 16 * j), 0xffff);
   }
   if (i < n) prefetch_next(pf, pf_bytes, i);
@@ -333,9 +349,10 @@ LOWBIT_TARGET_AVX512 inline void quantize_segment_asym(isa, const float* __restr
                          _mm512_add_ps(divide_segment(_mm512_loadu_ps(x + i + 16), d), o),
                          _mm512_add_ps(divide_segment(_mm512_loadu_ps(x + i + 32), d), o),
                          _mm512_add_ps(divide_segment(_mm512_loadu_ps(x + i + 48), d), o)};
-    if constexpr (K == code_kind::int8)
-      store_int8_x64(q, out + i);
+    if constexpr (K == code_kind::int8 || K == code_kind::e4m3)
+      store_codes_x64<K>(q, out + i);
     else
+#pragma GCC unroll 4
       for (std::size_t j = 0; j < 4; ++j) store_codes<K>(q[j], code_at<K>(out, i + 16 * j), 0xffff);
   }
   if (i < n) prefetch_next(pf, pf_bytes, i);
