@@ -181,6 +181,41 @@ TEST(Fast, QuantizeSmoothedMatchesReference) {
       }
 }
 
+TEST(Fast, QuantizeEveryHalfCodeMatchesReference) {
+  // Every bf16 and every fp16 bit pattern (subnormals, Inf, NaN, both zeros) through the kernels'
+  // widening (widen_row), plain and smoothed along either axis: the reference's bits. Rows of 130
+  // leave tails of 2 for every vector width; rows of 256 hold one exponent range each.
+  const auto every = [](auto tag) {
+    using In = decltype(tag);
+    std::vector<In> x(65520);
+    for (std::size_t i = 0; i < x.size(); ++i)
+      x[i] = In::from_bits(static_cast<std::uint16_t>((i * 40503u + 7u) % 65536u));  // a permutation
+    std::vector<In> y(65536);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = In::from_bits(static_cast<std::uint16_t>(i));
+    return std::pair{x, y};
+  };
+  const auto run = [](const auto& x, matrix_shape shape) {
+    for (auto side : {operand::left, operand::right})
+      for (int sm = 0; sm < 2; ++sm) {
+        std::vector<float> smooth(sm ? (side == operand::left ? shape.cols : shape.rows) : 0);
+        for (std::size_t i = 0; i < smooth.size(); ++i)
+          smooth[i] = i % 9 == 4 ? 1e-39f : 0.75f + float(i % 4);
+        for (auto g : {side == operand::left ? granularity::token() : granularity::channel(),
+                       granularity::group(128)}) {
+          const quantize_params p{.gran = g, .side = side, .smooth = smooth};
+          expect_reference_bits<std::int8_t>(x, shape, p);
+          expect_reference_bits<float8_e4m3fn>(x, shape, p);
+        }
+      }
+  };
+  const auto [xb, yb] = every(bfloat16{});
+  run(xb, {504, 130});
+  run(yb, {256, 256});
+  const auto [xh, yh] = every(float16{});
+  run(xh, {504, 130});
+  run(yh, {256, 256});
+}
+
 TEST(Fast, QuantizeInt4PackedMatchesReference) {
   // int4 codes straight into two-per-byte storage (the kernels' int4x2 codes) and int32 words:
   // the reference's codes packed by pack_nibbles / pack_int32, its scales and offsets; every

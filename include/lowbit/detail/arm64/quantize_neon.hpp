@@ -31,6 +31,43 @@ inline void multiply_row(isa, const float* __restrict x, const float* __restrict
   for (; i < n; ++i) out[i] = x[i] * (s ? s[i] : s1);
 }
 
+/// out[i] = v(x[i]), times s[i] (s not null) or *s1 (s1 not null), the product rounded to fp32:
+/// the reference's load() (bf16 by a 16-bit shift, fp16 by fcvtl: both exact) and smoothed().
+/// x: n bf16 (BF16) or fp16 values; pf: prefetch_next.
+template <bool BF16>
+inline void widen_row(isa, const void* x, const float* __restrict s, const float* s1, float* __restrict out,
+                      std::size_t n, const char* pf = nullptr) noexcept {
+  const auto* p = static_cast<const unsigned char*>(x);
+  const auto widen4 = [](uint16x4_t h) {
+    if constexpr (BF16)
+      return vreinterpretq_f32_u32(vshll_n_u16(h, 16));
+    else
+      return vcvt_f32_f16(vreinterpret_f16_u16(h));
+  };
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    if (i % 64 == 0) prefetch_next(pf, 2, i);
+    uint16x4_t h;
+    std::memcpy(&h, p + 2 * i, 8);
+    float32x4_t v = widen4(h);
+    if (s)
+      v = vmulq_f32(v, vld1q_f32(s + i));
+    else if (s1)
+      v = vmulq_f32(v, vdupq_n_f32(*s1));
+    vst1q_f32(out + i, v);
+  }
+  for (; i < n; ++i) {
+    std::uint16_t u;
+    std::memcpy(&u, p + 2 * i, 2);
+    float v = vgetq_lane_f32(widen4(vdup_n_u16(u)), 0);
+    if (s)
+      v = v * s[i];
+    else if (s1)
+      v = v * *s1;
+    out[i] = v;
+  }
+}
+
 /// max |x| over the finite x of p[0, n) (NaN and +-Inf skipped), 0 when none.
 inline float finite_amax(isa, const float* __restrict p, std::size_t n) noexcept {
   const float32x4_t inf = vdupq_n_f32(std::numeric_limits<float>::infinity());

@@ -37,6 +37,40 @@ LOWBIT_TARGET_AVX2 inline void multiply_row(isa, const float* __restrict x, cons
   for (; i < n; ++i) out[i] = x[i] * (s ? s[i] : s1);
 }
 
+/// out[i] = v(x[i]), times s[i] (s not null) or *s1 (s1 not null), the product rounded to fp32:
+/// the reference's load() (bf16 by a 16-bit shift, fp16 by vcvtph2ps: both exact) and
+/// smoothed(). x: n bf16 (BF16) or fp16 values; pf: prefetch_next.
+template <bool BF16>
+LOWBIT_TARGET_AVX2 inline __m256 widen8(__m128i h) noexcept {
+  return BF16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
+}
+template <bool BF16>
+LOWBIT_TARGET_AVX2 inline void widen_row(isa, const void* x, const float* __restrict s, const float* s1,
+                                         float* __restrict out, std::size_t n,
+                                         const char* pf = nullptr) noexcept {
+  const auto* p = static_cast<const unsigned char*>(x);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    if (i % 64 == 0) prefetch_next(pf, 2, i);
+    __m256 v = widen8<BF16>(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * i)));
+    if (s)
+      v = _mm256_mul_ps(v, _mm256_loadu_ps(s + i));
+    else if (s1)
+      v = _mm256_mul_ps(v, _mm256_set1_ps(*s1));
+    _mm256_storeu_ps(out + i, v);
+  }
+  for (; i < n; ++i) {
+    std::uint16_t u;
+    std::memcpy(&u, p + 2 * i, 2);
+    float v = _mm256_cvtss_f32(widen8<BF16>(_mm_cvtsi32_si128(u)));
+    if (s)
+      v = v * s[i];
+    else if (s1)
+      v = v * *s1;
+    out[i] = v;
+  }
+}
+
 /// max |x| over the finite x of p[0, n) (NaN and +-Inf skipped), 0 when none.
 LOWBIT_TARGET_AVX2 inline float finite_amax(isa, const float* __restrict p, std::size_t n) noexcept {
   const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());

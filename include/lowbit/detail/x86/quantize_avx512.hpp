@@ -112,6 +112,28 @@ LOWBIT_TARGET_AVX512 inline void multiply_row(isa, const float* __restrict x, co
   }
 }
 
+/// out[i] = v(x[i]), times s[i] (s not null) or *s1 (s1 not null), the product rounded to fp32:
+/// the reference's load() (bf16 by a 16-bit shift, fp16 by vcvtph2ps: both exact) and
+/// smoothed(). x: n bf16 (BF16) or fp16 values; pf: prefetch_next.
+template <bool BF16>
+LOWBIT_TARGET_AVX512 inline void widen_row(isa, const void* x, const float* __restrict s, const float* s1,
+                                           float* __restrict out, std::size_t n,
+                                           const char* pf = nullptr) noexcept {
+  const auto* p = static_cast<const std::uint16_t*>(x);  // read by vector loads only
+  for (std::size_t i = 0; i < n; i += 16) {
+    if (i % 64 == 0) prefetch_next(pf, 2, i);
+    const __mmask16 t = tail_mask(n - i);
+    const __m256i h = _mm256_maskz_loadu_epi16(t, p + i);
+    __m512 v =
+        BF16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
+    if (s)
+      v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(t, s + i));
+    else if (s1)
+      v = _mm512_mul_ps(v, _mm512_set1_ps(*s1));
+    _mm512_mask_storeu_ps(out + i, t, v);
+  }
+}
+
 /// lo = min(lo, x), hi = max(hi, x) over the finite x of p[0, n) (NaN and +-Inf skipped; lo, hi
 /// unchanged when there is none). Which zero a tie of -0 and +0 keeps is unspecified: the caller
 /// makes an all-zero block +0 (asym_scale's rule does not depend on it otherwise).
