@@ -527,15 +527,19 @@ LOWBIT_TARGET_AVX512 inline __m512i abs_bits(const float* p) noexcept {
 LOWBIT_TARGET_AVX512 inline bool mx_blocks16_e4m3(const float* __restrict xp, int emax, float dtype_max,
                                                   bool ceil_rule, std::uint8_t* __restrict codes,
                                                   std::uint8_t* __restrict scales) noexcept {
-  __m512i m[16];  // block b: lane-wise maxima of its two halves
+  __m512i m[16];  // block b: lane-wise maxima of its two halves (loops unrolled: GCC -O2 kept m on the stack)
+#pragma GCC unroll 16
   for (int b = 0; b < 16; ++b) m[b] = _mm512_max_epu32(abs_bits(xp + 32 * b), abs_bits(xp + 32 * b + 16));
-  // transposing reduction: 16 vectors of 16 partial maxima -> one vector of 16 block maxima
+    // transposing reduction: 16 vectors of 16 partial maxima -> one vector of 16 block maxima
+#pragma GCC unroll 16
   for (int b = 0; b < 8; ++b)  // halves: block b | block b + 8
     m[b] = _mm512_max_epu32(_mm512_shuffle_i32x4(m[b], m[b + 8], 0x44),
                             _mm512_shuffle_i32x4(m[b], m[b + 8], 0xee));
+#pragma GCC unroll 16
   for (int b = 0; b < 4; ++b)  // quarters: blocks b, b + 8, b + 4, b + 12
     m[b] = _mm512_max_epu32(_mm512_shuffle_i32x4(m[b], m[b + 4], 0x88),
                             _mm512_shuffle_i32x4(m[b], m[b + 4], 0xdd));
+#pragma GCC unroll 16
   for (int b = 0; b < 2; ++b)  // lane pairs within the quarters: blocks b, b + 2
     m[b] = _mm512_max_epu32(_mm512_unpacklo_epi64(m[b], m[b + 2]), _mm512_unpackhi_epi64(m[b], m[b + 2]));
   const __m512 v0 = _mm512_castsi512_ps(m[0]), v1 = _mm512_castsi512_ps(m[1]);
@@ -576,6 +580,7 @@ LOWBIT_TARGET_AVX512 inline bool mx_blocks16_e4m3(const float* __restrict xp, in
   // 2^(127 - code) for each good block (its bits: (254 - code) << 23)
   const __m512 inv =
       _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(254), code), 23));
+#pragma GCC unroll 16
   for (int b = 0; b < 16; ++b) {
     std::uint8_t* out = codes + 32 * b;
     if (bad >> b & 1) {
