@@ -312,18 +312,16 @@ bool quantize_fast(const exec_context& ctx, std::span<const In> x, matrix_shape 
       const std::size_t b1 = std::min(b0 + map.br, rows);
       const float* xr = wide_rows;  // row b0 of the band, fp32 v
       const bool left = map.side == operand::left;
-      // bf16 / fp16: the next row is prefetched while a row is widened (1 thread, 4096 x 4096 per
-      // token: 8.6-10.8 ms -> 3.9-5.8 ms, at -O2 and -O3; fp32 smoothed rows measured no gain)
-      const auto next_row = [&](std::size_t r) {
-        return r + 1 < rows ? reinterpret_cast<const char*>(x.data() + (r + 1) * cols) : nullptr;
-      };
       if constexpr (widened) {  // the reference's smoothed(): v = load(x) (* smooth[k]), one fp32 multiply
         static_assert(sizeof(In) == 2);
         const bool sm = !p.smooth.empty();
+        // the next row is prefetched while a row is widened (1 thread, 4096 x 4096 per token:
+        // 8.6-10.8 ms -> 3.9-5.8 ms, at -O2 and -O3; fp32 smoothed rows below measured no gain)
         for (std::size_t r = b0; r < b1; ++r)
           widen_row<std::is_same_v<In, bfloat16>>(
               isa, x.data() + r * cols, sm && left ? p.smooth.data() : nullptr,
-              sm && !left ? &p.smooth[r] : nullptr, wide_rows + (r - b0) * cols, cols, next_row(r));
+              sm && !left ? &p.smooth[r] : nullptr, wide_rows + (r - b0) * cols, cols,
+              r + 1 < rows ? reinterpret_cast<const char*>(x.data() + (r + 1) * cols) : nullptr);
       } else if (buffered) {  // fp32 x smooth[k]: the same one multiply, by the kernel set
         for (std::size_t r = b0; r < b1; ++r)
           multiply_row(isa, x.data() + r * cols, left ? p.smooth.data() : nullptr, left ? 0.0f : p.smooth[r],

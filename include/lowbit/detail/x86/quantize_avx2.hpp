@@ -37,13 +37,15 @@ LOWBIT_TARGET_AVX2 inline void multiply_row(isa, const float* __restrict x, cons
   for (; i < n; ++i) out[i] = x[i] * (s ? s[i] : s1);
 }
 
-/// out[i] = v(x[i]), times s[i] (s not null) or *s1 (s1 not null), the product rounded to fp32:
-/// the reference's load() (bf16 by a 16-bit shift, fp16 by vcvtph2ps: both exact) and
-/// smoothed(). x: n bf16 (BF16) or fp16 values; pf: prefetch_next.
+/// 8 bf16 (BF16) or fp16 values as fp32, exactly.
 template <bool BF16>
 LOWBIT_TARGET_AVX2 inline __m256 widen8(__m128i h) noexcept {
   return BF16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
 }
+
+/// out[i] = v(x[i]), times s[i] (s not null) or *s1 (s1 not null), the product rounded to fp32:
+/// the reference's load() (bf16 by a 16-bit shift, fp16 by vcvtph2ps: both exact) and
+/// smoothed(). x: n bf16 (BF16) or fp16 values; pf: prefetch_next.
 template <bool BF16>
 LOWBIT_TARGET_AVX2 inline void widen_row(isa, const void* x, const float* __restrict s, const float* s1,
                                          float* __restrict out, std::size_t n,
