@@ -114,6 +114,22 @@ concept matmul_code = integer_code<T> || float_code<T>;
 template <class T>
 concept float_output = std::is_same_v<T, float> || std::is_same_v<T, bfloat16> || std::is_same_v<T, float16>;
 
+/// The output cast of every float mode: each mode computes its fp32 value v, and its Out result
+/// is cast_output<Out>(v): fp32 as is, bf16 / fp16 rounded to nearest even (IEEE overflow to
+/// Inf). So a bf16 or fp16 result is always the fp32 result cast by this function (tested for
+/// every mode in tests/matmul/output_cast_test.cpp). Every NaN becomes the canonical quiet NaN
+/// (+, fp32 0x7fc00000, bf16 0x7fc0, fp16 0x7e00): which NaN an IEEE operation returns (its sign,
+/// its payload) depends on operand order and on the instruction the compiler picked, so only a
+/// canonical NaN is the same bits in every build.
+template <float_output Out>
+Out cast_output(float y) {
+  if (y != y) y = std::numeric_limits<float>::quiet_NaN();
+  if constexpr (std::is_same_v<Out, float>)
+    return y;
+  else
+    return Out(y);
+}
+
 namespace detail {
 
 /// Codes whose values times 2^int_shift<T> are all integers of int8 (issue 11: low-bit float codes
@@ -296,20 +312,6 @@ const std::array<std::uint16_t, std::size_t{T::mask} + 1>& bf16_table() {
   return table;
 }
 
-/// The output cast of every float mode: fp32 as is, bf16 / fp16 rounded to nearest even (IEEE
-/// overflow to Inf). Every NaN becomes the canonical quiet NaN (+, fp32 0x7fc00000, bf16 0x7fc0,
-/// fp16 0x7e00): which NaN an IEEE operation returns (its sign, its payload) depends on operand
-/// order and on the instruction the compiler picked, so only a canonical NaN is the same bits in
-/// every build.
-template <class Out>
-Out cast_out(float y) {
-  if (y != y) y = std::numeric_limits<float>::quiet_NaN();
-  if constexpr (std::is_same_v<Out, float>)
-    return y;
-  else
-    return Out(y);
-}
-
 inline float add_f32_bias(float y, const matmul_bias& b, std::size_t n) {
   return b.f32.empty() ? y : y + b.f32[n];
 }
@@ -354,7 +356,7 @@ struct epi_scale {
   /// From the fp32 accumulator (float codes: the exactly rounded sum).
   Out one_f(std::size_t i, std::size_t n, float acc) const {
     const float v = s1 ? fp::mul(fp::mul(acc, sc2(n)), s1[s1_one ? 0 : i]) : fp::mul(acc, sc2(n));
-    return cast_out<Out>(add_f32_bias(v, bias, n));
+    return cast_output<Out>(add_f32_bias(v, bias, n));
   }
   /// From the exact integer sum: the int32 bias joins it before the one rounding to fp32.
   template <class I>
@@ -409,7 +411,7 @@ struct epi_fixpipe {
       return 0;  // refused by the callers: requantization takes integer codes
     } else {
       const float s = fixpipe::scale(u[u.size() == 1 ? 0 : n]);
-      return cast_out<Out>((fbias.empty() ? acc : acc + fbias[n]) * s);
+      return cast_output<Out>((fbias.empty() ? acc : acc + fbias[n]) * s);
     }
   }
   template <class I>
@@ -421,7 +423,7 @@ struct epi_fixpipe {
       const int o = round_clamp(v, rounding::rint, -256, 255) + fixpipe::offset(packed);
       return static_cast<std::int8_t>(o < -128 ? -128 : (o > 127 ? 127 : o));
     } else {
-      return cast_out<Out>(v);
+      return cast_output<Out>(v);
     }
   }
   [[gnu::always_inline]] void single(std::size_t i, std::size_t n0, std::size_t cnt,
@@ -487,7 +489,7 @@ struct epi_blocks {
   }
   Out last(std::size_t i, std::size_t nn, float tot) const {
     const float v = s1 ? fp::mul(s1[i], tot) : tot;
-    return cast_out<Out>(bias.empty() ? v : v + bias[nn]);
+    return cast_output<Out>(bias.empty() ? v : v + bias[nn]);
   }
   [[gnu::always_inline]] void finish(std::size_t i, std::size_t n0, std::size_t cnt, const float* tot) const {
 #if defined(LOWBIT_X86_64)
@@ -1546,7 +1548,7 @@ void bf16_blocks([[maybe_unused]] const exec_context& ctx, [[maybe_unused]] std:
   bf16dp::gemm(ctx, a, m, b, kb, mem + slice_bytes<std::uint16_t>(rows), rs, cs,
                [&](std::size_t i, std::size_t n0, std::size_t cnt, const float* tot) {
                  for (std::size_t c = 0; c < cnt; ++c)
-                   y[i * n + n0 + c] = cast_out<Out>(bias.empty() ? tot[c] : tot[c] + bias[n0 + c]);
+                   y[i * n + n0 + c] = cast_output<Out>(bias.empty() ? tot[c] : tot[c] + bias[n0 + c]);
                });
 #endif
 }
@@ -1749,7 +1751,7 @@ struct weight_scales {
 namespace detail {
 
 /// Weight-only (spec §5): y = fp32(acc) (+ bias, one fp32 add), then for bf16 x rounded to bf16
-/// (RNE) before the cast to Out (cast_out: RNE, canonical NaN). acc is the double sum of x * W.
+/// (RNE) before the cast to Out (cast_output: RNE, canonical NaN). acc is the double sum of x * W.
 template <class Out, class In>
 struct epi_weight_only {
   std::span<const float> bias;
@@ -1760,7 +1762,7 @@ struct epi_weight_only {
     float v = static_cast<float>(acc);
     if (!bias.empty()) v = v + bias[nn];
     if constexpr (std::is_same_v<In, bfloat16>) v = static_cast<float>(bfloat16(v));
-    y[i * ldy + nn] = cast_out<Out>(v);
+    y[i * ldy + nn] = cast_output<Out>(v);
   }
 };
 
@@ -1782,13 +1784,14 @@ inline void weight_scale_rows(const scale_map& map, std::span<const float> scale
   }
 }
 
-/// The weight-only reference; st: x2's scales (and offsets) are (n, ceil(k/gs))
-/// (scale_order::n_major).
-template <float_output Out, class In, matmul_code T2>
-void weight_only_ref(std::span<const In> x, std::span<const T2> w, matmul_dims d, const weight_scales& s,
-                     bool st, std::span<const float> bias, std::span<Out> y) {
+/// The weight-only reference on x2's codes decoded to fp32 (wv, exact: every code format is a
+/// subset of fp32), the code format erased: compiled once per (Out, In), not per code format too.
+/// st: x2's scales (and offsets) are (n, ceil(k/gs)) (scale_order::n_major).
+template <float_output Out, class In>
+void weight_only_decoded(std::span<const In> x, std::span<const float> wv, matmul_dims d,
+                         const weight_scales& s, bool st, std::span<const float> bias, std::span<Out> y) {
   detail::count(false);  // the reference
-  detail::check_dims(x.size(), w.size(), y.size(), d);
+  detail::check_dims(x.size(), wv.size(), y.size(), d);
   if (!bias.empty()) detail::check_count(bias.size(), d.n, "bias (n)");
   const auto inter = [](float v) { return std::is_same_v<In, float> ? v : static_cast<float>(In(v)); };
   const bool mx = s.gran.kind == granularity_kind::mx;
@@ -1804,13 +1807,13 @@ void weight_only_ref(std::span<const In> x, std::span<const T2> w, matmul_dims d
   std::vector<double> W(d.k * d.n);
   for (std::size_t k = 0; k < detail::element_rows({d.k, d.n}); ++k)
     for (std::size_t n = 0; n < d.n; ++n) {
-      const float wv = inter(static_cast<float>(w[d.x2_transposed ? n * d.k + k : k * d.n + n]));
+      const float c = inter(wv[d.x2_transposed ? n * d.k + k : k * d.n + n]);
       const std::size_t i = map(k, n);
       float v;
       if (mx) {
-        v = inter(wv * static_cast<float>(s.mx_scale[i]));
+        v = inter(c * static_cast<float>(s.mx_scale[i]));
       } else {
-        const float t = s.offset.empty() ? wv : inter(wv + inter(s.offset[i]));
+        const float t = s.offset.empty() ? c : inter(c + inter(s.offset[i]));
         v = inter(t * inter(s.scale[i]));
       }
       W[k * d.n + n] = v;
@@ -1825,6 +1828,17 @@ void weight_only_ref(std::span<const In> x, std::span<const T2> w, matmul_dims d
         acc += static_cast<double>(static_cast<float>(x[m * d.k + k])) * W[k * d.n + n];
       epi.one(m, n, acc);
     }
+}
+
+/// The weight-only reference (spec §5, matmul_weight_only): x2's codes decoded to fp32, then
+/// weight_only_decoded. st as there.
+template <float_output Out, class In, matmul_code T2>
+void weight_only_ref(std::span<const In> x, std::span<const T2> w, matmul_dims d, const weight_scales& s,
+                     bool st, std::span<const float> bias, std::span<Out> y) {
+  detail::check_dims(x.size(), w.size(), y.size(), d);  // before the decoded copy's allocation
+  std::vector<float> wv(w.size());
+  for (std::size_t i = 0; i < w.size(); ++i) wv[i] = static_cast<float>(w[i]);
+  weight_only_decoded<Out, In>(x, wv, d, s, st, bias, y);
 }
 
 }  // namespace detail
@@ -2111,7 +2125,7 @@ requires(std::is_same_v<In, float> || std::is_same_v<In, bfloat16> ||
       for (std::size_t i = 0; i < d.m * d.n; ++i) yf[i] = yf[i] + bias[i % d.n];
     detail::count(true);
     if constexpr (std::is_same_v<In, bfloat16>) detail::wo::round_inter_array<I>(yf, d.m * d.n);
-    for (std::size_t i = 0; i < d.m * d.n; ++i) y[i] = detail::cast_out<Out>(yf[i]);
+    for (std::size_t i = 0; i < d.m * d.n; ++i) y[i] = cast_output<Out>(yf[i]);
     return;
   }
 #endif

@@ -57,7 +57,7 @@ mkdir -p "$work/golden"
 tests=(
   "fast_test|fast/fast_test.cpp fast/integer_modes_test.cpp fast/mx_integer_test.cpp fast/float_sums_test.cpp"
   "quantize_test|quantize/quantize_test.cpp"
-  "matmul_test|matmul/matmul_test.cpp matmul/quantized_matmul_test.cpp"
+  "matmul_test|matmul/matmul_test.cpp matmul/quantized_matmul_test.cpp matmul/output_cast_test.cpp"
   "catalogue_test|catalogue_test.cpp"
   "npy_test|io/npy_test.cpp"
   "types_test|types/golden_test.cpp types/hifloat8_test.cpp types/types_test.cpp"
