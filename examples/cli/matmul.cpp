@@ -178,27 +178,35 @@ struct job {
     return b;
   }
 
-  /// fn(std::span<Out>) for the float output type chosen by --out-dtype; the result is queued.
+  /// fn(std::span<float>) computes the fp32 result; the output queued is that, or for --out-dtype
+  /// bf16 / fp16 the fp32 result cast by lowbit::cast_output: every float mode's Out result is
+  /// defined as exactly that cast (matmul.hpp), so the runners are compiled for fp32 alone (a
+  /// third of the matmuls to instantiate: this file's compile time).
   template <class Fn>
   void float_out(const Fn& fn) {
-    if (out_name == "fp32")
-      emit<float>(fn);
-    else if (out_name == "bf16")
-      emit<lowbit::bfloat16>(fn);
-    else
-      emit<lowbit::float16>(fn);
+    std::vector<float> y(d.m * d.n);
+    fn(std::span<float>(y));
+    queue_float(y);
   }
+  void queue_float(const std::vector<float>& y) {
+    if (out_name == "fp32") return outs.push_back({a.get("out"), f32_array({d.m, d.n}, y)});
+    const auto cast = [&]<class Out>(std::type_identity<Out>) {
+      std::vector<Out> yo(y.size());
+      for (std::size_t i = 0; i < y.size(); ++i) yo[i] = lowbit::cast_output<Out>(y[i]);
+      outs.push_back(
+          {a.get("out"), codes_array<Out>({d.m, d.n}, std::span<const Out>(yo), false, a.get("out"))});
+    };
+    if (out_name == "bf16")
+      cast(std::type_identity<lowbit::bfloat16>{});
+    else
+      cast(std::type_identity<lowbit::float16>{});
+  }
+  /// fn(std::span<Out>) for the integer outputs (int8 requantization, int32); the result is queued.
   template <class Out, class Fn>
   void emit(const Fn& fn) {
     std::vector<Out> y(d.m * d.n);
     fn(std::span<Out>(y));
-    if constexpr (std::is_same_v<Out, float>)
-      outs.push_back({a.get("out"), f32_array({d.m, d.n}, y)});
-    else if constexpr (std::is_same_v<Out, std::int8_t> || std::is_same_v<Out, std::int32_t>)
-      outs.push_back({a.get("out"), lowbit::npy::array::from<Out>({d.m, d.n}, y)});
-    else
-      outs.push_back(
-          {a.get("out"), codes_array<Out>({d.m, d.n}, std::span<const Out>(y), false, a.get("out"))});
+    outs.push_back({a.get("out"), lowbit::npy::array::from<Out>({d.m, d.n}, y)});
   }
 
   /// MX e8m0 scales of one operand, natural (grid) or CANN pair-interleaved layout.
@@ -284,7 +292,7 @@ void run_tc(job& j) {
       const std::span<const std::uint64_t> s(fixpipe);
       if (j.out_name != "int8")
         return j.float_out(
-            [&]<class Out>(std::span<Out> y) { lowbit::matmul_tc<Out, T1, T2>(x1, x2, j.d, s, b, y); });
+            [&](std::span<float> y) { lowbit::matmul_tc<float, T1, T2>(x1, x2, j.d, s, b, y); });
       if constexpr (!integer)
         throw usage_error("--out-dtype int8 needs int8 inputs");
       else
@@ -295,8 +303,8 @@ void run_tc(job& j) {
     const auto sv = j.channel_scale(j.s2, "x2 scale");
     // §4.2: int8 with an fp32/bf16 x2 scale also takes a BF16 bias.
     const auto b = j.load_bias({.i32 = integer, .f32 = true, .bf16 = integer});
-    j.float_out([&]<class Out>(std::span<Out> y) {
-      lowbit::matmul_tc<Out, T1, T2>(x1, x2, j.d, std::span<const float>(sv), x1s, b, y);
+    j.float_out([&](std::span<float> y) {
+      lowbit::matmul_tc<float, T1, T2>(x1, x2, j.d, std::span<const float>(sv), x1s, b, y);
     });
   });
 }
@@ -308,8 +316,7 @@ void run_kc(job& j) {
     // §4.3: int8/int4 take INT32, FP32, BF16 and FP16 biases; fp8/HiFloat8 FP32 only.
     constexpr bool integer = lowbit::integer_code<T1>;
     const auto b = j.load_bias({.i32 = integer, .f32 = true, .half = integer, .bf16 = integer});
-    j.float_out(
-        [&]<class Out>(std::span<Out> y) { lowbit::matmul_kc<Out, T1, T2>(x1, x2, j.d, v1, v2, b, y); });
+    j.float_out([&](std::span<float> y) { lowbit::matmul_kc<float, T1, T2>(x1, x2, j.d, v1, v2, b, y); });
   });
 }
 
@@ -322,11 +329,11 @@ void run_blocks(job& j) {  // G-B and B-B
                       : j.f32(j.s1, {lowbit::ceil_div(j.d.m, j.gs), kb}, "x1 scale (ceil(m/GS), ceil(k/GS))");
     const auto v2 = j.f32(j.s2, {kb, nb}, "x2 scale (ceil(k/GS), ceil(n/GS))");
     const auto b = j.load_bias({.f32 = true});
-    j.float_out([&]<class Out>(std::span<Out> y) {
+    j.float_out([&](std::span<float> y) {
       if constexpr (M == mode::gb)
-        lowbit::matmul_gb<Out, T1, T2>(x1, x2, j.d, j.gs, v1, v2, b.f32, y);
+        lowbit::matmul_gb<float, T1, T2>(x1, x2, j.d, j.gs, v1, v2, b.f32, y);
       else
-        lowbit::matmul_bb<Out, T1, T2>(x1, x2, j.d, j.gs, v1, v2, b.f32, y);
+        lowbit::matmul_bb<float, T1, T2>(x1, x2, j.d, j.gs, v1, v2, b.f32, y);
     });
   });
 }
@@ -340,8 +347,7 @@ void run_mx(job& j) {
     constexpr bool pseudo =
         std::is_same_v<T1, lowbit::float8_e4m3fn> && std::is_same_v<T2, lowbit::float4_e2m1fn>;
     const auto b = j.load_bias({.f32 = true, .half = pseudo, .bf16 = pseudo});
-    j.float_out(
-        [&]<class Out>(std::span<Out> y) { lowbit::matmul_mx<Out, T1, T2>(x1, x2, j.d, e1, e2, b.f32, y); });
+    j.float_out([&](std::span<float> y) { lowbit::matmul_mx<float, T1, T2>(x1, x2, j.d, e1, e2, b.f32, y); });
   });
 }
 
@@ -363,9 +369,8 @@ void run_nvfp4(job& j) {
       const float alpha =
           j.ys.present ? j.f32(j.ys, {1}, "y scale (alpha, the per-tensor decode scales' product)")[0] : 1.0f;
       const auto b = j.load_bias({.f32 = true});
-      j.float_out([&]<class Out>(std::span<Out> y) {
-        lowbit::matmul_nvfp4<Out>(x1, x2, j.d, s1, s2, alpha, b.f32, y);
-      });
+      j.float_out(
+          [&](std::span<float> y) { lowbit::matmul_nvfp4<float>(x1, x2, j.d, s1, s2, alpha, b.f32, y); });
     }
   });
 }
@@ -375,9 +380,8 @@ void run_kg(job& j) {
     const auto v1 = j.f32(j.s1, {j.d.m}, "x1 scale (per token)");
     const auto v2 = j.f32(j.s2, {lowbit::ceil_div(j.d.k, j.gs), j.d.n}, "x2 group scale (ceil(k/GS), n)");
     const auto b = j.load_bias({.f32 = true});
-    j.float_out([&]<class Out>(std::span<Out> y) {
-      lowbit::matmul_kg<Out, T1, T2>(x1, x2, j.d, j.gs, v1, v2, b.f32, y);
-    });
+    j.float_out(
+        [&](std::span<float> y) { lowbit::matmul_kg<float, T1, T2>(x1, x2, j.d, j.gs, v1, v2, b.f32, y); });
   });
 }
 
@@ -395,7 +399,7 @@ void run_tcg(job& j) {
     const auto run = [&]<class S>(std::type_identity<S>) {
       std::vector<S> sv(j.s2.raw.size());
       if (!sv.empty()) std::memcpy(sv.data(), j.s2.raw.data.data(), j.s2.raw.data.size());
-      j.float_out([&]<class Out>(std::span<Out> y) { lowbit::matmul_tcg<Out, S>(x1, x2, j.d, sv, yv, y); });
+      j.float_out([&](std::span<float> y) { lowbit::matmul_tcg<float, S>(x1, x2, j.d, sv, yv, y); });
     };
     if (j.s2.raw.type == lowbit::npy::dtype::u2)
       run(std::type_identity<lowbit::bfloat16>{});
@@ -465,9 +469,8 @@ void run_wo(job& j) {
     const auto b = j.load_bias({.f32 = true,
                                 .half = std::is_same_v<In, lowbit::float16>,
                                 .bf16 = std::is_same_v<In, lowbit::bfloat16>});
-    j.float_out([&]<class Out>(std::span<Out> y) {
-      lowbit::matmul_weight_only<Out, In, T2>(x, w, j.d, ws, b.f32, y);
-    });
+    j.float_out(
+        [&](std::span<float> y) { lowbit::matmul_weight_only<float, In, T2>(x, w, j.d, ws, b.f32, y); });
   });
 }
 
