@@ -305,6 +305,44 @@ TEST(Fast, E4m3ConversionEveryFloatEdge) {
     ASSERT_EQ(q.values[i].bits(), float8_e4m3fn(x[i]).bits()) << x[i];
 }
 
+TEST(Fast, E2m1ConversionEveryFloatEdge) {
+  // MXFP4's element rounding (avx512: one fp32 add of a binade's power of two; neon: compares)
+  // on every e2m1 midpoint and its neighbours, every boundary of the rounding binades, and 512
+  // floats in each binade from 2^-8 to 8, both signs: blocks of 32 led by 6 (the scale 2^0,
+  // so the elements are rounded as they are) against the reference and the scalar conversion.
+  std::vector<float> v;
+  for (int c = 0; c < 7; ++c) {
+    const float a = float(float4_e2m1fn::from_bits(static_cast<std::uint8_t>(c)));
+    const float b = float(float4_e2m1fn::from_bits(static_cast<std::uint8_t>(c + 1)));
+    const float mid = (a + b) / 2;
+    for (float y : {a, mid, std::nextafter(mid, 0.f), std::nextafter(mid, INFINITY)}) v.push_back(y);
+  }
+  for (float y : {2.0f, 4.0f, 6.0f, 7.0f, 0x1p-149f, 0.0f})  // below 8: the scale stays 2^0
+    for (float z : {y, std::nextafter(y, 0.f), std::nextafter(y, INFINITY)}) v.push_back(z);
+  v.push_back(std::nextafter(8.0f, 0.f));  // saturates to 6
+  for (int e = -8; e < 3; ++e)
+    for (std::uint32_t m = 0; m < 512; ++m)
+      v.push_back(std::ldexp(1.0f + static_cast<float>(m * 16381 % 8388608) / 8388608.0f, e));
+  std::vector<float> x;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (x.size() % 32 == 0) x.push_back(6.0f);
+    x.push_back(i % 2 ? -v[i] : v[i]);
+    if (x.size() % 32 == 0) x.push_back(6.0f), x.push_back(i % 2 ? v[i] : -v[i]);
+  }
+  while (x.size() % 32) x.push_back(0.0f);
+  const matrix_shape shape{1, x.size()};
+  reset_dispatch_counts();
+  const auto fast = quantize_mx<float4_e2m1fn, float>(x, shape, {});
+  const bool kernel = active_backend() == backend::avx512 || active_backend() == backend::neon;
+  ASSERT_EQ(dispatch_counts().fast, kernel ? 1u : 0u) << backend_name();
+  const auto ref = detail::quantize_mx_ref<float4_e2m1fn, float>(x, shape, {});
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    ASSERT_EQ(fast.scales[i / 32].bits(), 127) << i;
+    ASSERT_EQ(fast.values[i].bits(), ref.values[i].bits()) << x[i];
+    ASSERT_EQ(fast.values[i].bits(), float4_e2m1fn(x[i]).bits()) << x[i];
+  }
+}
+
 template <class T>
 void check_mx(unsigned seed) {
   for (auto shape : shapes)

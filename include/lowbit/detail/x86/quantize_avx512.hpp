@@ -249,22 +249,25 @@ LOWBIT_TARGET_AVX512 inline __m128i to_e4m3_rint_sat(__m512 t) noexcept {
   return _mm512_cvtepi32_epi8(e4m3_codes_rint_sat(t));
 }
 
-/// fp32 -> fp4 e2m1fn codes (rint, saturate) for |t| finite: the number of rounding boundaries
-/// passed, ties to the even code (0.25 -> 0, 0.75 -> 1, 1.25 -> 1, 1.75 -> 2, 2.5 -> 2,
-/// 3.5 -> 4, 5 -> 4), sign in bit 3.
+/// fp32 -> fp4 e2m1fn codes (rint, saturate) for t not NaN (Inf saturates), sign in bit 3: ties
+/// to the even code (0.25 -> 0, 0.75 -> 1, 1.25 -> 1, 1.75 -> 2, 2.5 -> 2, 3.5 -> 4, 5 -> 4).
+/// a = min(|t|, 6); e2m1's step in a's binade is ulp = 0.5 below 2, 1 in [2, 4), 2 in [4, 6],
+/// i.e. 2^(E - 1) with E = max(exponent of a, 0). One fp32 add y = a + m with m = 2^(22 + E)
+/// (whose fp32 spacing is that ulp) rounds a to a multiple k of it, ties to even k, exactly the
+/// RNE the reference performs; y's bits minus m's are k, and the code is k + 2E. Fourteen
+/// operations instead of a chain of seven compares and masked adds (MXFP4 quantize: the rounding
+/// was most of its time). Checked against the compare chain on every non-NaN fp32 pattern.
 LOWBIT_TARGET_AVX512 inline __m128i to_e2m1_rint_sat(__m512 t) noexcept {
-  const __m512 a = _mm512_abs_ps(t);
-  const __m512i one = _mm512_set1_epi32(1);
-  __m512i c = _mm512_setzero_si512();
-  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.25f), _CMP_GT_OQ), c, one);
-  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.75f), _CMP_GE_OQ), c, one);
-  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(1.25f), _CMP_GT_OQ), c, one);
-  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(1.75f), _CMP_GE_OQ), c, one);
-  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(2.5f), _CMP_GT_OQ), c, one);
-  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(3.5f), _CMP_GE_OQ), c, one);
-  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(5.0f), _CMP_GT_OQ), c, one);
-  const __m512i sign = _mm512_and_si512(_mm512_srli_epi32(_mm512_castps_si512(t), 28), _mm512_set1_epi32(8));
-  return _mm512_cvtepi32_epi8(_mm512_or_si512(c, sign));
+  const __m512 a = _mm512_min_ps(_mm512_abs_ps(t), _mm512_set1_ps(6.0f));
+  const __m512i e = _mm512_max_epi32(_mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7f800000)),
+                                     _mm512_set1_epi32(127 << 23));  // (127 + E) << 23
+  const __m512i m = _mm512_add_epi32(e, _mm512_set1_epi32(22 << 23));
+  const __m512i y = _mm512_castps_si512(_mm512_add_ps(a, _mm512_castsi512_ps(m)));
+  const __m512i code = _mm512_add_epi32(
+      _mm512_sub_epi32(y, m), _mm512_srli_epi32(_mm512_sub_epi32(e, _mm512_set1_epi32(127 << 23)), 22));
+  const __m512i sign = _mm512_srli_epi32(_mm512_castps_si512(t), 28);  // bit 3: t's sign
+  return _mm512_cvtepi32_epi8(
+      _mm512_ternarylogic_epi32(code, sign, _mm512_set1_epi32(8), 0xF8));  // code | (sign & 8)
 }
 
 /// Rounds 16 quotients to codes of K and stores the lanes of mask t (a tail_mask; for int4x2 of
