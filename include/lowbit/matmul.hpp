@@ -1879,10 +1879,14 @@ bool weight_only_exact([[maybe_unused]] const exec_context& ctx, [[maybe_unused]
   constexpr auto I = std::is_same_v<In, bfloat16>  ? wo::inter::bf16
                      : std::is_same_v<In, float16> ? wo::inter::f16
                                                    : wo::inter::f32;
-  constexpr std::size_t kc = 256;  // k rows of W rebuilt at a time (128 KiB of doubles per task)
+  // A task runs its panels g at a time: for each chunk of kc k rows, W of the g panels is rebuilt
+  // (wd: g x kc x 64 doubles, 256 KiB) and the chunk's slice of x (m x kc doubles, 64 KiB at m =
+  // 128) stays in L2 while the g panels' sums read it. One panel at a time read all of x from L3
+  // per panel: 2 threads ran at 1.4x of 1 thread's speed (now 1.6-1.8x).
+  constexpr std::size_t kc = 64, g = 8;
   const vnni::packed_b& pb = *w.vnni();
   const std::size_t np = pb.panels * 64, tasks = task_count(ctx, pb.panels, d.m * d.k * 64, min_task_macs);
-  const std::size_t per_task = slice_bytes<double>(kc * 64) + slice_bytes<double>(d.m * 64);
+  const std::size_t per_task = slice_bytes<double>(g * kc * 64) + slice_bytes<double>(g * d.m * 64);
   arena ar(scratch(ctx, slice_bytes<float>(map.grid.rows * np) + slice_bytes<const float*>(d.k) +
                             slice_bytes<double>(d.m * d.k) + tasks * per_task));
   float* const srows = ar.take<float>(map.grid.rows * np);  // s' = In(s), a row of np per scale row
@@ -1894,25 +1898,42 @@ bool weight_only_exact([[maybe_unused]] const exec_context& ctx, [[maybe_unused]
     for (std::size_t i = 0; i < map.grid.rows * np; ++i) srows[i] = static_cast<float>(In(srows[i]));
   for (std::size_t k = 0; k < d.k; ++k) row_of[k] = srows + (k / map.br) * np;
   for (std::size_t i = 0; i < d.m * d.k; ++i) xd[i] = static_cast<double>(static_cast<float>(x[i]));
-  const epi_weight_only<Out, In> epi{bias, y.data(), d.n};
   run_tasks(ctx, tasks, [&](std::size_t t) {
     arena ta(task_mem + t * per_task);
-    double* const wd = ta.take<double>(kc * 64);
-    double* const acc = ta.take<double>(d.m * 64);
+    double* const wd = ta.take<double>(g * kc * 64);
+    double* const acc = ta.take<double>(g * d.m * 64);
     const auto [p0, p1] = task_range(t, tasks, pb.panels);
-    for (std::size_t p = p0; p < p1; ++p) {
-      std::fill(acc, acc + d.m * 64, 0.0);
+    for (std::size_t q0 = p0; q0 < p1; q0 += g) {
+      const std::size_t q1 = std::min(q0 + g, p1);
       for (std::size_t k0 = 0; k0 < d.k; k0 += kc) {
         const std::size_t k1 = std::min(k0 + kc, d.k);
-        wo::exact_w_rows<I, nibble_code<T2>>(
-            pb.panel(p), pb.lut.data(), k0, k1, p * 64, [&](std::size_t k) { return row_of[k]; }, wd);
-        std::size_t i = 0;
-        for (; i + 2 <= d.m; i += 2) wo::exact_rows<2>(xd + i * d.k, d.k, k0, k1, wd, acc + i * 64);
-        if (i < d.m) wo::exact_rows<1>(xd + i * d.k, d.k, k0, k1, wd, acc + i * 64);
+        for (std::size_t p = q0; p < q1; ++p) {
+          double* const wp = wd + (p - q0) * kc * 64;
+          double* const ap = acc + (p - q0) * d.m * 64;
+          wo::exact_w_rows<I, nibble_code<T2>>(
+              pb.panel(p), pb.lut.data(), k0, k1, p * 64, [&](std::size_t k) { return row_of[k]; }, wp);
+          for (std::size_t h = 0; h < 64; h += 32) {  // two halves of 32 columns, 6 rows at a time
+            std::size_t i = 0;
+            for (; i + 6 <= d.m; i += 6)
+              wo::exact_rows<6, 4>(xd + i * d.k, d.k, k0, k1, wp + h, ap + i * 64 + h);
+            for (; i + 2 <= d.m; i += 2)
+              wo::exact_rows<2, 4>(xd + i * d.k, d.k, k0, k1, wp + h, ap + i * 64 + h);
+            if (i < d.m) wo::exact_rows<1, 4>(xd + i * d.k, d.k, k0, k1, wp + h, ap + i * 64 + h);
+          }
+        }
       }
-      const std::size_t n0 = p * 64, cnt = std::min<std::size_t>(64, d.n - n0);
-      for (std::size_t i = 0; i < d.m; ++i)
-        for (std::size_t c = 0; c < cnt; ++c) epi.one(i, n0 + c, acc[i * 64 + c]);
+      for (std::size_t p = q0; p < q1; ++p) {
+        const double* const ap = acc + (p - q0) * d.m * 64;
+        const std::size_t n0 = p * 64, cnt = std::min<std::size_t>(64, d.n - n0);
+        for (std::size_t i = 0; i < d.m; ++i)
+          if constexpr (std::is_same_v<Out, float16>) {  // the scalar epilogue (no vector fp16 store_output)
+            const epi_weight_only<Out, In> epi{bias, y.data(), d.n};
+            for (std::size_t c = 0; c < cnt; ++c) epi.one(i, n0 + c, ap[i * 64 + c]);
+          } else {
+            wo::exact_epilogue<I>(ap + i * 64, cnt, bias.empty() ? nullptr : bias.data() + n0,
+                                  y.data() + i * d.n + n0);
+          }
+      }
     }
   });
   count(true);

@@ -255,6 +255,11 @@ TEST(Exec, PackedMatmulsSameBitsEveryContextNoAllocation) {
   matmul_tc<float, std::int8_t, std::int8_t>(a, b, d, s2, std::nullopt, {}, tc);
   matmul_tc<std::int8_t, std::int8_t, std::int8_t>(a, b, d, std::span<const std::uint64_t>(u64), {}, rq);
   matmul_int32<std::int8_t, std::int8_t>(a, b, d, {}, i32);
+  std::vector<bfloat16> xb(m * k);  // weight-only's x: the int8 codes / 8, exact in bf16
+  for (std::size_t i = 0; i < xb.size(); ++i) xb[i] = bfloat16(float(a[i]) / 8.0f);
+  const weight_scales wos{.gran = granularity::group(gs), .scale = kg2};
+  std::vector<float> wo(m * n);
+  matmul_weight_only<float, bfloat16, int4>(xb, b4, d, wos, bias, wo);
   set_backend(was);
   for (const auto& ctx : cs.all()) {
     std::vector<float> y(m * n);
@@ -283,6 +288,9 @@ TEST(Exec, PackedMatmulsSameBitsEveryContextNoAllocation) {
     EXPECT_TRUE(same_bits(y8, rq)) << "T-C requant";
     expect_no_alloc([&] { matmul_int32<std::int8_t, std::int8_t>(ctx, a, w, m, {}, y32); }, "int32");
     EXPECT_TRUE(same_bits(y32, i32)) << "int32";
+    expect_no_alloc([&] { matmul_weight_only<float, bfloat16, int4>(ctx, xb, w4, m, wos, bias, y); },
+                    "weight-only");
+    EXPECT_TRUE(same_bits(y, wo)) << "weight-only";
   }
 }
 

@@ -184,7 +184,8 @@ namespace {
 
 // The exact weight-only path (detail::weight_only_exact): the reference's double sums across
 // columns. Odd shapes, int8 / int4, every x dtype (its inter rounding), per tensor / channel /
-// group, tiny scales (subnormal W), NaN / Inf in x, bias, bf16 output.
+// group, tiny scales (subnormal W), NaN / Inf in x, bias, bf16 and fp16 output, m past the 6-row
+// tiles, k past the 128-row chunks.
 template <class Out, class In, class T2>
 void check_weight_only(std::size_t m, std::size_t k, std::size_t n, granularity g, float scale_mag,
                        bool specials, unsigned seed) {
@@ -231,6 +232,13 @@ TEST(WeightOnlyExact, MatchesReference) {
   check_weight_only<float, bfloat16, std::int8_t>(1, 1000, 3, granularity::channel(), 1e-39f, false, 6);
   check_weight_only<float, float, int4>(6, 777, 129, granularity::group(100), 3e-41f, false, 7);
   check_weight_only<float, bfloat16, int4>(3, 128, 64, granularity::group(128), 3e37f, false, 8);  // Inf W
+  // the vector epilogue's outputs (bf16 NaN / Inf / overflow) and the scalar one's (fp16); m = 13:
+  // two 6-row tiles and a row, k past two 128-row chunks
+  check_weight_only<bfloat16, bfloat16, int4>(13, 300, 100, granularity::group(100), 0.02f, true, 9);
+  check_weight_only<bfloat16, float, std::int8_t>(8, 64, 40, granularity::channel(), 3e36f, false, 10);
+  check_weight_only<float16, bfloat16, int4>(9, 260, 70, granularity::group(128), 30.0f, true, 11);
+  // n = 600: a group of 8 panels, then one of 2
+  check_weight_only<float, bfloat16, int4>(7, 100, 600, granularity::group(32), 0.02f, true, 12);
 }
 
 }  // namespace

@@ -453,11 +453,33 @@ LOWBIT_TARGET_AVX512 inline void gemm_panel(const std::uint8_t* a, const std::in
   }
 }
 
+/// y[i] = cast_output<Out>(v[i]) for the lanes i in t (matmul.hpp): Out is float (canonical NaN),
+/// or bf16 rounded to nearest even in integer arithmetic (bits + 0x7fff + lsb, then >> 16: the
+/// reference's RNE, subnormals kept and overflow to Inf, which vcvtneps2bf16 does not promise)
+/// with NaN 0x7fc0.
+template <class Out>
+LOWBIT_TARGET_AVX512 inline void store_output(__m512 v, __mmask16 t, Out* y) noexcept {
+  static_assert(sizeof(Out) == 4 || sizeof(Out) == 2);
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  if constexpr (std::is_same_v<Out, float>) {
+    v = _mm512_mask_mov_ps(v, nan, _mm512_castsi512_ps(_mm512_set1_epi32(0x7fc00000)));  // canonical NaN
+    if (t == 0xffff)
+      _mm512_storeu_ps(y, v);
+    else
+      _mm512_mask_storeu_ps(y, t, v);
+  } else {
+    const __m512i b = _mm512_castps_si512(v);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7fff)), lsb), 16);
+    r = _mm512_mask_mov_epi32(r, nan, _mm512_set1_epi32(0x7fc0));
+    _mm256_mask_storeu_epi16(reinterpret_cast<std::uint16_t*>(y), t, _mm512_cvtepi32_epi16(r));
+  }
+}
+
 /// y = fp32(acc) * x2s * s1 (+ bias), canonical NaN: the K-C epilogue of cnt outputs, 16 at a
 /// time, the same fp32 operations as detail::matmul_kc_ref (no fusion: see detail/fp.hpp).
-/// x2s is one scale (per_tensor) or cnt scales; bias may be null. Out is float, or bf16 rounded
-/// to nearest even in integer arithmetic (bits + 0x7fff + lsb, then >> 16: the reference's RNE,
-/// subnormals kept and overflow to Inf, which vcvtneps2bf16 does not promise) with NaN 0x7fc0.
+/// x2s is one scale (per_tensor) or cnt scales; bias may be null. Out is float or bf16
+/// (store_output).
 template <class Out>
 LOWBIT_TARGET_AVX512 inline void kc_epilogue(const std::int32_t* acc, std::size_t cnt, const float* x2s,
                                              bool per_tensor, float s1, const float* bias, Out* y) noexcept {
@@ -468,21 +490,7 @@ LOWBIT_TARGET_AVX512 inline void kc_epilogue(const std::int32_t* acc, std::size_
     v = _mm512_mul_ps(v, _mm512_set1_ps(s1));
     asm("" : "+v"(v));  // never fused with the bias add
     if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(t, bias + c));
-    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-    if constexpr (std::is_same_v<Out, float>) {
-      v = _mm512_mask_mov_ps(v, nan, _mm512_castsi512_ps(_mm512_set1_epi32(0x7fc00000)));  // canonical NaN
-      if (t == 0xffff)
-        _mm512_storeu_ps(y + c, v);
-      else
-        _mm512_mask_storeu_ps(y + c, t, v);
-    } else {
-      const __m512i b = _mm512_castps_si512(v);
-      const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
-      __m512i r =
-          _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7fff)), lsb), 16);
-      r = _mm512_mask_mov_epi32(r, nan, _mm512_set1_epi32(0x7fc0));
-      _mm256_mask_storeu_epi16(reinterpret_cast<std::uint16_t*>(y + c), t, _mm512_cvtepi32_epi16(r));
-    }
+    store_output(v, t, y + c);
   }
 }
 

@@ -318,33 +318,54 @@ LOWBIT_TARGET_AVX512 inline void exact_w_rows(const std::int8_t* panel, const st
   }
 }
 
-/// acc[r][0..64) += x[r][kk] * wd[kk - k0][0..64) for kk in [k0, k1), R rows (ldx apart) at once,
-/// each column's double sum in ascending k. The loops over r and j are unrolled by pragma: GCC at
-/// -O2 kept a and b on the stack (2.5x slower than at -O3).
-template <std::size_t R>
+/// acc[r][c] += x[r][kk] * wd[(kk - k0) * 64 + c] for kk in [k0, k1), R rows (ldx apart) and
+/// the 8 J columns c < 8 J (wd and acc point at the first; their rows are 64 apart), each
+/// column's double sum in ascending k (from 0 when k0 = 0: acc is not read). R x J accumulators: at R = 6, J
+/// = 4 a k step loads 4 vectors of W for 24 FMAs (at 2 x 8 it loaded 8 from L2 for 16, and L2 was the limit).
+/// The loops over r and j are unrolled by pragma: GCC at -O2 kept a and b on the stack (2.5x slower).
+template <std::size_t R, std::size_t J>
 LOWBIT_TARGET_AVX512 inline void exact_rows(const double* x, std::size_t ldx, std::size_t k0, std::size_t k1,
                                             const double* wd, double* acc) noexcept {
-  __m512d a[R][8];
-#pragma GCC unroll 4
+  __m512d a[R][J];
+#pragma GCC unroll 8
   for (std::size_t r = 0; r < R; ++r)
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) a[r][j] = _mm512_loadu_pd(acc + r * 64 + 8 * j);
+    for (std::size_t j = 0; j < J; ++j)
+      a[r][j] = k0 == 0 ? _mm512_setzero_pd() : _mm512_loadu_pd(acc + r * 64 + 8 * j);  // 0 + p is p, exactly
   for (std::size_t kk = k0; kk < k1; ++kk) {
     const double* w = wd + (kk - k0) * 64;
-    __m512d b[8];
+    __m512d b[J];
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) b[j] = _mm512_loadu_pd(w + 8 * j);
-#pragma GCC unroll 4
+    for (std::size_t j = 0; j < J; ++j) b[j] = _mm512_loadu_pd(w + 8 * j);
+#pragma GCC unroll 8
     for (std::size_t r = 0; r < R; ++r) {
       const __m512d xv = _mm512_set1_pd(x[r * ldx + kk]);
 #pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) a[r][j] = _mm512_fmadd_pd(xv, b[j], a[r][j]);
+      for (std::size_t j = 0; j < J; ++j) a[r][j] = _mm512_fmadd_pd(xv, b[j], a[r][j]);
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (std::size_t r = 0; r < R; ++r)
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) _mm512_storeu_pd(acc + r * 64 + 8 * j, a[r][j]);
+    for (std::size_t j = 0; j < J; ++j) _mm512_storeu_pd(acc + r * 64 + 8 * j, a[r][j]);
+}
+
+/// epi_weight_only (matmul.hpp) on one row's cnt <= 64 sums: y[c] = cast_output<Out>(v), v =
+/// fp32(acc[c]) (vcvtpd2ps: RNE, as the reference's cast) + bias[c] (one fp32 add; bias may be
+/// null), and for bf16 x v rounded to bf16 first (round_inter_exact). Out: float or bfloat16
+/// (vnni::store_output).
+template <inter I, class Out>
+LOWBIT_TARGET_AVX512 inline void exact_epilogue(const double* acc, std::size_t cnt, const float* bias,
+                                                Out* y) noexcept {
+  for (std::size_t c = 0; c < cnt; c += 16) {
+    const __mmask16 t = cnt - c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (cnt - c)) - 1);
+    const __m256 lo = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd(static_cast<__mmask8>(t), acc + c));
+    const __m256 hi = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd(static_cast<__mmask8>(t >> 8), acc + c + 8));
+    __m512 v = _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+    if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(t, bias + c));
+    if constexpr (I == inter::bf16) v = round_inter_exact<I>(v);
+    vnni::store_output(v, t, y + c);
+  }
 }
 
 }  // namespace lowbit::inline v0::detail::wo
