@@ -624,8 +624,9 @@ inline bool integer_kernel(const matmul_dims& d, std::size_t kb) noexcept {
 template <class T1, class T2, class Epi>
 void accumulate(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2> x2, const matmul_dims& d,
                 std::size_t kb, const Epi& epi, arena& ar) {
-  [[maybe_unused]] const auto x1_at = [&](std::size_t i, std::size_t k) {
-    return int_value(x1[i * d.k + k]);
+  // by value: pack_rows copies it, so that its state stays in registers (see there)
+  [[maybe_unused]] const auto x1_at = [x1p = x1.data(), k1 = d.k](std::size_t i, std::size_t k) {
+    return int_value(x1p[i * k1 + k]);
   };
   // x2's codes, for packing its panels here (x2 has none for this call: an allocation, as is
   // rebuilding the codes of packed weights that kept only their panels)
@@ -1347,10 +1348,18 @@ bool mx_integer(const exec_context& ctx, std::span<const T1> x1, weights_ref<T2>
     return false;
   } else {
     if (!integer_kernel(d, 32)) return false;
+    // the finite scales' range (NaN, 0xff, excluded: 255 is neutral for the minimum, and the
+    // maximum is taken of bits + 1 mod 256, where 0xff is 0); branch-free, so that it vectorises
+    // (x2's scales are ceil(k/32) x n: the scalar scan took 5% of an MXFP4 4096 x 4096 call)
     const auto range = [](std::span<const float8_e8m0fnu> e, int& lo, int& hi) {
-      lo = 255, hi = -1;
-      for (const auto v : e)
-        if (v.bits() != 0xff) lo = std::min(lo, int(v.bits())), hi = std::max(hi, int(v.bits()));
+      static_assert(sizeof(float8_e8m0fnu) == 1);
+      const auto* p = reinterpret_cast<const std::uint8_t*>(e.data());  // the codes' bytes
+      std::uint8_t l = 255, h1 = 0;
+      for (std::size_t i = 0; i < e.size(); ++i) {
+        const std::uint8_t b = p[i], b1 = static_cast<std::uint8_t>(b + 1);
+        l = b < l ? b : l, h1 = b1 > h1 ? b1 : h1;
+      }
+      lo = l, hi = int(h1) - 1;
     };
     int lo1, hi1, lo2, hi2;
     range(e1, lo1, hi1);

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace lowbit::inline v0::detail {
@@ -18,8 +19,11 @@ constexpr std::size_t packed_rows_size(std::size_t m, std::size_t k, std::size_t
 template <class T, class Get>
 void pack_rows(T* u, std::size_t m, std::size_t k, std::size_t group, T pad, Get&& a) {
   const std::size_t kp = (k + group - 1) / group * group;
+  // a local copy of the getter: the byte stores to u may alias anything reached through a
+  // reference, so reading the getter's state through `a` reloads it on every element
+  const std::remove_cvref_t<Get> get = a;
   for (std::size_t i = 0; i < m; ++i) {
-    for (std::size_t kk = 0; kk < k; ++kk) u[i * kp + kk] = static_cast<T>(a(i, kk));
+    for (std::size_t kk = 0; kk < k; ++kk) u[i * kp + kk] = static_cast<T>(get(i, kk));
     for (std::size_t kk = k; kk < kp; ++kk) u[i * kp + kk] = pad;
   }
 }
