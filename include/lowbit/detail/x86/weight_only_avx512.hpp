@@ -320,9 +320,10 @@ LOWBIT_TARGET_AVX512 inline void exact_w_rows(const std::int8_t* panel, const st
 
 /// acc[r][c] += x[r][kk] * wd[(kk - k0) * 64 + c] for kk in [k0, k1), R rows (ldx apart) and
 /// the 8 J columns c < 8 J (wd and acc point at the first; their rows are 64 apart), each
-/// column's double sum in ascending k (from 0 when k0 = 0: acc is not read). R x J accumulators: at R = 6, J
-/// = 4 a k step loads 4 vectors of W for 24 FMAs (at 2 x 8 it loaded 8 from L2 for 16, and L2 was the limit).
-/// The loops over r and j are unrolled by pragma: GCC at -O2 kept a and b on the stack (2.5x slower).
+/// column's double sum in ascending k (from 0 when k0 = 0: acc is not read). R x J
+/// accumulators: at R = 6, J = 4 a k step loads 4 vectors of W for 24 FMAs (at 2 x 8 it loaded
+/// 8 from L2 for 16, and L2 was the limit). The loops over r and j are unrolled by pragma: GCC
+/// at -O2 kept a and b on the stack (2.5x slower).
 template <std::size_t R, std::size_t J>
 LOWBIT_TARGET_AVX512 inline void exact_rows(const double* x, std::size_t ldx, std::size_t k0, std::size_t k1,
                                             const double* wd, double* acc) noexcept {
