@@ -1934,14 +1934,15 @@ bool weight_only_exact([[maybe_unused]] const exec_context& ctx, [[maybe_unused]
       for (std::size_t p = q0; p < q1; ++p) {
         const double* const ap = acc + (p - q0) * d.m * 64;
         const std::size_t n0 = p * 64, cnt = std::min<std::size_t>(64, d.n - n0);
-        for (std::size_t i = 0; i < d.m; ++i)
-          if constexpr (std::is_same_v<Out, float16>) {  // the scalar epilogue (no vector fp16 store_output)
-            const epi_weight_only<Out, In> epi{bias, y.data(), d.n};
+        if constexpr (std::is_same_v<Out, float16>) {  // the scalar epilogue (no vector fp16 store_output)
+          const epi_weight_only<Out, In> epi{bias, y.data(), d.n};
+          for (std::size_t i = 0; i < d.m; ++i)
             for (std::size_t c = 0; c < cnt; ++c) epi.one(i, n0 + c, ap[i * 64 + c]);
-          } else {
+        } else {
+          for (std::size_t i = 0; i < d.m; ++i)
             wo::exact_epilogue<I>(ap + i * 64, cnt, bias.empty() ? nullptr : bias.data() + n0,
                                   y.data() + i * d.n + n0);
-          }
+        }
       }
     }
   });

@@ -484,7 +484,7 @@ template <class Out>
 LOWBIT_TARGET_AVX512 inline void kc_epilogue(const std::int32_t* acc, std::size_t cnt, const float* x2s,
                                              bool per_tensor, float s1, const float* bias, Out* y) noexcept {
   for (std::size_t c = 0; c < cnt; c += 16) {
-    const __mmask16 t = cnt - c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (cnt - c)) - 1);
+    const __mmask16 t = tail_mask(cnt - c);
     __m512 v = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(t, acc + c));  // exact below 2^24, RNE above
     v = _mm512_mul_ps(v, per_tensor ? _mm512_set1_ps(x2s[0]) : _mm512_maskz_loadu_ps(t, x2s + c));
     v = _mm512_mul_ps(v, _mm512_set1_ps(s1));
@@ -502,7 +502,7 @@ LOWBIT_TARGET_AVX512 inline void fixpipe_epilogue(const std::int32_t* P, const s
                                                   const float* s19, const std::int32_t* off, bool requant,
                                                   void* y, std::size_t cnt) noexcept {
   for (std::size_t c = 0; c < cnt; c += 16) {
-    const __mmask16 t = cnt - c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (cnt - c)) - 1);
+    const __mmask16 t = tail_mask(cnt - c);
     const __m512i p = _mm512_maskz_loadu_epi32(t, P + c);
     __m512 acc;
     if (bias) {  // P + bias in int64 (it may leave int32), then one rounding to fp32
@@ -536,7 +536,7 @@ LOWBIT_TARGET_AVX512 inline void fixpipe_epilogue(const std::int32_t* P, const s
 LOWBIT_TARGET_AVX512 inline void finish_f32(const float* tot, bool scale, float s1, const float* bias,
                                             float* y, std::size_t cnt) noexcept {
   for (std::size_t c = 0; c < cnt; c += 16) {
-    const __mmask16 t = cnt - c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (cnt - c)) - 1);
+    const __mmask16 t = tail_mask(cnt - c);
     __m512 v = _mm512_maskz_loadu_ps(t, tot + c);
     if (scale) v = _mm512_mul_ps(_mm512_set1_ps(s1), v);
     asm("" : "+v"(v));

@@ -72,10 +72,6 @@ namespace lowbit::inline v0::detail::avx512 {
 /// The tag of this kernel set: the generic drivers call finite_amax(isa{}, ...) and ADL picks it.
 struct isa {};
 
-LOWBIT_TARGET_AVX512 inline __mmask16 tail_mask(std::size_t n) noexcept {
-  return n >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << n) - 1);
-}
-
 /// Stores the bytes of mask t: a plain store for a full vector (masked stores are slow on Zen 4).
 LOWBIT_TARGET_AVX512 inline void store_bytes(std::uint8_t* out, __mmask16 t, __m128i b) noexcept {
   if (t == 0xffff)

@@ -11,6 +11,8 @@
 #if defined(LOWBIT_X86_64)
 #include <immintrin.h>
 
+#include <cstddef>
+
 // AVX2 + FMA (Haswell and later, every x86-64-v3 CPU)
 #define LOWBIT_TARGET_AVX2 __attribute__((target("avx2,fma,f16c,bmi,bmi2,popcnt,lzcnt")))
 // + AVX-VNNI (the VEX vpdpwssd of Alder Lake and later): only behind cpu().avx_vnni
@@ -36,4 +38,11 @@
   __attribute__((                                                                                      \
       target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,avx2,fma,f16c,bmi,bmi2,popcnt," \
              "lzcnt")))
+
+namespace lowbit::inline v0::detail {
+/// The mask of a vector's first min(n, 16) 32-bit lanes: the tail of every AVX-512 loop.
+LOWBIT_TARGET_AVX512 inline __mmask16 tail_mask(std::size_t n) noexcept {
+  return n >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << n) - 1);
+}
+}  // namespace lowbit::inline v0::detail
 #endif

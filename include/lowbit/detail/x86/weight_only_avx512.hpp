@@ -48,7 +48,7 @@ LOWBIT_TARGET_AVX512_BF16 inline __m512 round_inter(__m512 v) noexcept {
 template <inter I>
 LOWBIT_TARGET_AVX512_BF16 inline void round_inter_array(float* p, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; i += 16) {
-    const __mmask16 t = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __mmask16 t = tail_mask(n - i);
     _mm512_mask_storeu_ps(p + i, t, round_inter<I>(_mm512_maskz_loadu_ps(t, p + i)));
   }
 }
@@ -89,8 +89,7 @@ LOWBIT_TARGET_AVX512_BF16 inline void panel(const std::int8_t* __restrict pb, co
   const __m512 acc[4] = {a0, a1, a2, a3};
   for (std::size_t j = 0; j < 4 && 16 * j < cnt; ++j) {
     const std::size_t left = cnt - 16 * j;
-    _mm512_mask_storeu_ps(y + n0 + 16 * j,
-                          left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1), acc[j]);
+    _mm512_mask_storeu_ps(y + n0 + 16 * j, tail_mask(left), acc[j]);
   }
 }
 
@@ -139,10 +138,7 @@ LOWBIT_TARGET_AVX512 inline void columns(const std::uint8_t* col0, std::size_t k
                                          std::size_t ldy) noexcept {
   const std::size_t nb = kp / 32, t = k - 32 * (nb - 1);  // blocks; valid k in the last (1..32)
   const __m512 lutf = _mm512_loadu_ps(lut);
-  const auto lanes = [](std::size_t c) {
-    return c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << c) - 1);
-  };
-  const __mmask16 last_e = lanes((t + 1) / 2), last_o = lanes(t / 2);
+  const __mmask16 last_e = tail_mask((t + 1) / 2), last_o = tail_mask(t / 2);
   __m512 acc[R][C][2];
 #pragma GCC unroll 8
   for (std::size_t r = 0; r < R; ++r)
@@ -194,7 +190,7 @@ LOWBIT_TARGET_AVX512 inline float min_nonzero_abs(const float* v, std::size_t n)
   const __m512 inf = _mm512_set1_ps(__builtin_inff());
   __m512 lo = inf;
   for (std::size_t i = 0; i < n; i += 16) {
-    const __mmask16 t = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __mmask16 t = tail_mask(n - i);
     const __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(t, v + i));
     // zero and NaN lanes (and those past n) leave lo as it is
     lo = _mm512_mask_min_ps(lo, _mm512_cmp_ps_mask(a, _mm512_setzero_ps(), _CMP_GT_OQ), lo, a);
@@ -359,7 +355,7 @@ template <inter I, class Out>
 LOWBIT_TARGET_AVX512 inline void exact_epilogue(const double* acc, std::size_t cnt, const float* bias,
                                                 Out* y) noexcept {
   for (std::size_t c = 0; c < cnt; c += 16) {
-    const __mmask16 t = cnt - c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (cnt - c)) - 1);
+    const __mmask16 t = tail_mask(cnt - c);
     const __m256 lo = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd(static_cast<__mmask8>(t), acc + c));
     const __m256 hi = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd(static_cast<__mmask8>(t >> 8), acc + c + 8));
     __m512 v = _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
