@@ -850,6 +850,34 @@ TEST(Fast, ApproxWeightOnlyInt4Fp32Tensor) {
 }
 
 #if defined(LOWBIT_X86_64)
+LOWBIT_TARGET_AVX512 void e4m3_codes_16(const std::uint32_t* bits, std::uint32_t* codes) {
+  _mm512_storeu_si512(codes,
+                      detail::avx512::e4m3_codes_rint_sat(_mm512_castsi512_ps(_mm512_loadu_si512(bits))));
+}
+
+TEST(Fast, E4m3VectorRoundingSweepsFloatPatterns) {
+  // The AVX-512 e4m3 rounding (one fp32 add of a binade's power of two) against the scalar
+  // conversion with the quantize policy {rint, saturate, NaN -> +0}: every 257th fp32 pattern
+  // (every exponent, both signs, Inf and NaN), then every pattern whose low 12 bits are zero
+  // within |x| < 512 (the binades e4m3 rounds in), which holds every midpoint and tie.
+  if (!detail::use_avx512()) GTEST_SKIP() << "no AVX-512";
+  std::uint32_t bits[16], codes[16];
+  std::size_t n = 0, checked = 0;
+  const auto add = [&](std::uint32_t b) {
+    bits[n++] = b;
+    if (n < 16) return;
+    e4m3_codes_16(bits, codes);
+    for (std::size_t j = 0; j < 16; ++j) {
+      const float x = std::bit_cast<float>(bits[j]);
+      ASSERT_EQ(codes[j], convert<float8_e4m3fn>(x, {}).bits()) << std::hexfloat << x;
+    }
+    n = 0, checked += 16;
+  };
+  for (std::uint64_t b = 0; b < (std::uint64_t{1} << 32); b += 257) add(static_cast<std::uint32_t>(b));
+  for (std::uint32_t b = 0; b < 0x44000000u; b += 1u << 12) add(b), add(b | 0x80000000u);
+  EXPECT_GT(checked, 17'000'000u);
+}
+
 // The AVX-512 and AVX2 quantize divide by one scale through a double reciprocal (divide_by_recip;
 // AVX-512: a multiply by the inverse of a power of two):
 // the quotient must be the fp32 division's bit for bit. Random bit patterns over every exponent

@@ -222,24 +222,27 @@ LOWBIT_TARGET_AVX512 inline __m512i to_int_rint(__m512 t, float lo, float hi) no
 }
 
 /// fp32 -> fp8 e4m3fn codes with the default policy {rint, saturate, NaN -> +0}, one per int32
-/// lane (0 .. 255).
+/// lane (0 .. 255). a = min(|t|, 448) (saturation: every value above 448 rounds to 448 or
+/// overflows, and both give 448 here; NaN lanes are masked to 0 at the end). e4m3's step in a's
+/// binade is 2^(E - 3) with E = max(exponent of a, -6) (subnormals share the first binade's
+/// step 2^-9). One fp32 add y = a + m with m = 2^(E + 20), whose fp32 spacing is that step,
+/// rounds a to a multiple k of it, ties to even k: the reference's RNE. y's bits minus m's are
+/// k, and the code is k + 8 (E + 6) (k = 8 .. 16 in a normal binade, so k = 16 carries into the
+/// next exponent as the code should). The scheme of to_e2m1_rint_sat; thirteen operations
+/// instead of sixteen, equal to the compare-and-shift form it replaced on all 2^32 fp32
+/// patterns (checked once; the tests sweep the patterns and every midpoint).
 LOWBIT_TARGET_AVX512 inline __m512i e4m3_codes_rint_sat(__m512 t) noexcept {
-  const __m512i bits = _mm512_castps_si512(t);
-  const __m512i sign = _mm512_and_si512(_mm512_srli_epi32(bits, 24), _mm512_set1_epi32(0x80));
-  const __mmask16 nan = _mm512_cmp_ps_mask(t, t, _CMP_UNORD_Q);
-  const __m512 a = _mm512_min_ps(_mm512_abs_ps(t), _mm512_set1_ps(448.0f));  // saturate (and Inf)
-  const __m512i ab = _mm512_castps_si512(a);
-  // normal: round the 23-bit mantissa to 3 bits, ties to even, and rebias 127 -> 7
-  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(ab, 20), _mm512_set1_epi32(1));
-  const __m512i r = _mm512_add_epi32(_mm512_add_epi32(ab, _mm512_set1_epi32(0x7ffff)), odd);
-  const __m512i normal = _mm512_sub_epi32(_mm512_srli_epi32(r, 20), _mm512_set1_epi32((127 - 7) << 3));
-  // below 2^-6: count quanta of 2^-9 by an FP add that rounds at that quantum (RNE)
-  const __m512 magic = _mm512_set1_ps(16384.0f);  // 2^14: its ulp is 2^-9
-  const __m512i sub =
-      _mm512_sub_epi32(_mm512_castps_si512(_mm512_add_ps(a, magic)), _mm512_castps_si512(magic));
-  const __mmask16 small = _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1p-6f), _CMP_LT_OQ);
-  __m512i code = _mm512_or_si512(_mm512_mask_mov_epi32(normal, small, sub), sign);
-  return _mm512_mask_mov_epi32(code, nan, _mm512_setzero_si512());
+  const __m512 a = _mm512_min_ps(_mm512_abs_ps(t), _mm512_set1_ps(448.0f));
+  const __m512i e = _mm512_max_epi32(_mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7f800000)),
+                                     _mm512_set1_epi32(121 << 23));  // (127 + E) << 23
+  const __m512i m = _mm512_add_epi32(e, _mm512_set1_epi32(20 << 23));
+  const __m512i y = _mm512_castps_si512(_mm512_add_ps(a, _mm512_castsi512_ps(m)));
+  // k + 8 (E + 6) = (y - m) + (e >> 20) - 8 * 121, as y - (m + 8 * 121) + (e >> 20)
+  const __m512i mc = _mm512_add_epi32(e, _mm512_set1_epi32((20 << 23) + (121 << 3)));
+  const __m512i code = _mm512_add_epi32(_mm512_sub_epi32(y, mc), _mm512_srli_epi32(e, 20));
+  const __mmask16 ordered = _mm512_cmp_ps_mask(t, t, _CMP_ORD_Q);
+  return _mm512_maskz_ternarylogic_epi32(ordered, code, _mm512_srli_epi32(_mm512_castps_si512(t), 24),
+                                         _mm512_set1_epi32(0x80), 0xF8);  // code | (sign & 0x80); NaN: 0
 }
 LOWBIT_TARGET_AVX512 inline __m128i to_e4m3_rint_sat(__m512 t) noexcept {
   return _mm512_cvtepi32_epi8(e4m3_codes_rint_sat(t));
