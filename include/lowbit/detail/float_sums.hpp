@@ -86,11 +86,15 @@ struct code_table {
 struct code_view {
   const double* v;
   const std::int16_t *hi, *lo;
+  f64mm::decode how;  // the vector kernels' way to v (f64mm::to_doubles)
 };
 template <class T>
 code_view view_of() {
   const auto& t = code_table<T>::get();
-  return {t.v.data(), t.hi.data(), t.lo.data()};
+  return {t.v.data(), t.hi.data(), t.lo.data(),
+          std::is_same_v<T, float8_e4m3fn> ? f64mm::decode::e4m3
+          : code_table<T>::size == 16      ? f64mm::decode::nibble
+                                           : f64mm::decode::table};
 }
 
 /// The reference's rounding of one exact block sum (exact_dot::sum_f32): the finite products'
@@ -403,6 +407,10 @@ bool accumulate_f64(const exec_context& ctx, const f64_operands& op, std::size_t
             const std::uint8_t* src = bcodes + (st * k + p0) * nr;
             if (check)
               f64sums::to_doubles<true>(src, (p1 - p0) * nr, t2, w.b, bh, bl);
+#if defined(LOWBIT_X86_64)
+            else if (v512)
+              f64mm::to_doubles(t2.how, src, (p1 - p0) * nr, t2.v, w.b);
+#endif
             else
               f64sums::to_doubles<false>(src, (p1 - p0) * nr, t2, w.b, bh, bl);
             for (std::size_t t = 0; t < tiles; ++t) {
