@@ -255,4 +255,31 @@ TEST(FloatSums, ExactnessTestBoundary) {
   EXPECT_EQ(mx[0], 3288334592.0f);
 }
 
+TEST(FloatSums, BoundsByMagnitudeNeverTighterThanTheCodes) {
+  // the AVX-512 kernels bound a run of codes by its largest and smallest nonzero magnitude bits
+  // (code_table's hi_upto / lo_from): for every code and every magnitude m past / before its own,
+  // the bound must hold the code's own, or a block that is not exact in double would pass
+  const auto check = [](auto tag) {
+    using T = decltype(tag);
+    const auto& t = detail::code_table<T>::get();
+    constexpr std::size_t size = detail::code_table<T>::size, mag = detail::code_table<T>::mag;
+    std::size_t with_bounds = 0;
+    for (std::size_t c = 0; c < size; ++c) {
+      if (t.hi[c] == -detail::code_none) continue;  // zero, NaN, Inf: neutral
+      ++with_bounds;
+      for (std::size_t m = c & mag; m <= mag; ++m) ASSERT_GE(t.hi_upto[m], t.hi[c]) << c << " " << m;
+      for (std::size_t m = 1; m <= (c & mag); ++m) ASSERT_LE(t.lo_from[m], t.lo[c]) << c << " " << m;
+    }
+    EXPECT_GT(with_bounds, size / 2);
+    EXPECT_EQ(t.hi_upto[0], -detail::code_none);  // zero codes only: no bound
+  };
+  check(float8_e4m3fn{});
+  check(float8_e5m2{});
+  check(hifloat8{});
+  check(float6_e2m3fn{});
+  check(float6_e3m2fn{});
+  check(float4_e2m1fn{});
+  check(float4_e1m2fn{});
+}
+
 }  // namespace

@@ -56,6 +56,13 @@ struct code_table {
   std::array<bool, size> bad{};
   std::array<std::int16_t, size> hi{}, lo{};
   int max_hi = -none, min_lo = none;  // over every code: the format's static range
+  // by m = c & mag (c's bits but the top one): the bounds of every code whose m is <= m (hi_upto)
+  // or >= m (lo_from), both values of the top bit; the vector kernels' bounds of a run of codes
+  // from its largest and smallest nonzero m (f64mm::code_bounds): never tighter than the codes'
+  // own, so a block the exact test passes is exact (a looser bound only sends more to the
+  // reference, which gives the same bits)
+  static constexpr std::uint8_t mag = static_cast<std::uint8_t>(T::mask >> 1);
+  std::array<std::int16_t, size / 2> hi_upto{}, lo_from{};
 
   static const code_table& get() {
     static const code_table t = [] {
@@ -74,6 +81,15 @@ struct code_table {
         r.max_hi = std::max<int>(r.max_hi, r.hi[c]);
         r.min_lo = std::min<int>(r.min_lo, r.lo[c]);
       }
+      for (std::size_t m = 0; m < size / 2; ++m) {
+        const std::size_t up = size / 2 + m;  // the same m with the top bit set
+        r.hi_upto[m] = std::max({m ? r.hi_upto[m - 1] : std::int16_t{-none}, r.hi[m], r.hi[up]});
+      }
+      for (std::size_t m = size / 2; m-- > 0;) {
+        const std::size_t up = size / 2 + m;
+        r.lo_from[m] =
+            std::min({m + 1 < size / 2 ? r.lo_from[m + 1] : std::int16_t{none}, r.lo[m], r.lo[up]});
+      }
       return r;
     }();
     return t;
@@ -87,14 +103,22 @@ struct code_view {
   const double* v;
   const std::int16_t *hi, *lo;
   f64mm::decode how;  // the vector kernels' way to v (f64mm::to_doubles)
+  std::uint8_t mag;   // code_table's, and its hi_upto / lo_from
+  const std::int16_t *hi_upto, *lo_from;
 };
 template <class T>
 code_view view_of() {
   const auto& t = code_table<T>::get();
-  return {t.v.data(), t.hi.data(), t.lo.data(),
+  return {t.v.data(),
+          t.hi.data(),
+          t.lo.data(),
           std::is_same_v<T, float8_e4m3fn> ? f64mm::decode::e4m3
+          : std::is_same_v<T, float8_e5m2> ? f64mm::decode::e5m2
           : code_table<T>::size == 16      ? f64mm::decode::nibble
-                                           : f64mm::decode::table};
+                                           : f64mm::decode::table,
+          code_table<T>::mag,
+          t.hi_upto.data(),
+          t.lo_from.data()};
 }
 
 /// The reference's rounding of one exact block sum (exact_dot::sum_f32): the finite products'
@@ -405,14 +429,24 @@ bool accumulate_f64(const exec_context& ctx, const f64_operands& op, std::size_t
             const std::size_t p1 = std::min(k1, p0 + f64sums::kc);
             // x2's piece as doubles, 24 columns per k
             const std::uint8_t* src = bcodes + (st * k + p0) * nr;
-            if (check)
-              f64sums::to_doubles<true>(src, (p1 - p0) * nr, t2, w.b, bh, bl);
+            const std::size_t len = (p1 - p0) * nr;
 #if defined(LOWBIT_X86_64)
-            else if (v512)
-              f64mm::to_doubles(t2.how, src, (p1 - p0) * nr, t2.v, w.b);
+            // the bounds by magnitude where the code's order is its magnitude's (IEEE-style
+            // formats: not much looser than the codes' own); HiFloat8's tapered codes keep the table
+            const bool by_magnitude = v512 && t2.how != f64mm::decode::table;
+            if (by_magnitude) {
+              f64mm::to_doubles(t2.how, src, len, t2.v, w.b);
+              if (check) f64mm::code_bounds(src, len, t2.mag, t2.hi_upto, t2.lo_from, bh, bl);
+            }
+#else
+            constexpr bool by_magnitude = false;
 #endif
-            else
-              f64sums::to_doubles<false>(src, (p1 - p0) * nr, t2, w.b, bh, bl);
+            if (!by_magnitude) {
+              if (check)
+                f64sums::to_doubles<true>(src, len, t2, w.b, bh, bl);
+              else
+                f64sums::to_doubles<false>(src, len, t2, w.b, bh, bl);
+            }
             for (std::size_t t = 0; t < tiles; ++t) {
               const double* at = apk + t * mr * k + p0 * mr;
               double* sums = w.s + t * mr * nr;
