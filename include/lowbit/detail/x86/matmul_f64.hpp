@@ -19,6 +19,31 @@ inline constexpr std::size_t mr = 8, nr = 24;  // the tile: rows of x1 x columns
 enum class decode { table, nibble, e4m3, e5m2 };
 
 #if defined(LOWBIT_X86_64)
+/// 16 rows of 16 bytes transposed: out[j] holds byte j of in[0], in[1], ..., in[15] (SSE2,
+/// every x86-64): four rounds of unpacks, 8-, 16-, 32- then 64-bit.
+inline void transpose16x16(const __m128i in[16], __m128i out[16]) noexcept {
+  __m128i b[16], c[16], d[16];
+  for (int i = 0; i < 8; ++i) {  // b[2i]: rows 2i, 2i+1 interleaved over bytes 0-7; b[2i+1]: 8-15
+    b[2 * i] = _mm_unpacklo_epi8(in[2 * i], in[2 * i + 1]);
+    b[2 * i + 1] = _mm_unpackhi_epi8(in[2 * i], in[2 * i + 1]);
+  }
+  for (int q = 0; q < 4; ++q) {  // rows 4q .. 4q+3: c[4q + h] holds bytes 4h .. 4h+3 of the four
+    c[4 * q + 0] = _mm_unpacklo_epi16(b[4 * q], b[4 * q + 2]);
+    c[4 * q + 1] = _mm_unpackhi_epi16(b[4 * q], b[4 * q + 2]);
+    c[4 * q + 2] = _mm_unpacklo_epi16(b[4 * q + 1], b[4 * q + 3]);
+    c[4 * q + 3] = _mm_unpackhi_epi16(b[4 * q + 1], b[4 * q + 3]);
+  }
+  for (int o = 0; o < 2; ++o)  // rows 8o .. 8o+7: d[8o + 2h + e] holds bytes 4h + 2e, +1 of the eight
+    for (int h = 0; h < 4; ++h) {
+      d[8 * o + 2 * h] = _mm_unpacklo_epi32(c[8 * o + h], c[8 * o + 4 + h]);
+      d[8 * o + 2 * h + 1] = _mm_unpackhi_epi32(c[8 * o + h], c[8 * o + 4 + h]);
+    }
+  for (int p = 0; p < 8; ++p) {  // bytes 2p, 2p+1 of all sixteen rows
+    out[2 * p] = _mm_unpacklo_epi64(d[p], d[8 + p]);
+    out[2 * p + 1] = _mm_unpackhi_epi64(d[p], d[8 + p]);
+  }
+}
+
 LOWBIT_KERNELS_BEGIN
 
 /// 0 when zero, else p's 8 doubles (a function: GCC rejects lambdas returning __m512d here).
