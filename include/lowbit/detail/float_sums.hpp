@@ -451,17 +451,18 @@ bool accumulate_f64(const exec_context& ctx, const f64_operands& op, std::size_t
             const std::uint8_t* src = bcodes + (st * k + p0) * nr;
             const std::size_t len = (p1 - p0) * nr;
 #if defined(LOWBIT_X86_64)
-            // the bounds by magnitude where the code's order is its magnitude's (IEEE-style
-            // formats: not much looser than the codes' own); HiFloat8's tapered codes keep the table
-            const bool by_magnitude = v512 && t2.how != f64mm::decode::table;
-            if (by_magnitude) {
+            // vector decode, and the bounds by magnitude, where the code's order is its
+            // magnitude's (IEEE-style formats: the bounds are not much looser than the codes'
+            // own); HiFloat8's tapered codes keep the table for both
+            const bool vector_decode = v512 && t2.how != f64mm::decode::table;
+            if (vector_decode) {
               f64mm::to_doubles(t2.how, src, len, t2.v, w.b);
               if (check) f64mm::code_bounds(src, len, t2.mag, t2.hi_upto, t2.lo_from, bh, bl);
             }
 #else
-            constexpr bool by_magnitude = false;
+            constexpr bool vector_decode = false;
 #endif
-            if (!by_magnitude) {
+            if (!vector_decode) {
               if (check)
                 f64sums::to_doubles<true>(src, len, t2, w.b, bh, bl);
               else

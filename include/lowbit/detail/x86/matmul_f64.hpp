@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "quantize_avx512.hpp"  // fp8_values
 #include "target.hpp"
 
 namespace lowbit::inline v0::detail::f64mm {
@@ -103,11 +104,9 @@ LOWBIT_TARGET_AVX512 inline void tile(const double* __restrict a, const double* 
 }
 
 /// out[i] = v[src[i]], i < len: the exact double of each code (v: its format's table, whose
-/// first 16 entries hold every 4-bit code). e4m3fn bits s eeee mmm, shifted left by 7, are the
-/// fp16 bits of the code's value times 2^-8 once s moves up a bit (t + (t & 0x4000) carries it
-/// from bit 14 to 15); vcvtph2ps and the product by 2^8 are exact (as avx512::decode_codes). The
-/// NaN codes x111 1111 read the table. (The scalar loop of these lookups was 11% of an exact fp8
-/// G-B call's samples; gathers measured slower than it.)
+/// first 16 entries hold every 4-bit code); e4m3 / e5m2 by avx512::fp8_values, their NaN codes
+/// from the table. (The scalar loop of these lookups was 11% of an exact fp8 G-B call's samples;
+/// gathers measured slower than it.)
 LOWBIT_TARGET_AVX512 inline void to_doubles(decode d, const std::uint8_t* __restrict src, std::size_t len,
                                             const double* __restrict v, double* __restrict out) {
   std::size_t i = 0;
@@ -118,23 +117,15 @@ LOWBIT_TARGET_AVX512 inline void to_doubles(decode d, const std::uint8_t* __rest
       _mm512_storeu_pd(out + i, _mm512_permutex2var_pd(lo, idx, hi));
     }
   } else if (d == decode::e4m3 || d == decode::e5m2) {
-    const bool e4 = d == decode::e4m3;
-    const __m256i m7 = _mm256_set1_epi16(0x7f), nan_from = _mm256_set1_epi16(e4 ? 0x7f : 0x7d);
     for (; i + 16 <= len; i += 16) {
-      const __m256i c = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)));
-      __m512 f;
-      if (e4) {
-        const __m256i t = _mm256_slli_epi16(c, 7);
-        f = _mm512_mul_ps(
-            _mm512_cvtph_ps(_mm256_add_epi16(t, _mm256_and_si256(t, _mm256_set1_epi16(0x4000)))),
-            _mm512_set1_ps(256.0f));
-      } else {
-        f = _mm512_cvtph_ps(_mm256_slli_epi16(c, 8));  // e5m2 is the high byte of an fp16
-      }
+      __mmask16 nan;
+      const __m512 f = avx512::fp8_values(
+          d == decode::e4m3, _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))),
+          nan);
       _mm512_storeu_pd(out + i, _mm512_cvtps_pd(_mm512_castps512_ps256(f)));
       _mm512_storeu_pd(out + i + 8,
                        _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(f), 1))));
-      if (_mm256_cmpge_epu16_mask(_mm256_and_si256(c, m7), nan_from))  // NaN codes: the table's bits
+      if (nan)  // the table's bits
         for (std::size_t j = i; j < i + 16; ++j) out[j] = v[src[j]];
     }
   }

@@ -393,33 +393,37 @@ LOWBIT_TARGET_AVX512 inline __m512 canonical_nan(__m512 v) noexcept {
                             _mm512_castsi512_ps(_mm512_set1_epi32(0x7fc00000)));
 }
 
-/// The exact fp32 values of 16 one-byte codes idx (table_decode; table: all 256, t16: the first 16).
-/// e4m3fn bits s eeee mmm are the fp16 bits s 0eeee mmm0000000 of its value times 2^-8 (the
-/// subnormals too), e5m2 bits the fp16's high byte; vcvtph2ps is exact and so is the product by
-/// 2^8. The NaN codes (e4m3fn: x111 1111, e5m2: x111 11mm with mm != 0) read the table.
+/// The exact fp32 values of 16 e4m3fn (e4) or e5m2 codes, one per 16-bit lane of c; nan: the
+/// lanes of NaN codes (e4m3fn: x111 1111, e5m2: x111 11mm with mm != 0), whose values here are not
+/// the table's (callers read it there). e4m3fn bits s eeee mmm shifted left by 7 are the fp16
+/// bits of its value times 2^-8 (the subnormals too) once s moves up a bit (t + (t & 0x4000)
+/// carries it from bit 14 to 15); e5m2 bits are an fp16's high byte. vcvtph2ps is exact and so is
+/// the product by 2^8. Dequantize's decode_codes and the exact float sums' to_doubles.
+LOWBIT_TARGET_AVX512 inline __m512 fp8_values(bool e4, __m256i c, __mmask16& nan) noexcept {
+  nan = _mm256_cmpge_epu16_mask(_mm256_and_si256(c, _mm256_set1_epi16(0x7f)),
+                                _mm256_set1_epi16(e4 ? 0x7f : 0x7d));
+  if (!e4) return _mm512_cvtph_ps(_mm256_slli_epi16(c, 8));
+  const __m256i t = _mm256_slli_epi16(c, 7);
+  return _mm512_mul_ps(_mm512_cvtph_ps(_mm256_add_epi16(t, _mm256_and_si256(t, _mm256_set1_epi16(0x4000)))),
+                       _mm512_set1_ps(256.0f));
+}
+
+/// The exact fp32 values of 16 one-byte codes idx (table_decode; table: all 256, t16: the first
+/// 16); e4m3 / e5m2 by fp8_values, their NaN codes from the table.
 LOWBIT_TARGET_AVX512 inline __m512 decode_codes(table_decode dk, __m512i idx, __m512 t16,
                                                 const float* table) noexcept {
-  const __m512i low7 = _mm512_and_si512(idx, _mm512_set1_epi32(0x7f));
-  __m512 v;
-  __mmask16 nan;
   switch (dk) {
     case table_decode::nibble:
       return _mm512_permutexvar_ps(idx, t16);
-    case table_decode::e4m3: {
-      const __m512i h = _mm512_or_si512(_mm512_slli_epi32(low7, 7),
-                                        _mm512_slli_epi32(_mm512_and_si512(idx, _mm512_set1_epi32(0x80)), 8));
-      v = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_cvtepi32_epi16(h)), _mm512_set1_ps(256.0f));
-      nan = _mm512_cmpeq_epi32_mask(low7, _mm512_set1_epi32(0x7f));
-      break;
+    case table_decode::e4m3:
+    case table_decode::e5m2: {
+      __mmask16 nan;
+      const __m512 v = fp8_values(dk == table_decode::e4m3, _mm512_cvtepi32_epi16(idx), nan);
+      return nan ? _mm512_mask_i32gather_ps(v, nan, idx, table, 4) : v;
     }
-    case table_decode::e5m2:
-      v = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_slli_epi32(idx, 8)));
-      nan = _mm512_cmpgt_epi32_mask(low7, _mm512_set1_epi32(0x7c));
-      break;
     default:
       return _mm512_i32gather_ps(idx, table, 4);
   }
-  return nan ? _mm512_mask_i32gather_ps(v, nan, idx, table, 4) : v;
 }
 
 /// The 16 codes of element i as fp32: int8 (Table false: signed bytes, converted) or any one-byte
