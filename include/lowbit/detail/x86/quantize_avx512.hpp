@@ -456,16 +456,33 @@ LOWBIT_TARGET_AVX512 inline void dequantize_row(const std::uint8_t* __restrict q
   if (sbc) {
     for (std::size_t i0 = 0, b = 0; i0 < n; i0 += sbc, ++b) {  // run b of sbc elements
       const __m512 s = _mm512_set1_ps(scale[b]), o = offset ? _mm512_set1_ps(offset[b]) : _mm512_setzero_ps();
-      for (std::size_t i = i0; i < std::min(n, i0 + sbc); i += 16) {
-        const __mmask16 t = tail_mask(n - i);
+      const std::size_t end = std::min(n, i0 + sbc);
+      for (std::size_t i = i0; i < end; i += 16) {
+        // a whole vector unmasked (e4m3 block(128, 128), interleaved: 6.8-7.1 -> 4.6-6.3 ms)
+        const bool whole = i + 16 <= end;
+        const __mmask16 t = whole ? __mmask16(0xffff) : tail_mask(n - i);
         __m512 v = code_values<Table>(q, i, t, dk, t16, table);
         if (offset) v = _mm512_sub_ps(v, o);
-        store(i, t, canonical_nan(_mm512_mul_ps(v, s)));
+        v = canonical_nan(_mm512_mul_ps(v, s));
+        if (whole)
+          _mm512_storeu_ps(out + i, v);
+        else
+          _mm512_mask_storeu_ps(out + i, t, v);
       }
     }
     return;
   }
-  for (std::size_t i = 0; i < n; i += 16) {
+  std::size_t i = 0;
+  // whole vectors four at a time, without masks; the tail masked (int8 per channel, 4096 x 4096,
+  // 1 thread, interleaved runs: 3.3-5.6 ms masked one vector at a time, 2.0-3.8 ms so)
+  for (; i + 64 <= n; i += 64)
+#pragma GCC unroll 4
+    for (std::size_t u = i; u < i + 64; u += 16) {
+      __m512 v = code_values<Table>(q, u, 0xffff, dk, t16, table);
+      if (offset) v = _mm512_sub_ps(v, _mm512_loadu_ps(offset + u));
+      _mm512_storeu_ps(out + u, canonical_nan(_mm512_mul_ps(v, _mm512_loadu_ps(scale + u))));
+    }
+  for (; i < n; i += 16) {
     const __mmask16 t = tail_mask(n - i);
     __m512 v = code_values<Table>(q, i, t, dk, t16, table);
     if (offset) v = _mm512_sub_ps(v, _mm512_maskz_loadu_ps(t, offset + i));
