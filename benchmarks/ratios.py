@@ -2,7 +2,7 @@
 """Runs lowbit_bench with 1 and 2 threads (or reads JSON files) and prints, per benchmark
 pair, lowbit's time, the peer's, and the ratio peer_time / lowbit_time (> 1: lowbit faster).
 
-  benchmarks/ratios.py build/benchmarks/lowbit_bench           # runs it (about 3 minutes)
+  benchmarks/ratios.py build/benchmarks/lowbit_bench           # runs it (about 15 minutes)
   benchmarks/ratios.py --json run1.json [run2.json ...]        # tables from saved runs
 """
 import json
@@ -58,10 +58,15 @@ PEAK_GOPS = float(os.environ.get("LOWBIT_PEAK_GOPS", "469e9"))
 
 
 def load(path):
+    """Each benchmark's median over its repetitions (a run with --benchmark_repetitions), else its
+    one measurement."""
     with open(path) as f:
         data = json.load(f)
     ctx = data.get("context", {})
     out = {b["name"]: b for b in data["benchmarks"] if b.get("run_type", "iteration") == "iteration"}
+    for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") == "median":
+            out[b["run_name"]] = b
     return ctx, out
 
 
@@ -126,7 +131,14 @@ def main():
         # no OMP_PROC_BIND: a bound main thread would pass its one-core mask to the engine pool's
         # worker threads (the engine benchmarks)
         env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-        subprocess.run([binary, "--benchmark_min_time=0.3", f"--benchmark_out={out}", "--benchmark_out_format=json",
+        # three repetitions of each benchmark in a random order, the median of each: the host's
+        # memory bandwidth drifts by up to 2x within minutes, and a benchmark timed right after
+        # its peer saw a different machine
+        # (a warm-up first: scratch and outputs allocated by a library are touched before timing)
+        subprocess.run([binary, "--benchmark_min_time=0.2", "--benchmark_min_warmup_time=0.05",
+                        "--benchmark_repetitions=3",
+                        "--benchmark_enable_random_interleaving=true", "--benchmark_report_aggregates_only=true",
+                        f"--benchmark_out={out}", "--benchmark_out_format=json",
                         f"--benchmark_context=lowbit_threads={threads}"], env=env, check=True,
                        stdout=subprocess.DEVNULL)
         ctx, res = load(out)
