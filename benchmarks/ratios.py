@@ -2,7 +2,7 @@
 """Runs lowbit_bench with 1 and 2 threads (or reads JSON files) and prints, per benchmark
 pair, lowbit's time, the peer's, and the ratio peer_time / lowbit_time (> 1: lowbit faster).
 
-  benchmarks/ratios.py build/benchmarks/lowbit_bench           # runs it (about 15 minutes)
+  benchmarks/ratios.py build/benchmarks/lowbit_bench           # runs it (about 8 minutes)
   benchmarks/ratios.py --json run1.json [run2.json ...]        # tables from saved runs
 """
 import json
