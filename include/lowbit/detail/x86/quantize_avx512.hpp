@@ -463,11 +463,7 @@ LOWBIT_TARGET_AVX512 inline void dequantize_row(const std::uint8_t* __restrict q
         const __mmask16 t = whole ? __mmask16(0xffff) : tail_mask(n - i);
         __m512 v = code_values<Table>(q, i, t, dk, t16, table);
         if (offset) v = _mm512_sub_ps(v, o);
-        v = canonical_nan(_mm512_mul_ps(v, s));
-        if (whole)
-          _mm512_storeu_ps(out + i, v);
-        else
-          _mm512_mask_storeu_ps(out + i, t, v);
+        store(i, t, canonical_nan(_mm512_mul_ps(v, s)));
       }
     }
     return;
